@@ -1,0 +1,17 @@
+//! idcheck: decides whether a finished resident identity card may be handed over.
+//!
+//! Data flows one way: inputs (records, chip image) -> parsed chip data -> comparisons ->
+//! findings -> verdict -> store / CLI. See ARCHITECTURE.md for the code map and its invariants.
+#![forbid(unsafe_code)]
+#![warn(clippy::unwrap_used)]
+
+pub mod biometrics;
+pub mod compare;
+pub mod lds;
+pub mod model;
+pub mod pki;
+pub mod records;
+pub mod rules;
+pub mod store;
+pub mod tlv;
+pub mod verdict;
