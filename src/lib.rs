@@ -7,11 +7,14 @@
 
 pub mod biometrics;
 pub mod compare;
+pub mod fixtures;
 pub mod lds;
 pub mod model;
+pub mod personalize;
 pub mod pki;
 pub mod records;
 pub mod rules;
 pub mod store;
 pub mod tlv;
 pub mod verdict;
+pub mod verify;

@@ -3,3 +3,5 @@
 //! verdicts beyond returning scores and decisions.
 
 pub mod text;
+pub mod fingerprint;
+pub mod photo;

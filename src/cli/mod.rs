@@ -1,0 +1,129 @@
+//! Command-line interface (clap). Each subcommand lives in its own file; this one holds the
+//! argument model, the exit-code policy and the error type that carries an exit code.
+//!
+//! Exit codes: 0 pass, 1 invalid, 2 unavailable; 64 usage, 65 malformed input data, 66 an input
+//! that does not exist, 70 internal error, 74 store or other I/O error.
+
+mod compare_cmds;
+mod report;
+mod tools;
+mod verify_cmd;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+pub const EX_USAGE: u8 = 64;
+pub const EX_DATAERR: u8 = 65;
+pub const EX_NOINPUT: u8 = 66;
+pub const EX_SOFTWARE: u8 = 70;
+pub const EX_IOERR: u8 = 74;
+
+/// An error that ends the command with a message and an exit code.
+#[derive(Debug)]
+pub struct CliError {
+    pub code: u8,
+    pub message: String,
+}
+
+impl CliError {
+    pub fn new(code: u8, message: impl Into<String>) -> Self {
+        CliError { code, message: message.into() }
+    }
+    pub fn data(message: impl std::fmt::Display) -> Self {
+        CliError::new(EX_DATAERR, message.to_string())
+    }
+    pub fn io(message: impl std::fmt::Display) -> Self {
+        CliError::new(EX_IOERR, message.to_string())
+    }
+}
+
+pub type CliResult = Result<ExitCode, CliError>;
+
+#[derive(Parser)]
+#[command(name = "idcheck", version, about = "Decides whether a finished resident identity card may be handed over")]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Where the store lives (`--db`, or IDCHECK_DB, or the default data directory).
+#[derive(Args, Clone, Debug)]
+pub struct DbArg {
+    /// SQLite database file [env: IDCHECK_DB; default: ~/.local/share/idcheck/idcheck.db]
+    #[arg(long, env = "IDCHECK_DB")]
+    pub db: Option<PathBuf>,
+}
+
+impl DbArg {
+    pub fn path(&self) -> Result<PathBuf, CliError> {
+        match &self.db {
+            Some(p) => Ok(p.clone()),
+            None => idcheck::store::default_db_path().map_err(CliError::io),
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Verify one card: acceptance record, optional surface scan, chip image.
+    Verify(verify_cmd::VerifyArgs),
+    /// Photo tools.
+    Photo {
+        #[command(subcommand)]
+        cmd: compare_cmds::PhotoCmd,
+    },
+    /// Fingerprint tools.
+    Fingerprint {
+        #[command(subcommand)]
+        cmd: compare_cmds::FingerprintCmd,
+    },
+    /// Acceptance records in the store.
+    Records {
+        #[command(subcommand)]
+        cmd: tools::RecordsCmd,
+    },
+    /// Stored verifications.
+    Verifications {
+        #[command(subcommand)]
+        cmd: tools::VerificationsCmd,
+    },
+    /// Generate the test corpus (records, printed and scanned surfaces, chip images, labels).
+    Fixtures {
+        #[command(subcommand)]
+        cmd: tools::FixturesCmd,
+    },
+    /// Recompute the comparison thresholds from data.
+    Calibrate {
+        #[command(subcommand)]
+        cmd: tools::CalibrateCmd,
+    },
+}
+
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { EX_USAGE } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let result = match cli.command {
+        Command::Verify(a) => verify_cmd::run(a),
+        Command::Photo { cmd } => compare_cmds::photo(cmd),
+        Command::Fingerprint { cmd } => compare_cmds::fingerprint(cmd),
+        Command::Records { cmd } => tools::records(cmd),
+        Command::Verifications { cmd } => tools::verifications(cmd),
+        Command::Fixtures { cmd } => tools::fixtures(cmd),
+        Command::Calibrate { cmd } => tools::calibrate(cmd),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("idcheck: {}", e.message);
+            ExitCode::from(e.code)
+        }
+    }
+}

@@ -1,0 +1,231 @@
+//! `idcheck records`, `verifications`, `fixtures` and `calibrate`: store management, the corpus
+//! generator and the reproducible threshold calibration.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::Subcommand;
+use idcheck::records;
+use idcheck::store::{ImportOutcome, Store, VerificationFilter};
+
+use super::{CliError, CliResult, DbArg, EX_NOINPUT};
+
+#[derive(Subcommand)]
+pub enum RecordsCmd {
+    /// Validate and store acceptance records: a record directory, a directory of them, or a
+    /// JSON Lines file.
+    Import {
+        path: PathBuf,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// List stored records.
+    List {
+        #[command(flatten)]
+        db: DbArg,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum VerificationsCmd {
+    /// List stored verifications, newest first.
+    List {
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long)]
+        record: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Print one stored verification as JSON.
+    Show {
+        id: i64,
+        #[command(flatten)]
+        db: DbArg,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum FixturesCmd {
+    /// Write the labelled corpus of cases (one directory per case, plus trust/ and pki/).
+    Generate {
+        #[arg(long)]
+        out: PathBuf,
+        /// Face photos to draw people from (default: the project's fixtures/faces).
+        #[arg(long)]
+        faces: Option<PathBuf>,
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum CalibrateCmd {
+    /// Photo thresholds per comparison kind from a directory of face photos.
+    Photos {
+        dir: PathBuf,
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
+        /// Write the calibration JSON here (e.g. calibration/photo.json).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Fingerprint threshold from a directory tree of ISO 19794-2 templates named NNN_K.iso.
+    Fingerprints {
+        dir: PathBuf,
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+fn open(db: &DbArg) -> Result<Store, CliError> {
+    Store::open(&db.path()?).map_err(CliError::io)
+}
+
+pub fn records(cmd: RecordsCmd) -> CliResult {
+    match cmd {
+        RecordsCmd::Import { path, db } => {
+            if !path.exists() {
+                return Err(CliError::new(EX_NOINPUT, format!("{} does not exist", path.display())));
+            }
+            let loaded = records::acceptance::load_any(&path).map_err(CliError::data)?;
+            let store = open(&db)?;
+            let (mut ok, mut bad) = (0, 0);
+            for r in loaded {
+                match r {
+                    Ok(rec) => {
+                        let outcome = store.import_record(&rec).map_err(CliError::io)?;
+                        let word = match outcome {
+                            ImportOutcome::Inserted => "imported",
+                            ImportOutcome::Replaced => "replaced",
+                            ImportOutcome::Unchanged => "unchanged",
+                        };
+                        println!("{word} {}", rec.application_id);
+                        ok += 1;
+                    }
+                    Err(e) => {
+                        eprintln!("rejected: {e}");
+                        bad += 1;
+                    }
+                }
+            }
+            println!("{ok} stored, {bad} rejected");
+            Ok(ExitCode::from(if bad == 0 { 0 } else { super::EX_DATAERR }))
+        }
+        RecordsCmd::List { db } => {
+            for r in open(&db)?.list_records().map_err(CliError::io)? {
+                println!("{}\t{}\t{}", r.application_id, r.accepted_at, r.imported_at);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+pub fn verifications(cmd: VerificationsCmd) -> CliResult {
+    match cmd {
+        VerificationsCmd::List { status, record, limit, db } => {
+            let rows = open(&db)?
+                .list_verifications(&VerificationFilter { status, record_id: record, limit: Some(limit as usize) })
+                .map_err(CliError::io)?;
+            for r in rows {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}",
+                    r.id,
+                    r.row.finished_at,
+                    r.row.record_id.as_deref().unwrap_or("-"),
+                    r.row.status,
+                    r.row.causes
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        VerificationsCmd::Show { id, db } => {
+            let row = open(&db)?
+                .get_verification(id)
+                .map_err(CliError::io)?
+                .ok_or_else(|| CliError::new(EX_NOINPUT, format!("no verification {id}")))?;
+            let verdict: serde_json::Value = serde_json::from_str(&row.row.verdict_json).map_err(CliError::data)?;
+            let inputs: serde_json::Map<String, serde_json::Value> =
+                row.row.inputs.iter().map(|(k, v)| (k.clone(), v.clone().into())).collect();
+            let v = serde_json::json!({"id": row.id, "record_id": row.row.record_id, "finished_at": row.row.finished_at,
+                "verdict": verdict, "inputs": inputs});
+            println!("{}", serde_json::to_string_pretty(&v).map_err(CliError::data)?);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+pub fn fixtures(cmd: FixturesCmd) -> CliResult {
+    let FixturesCmd::Generate { out, faces, seed } = cmd;
+    let faces = faces.unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/faces"));
+    let corpus = idcheck::fixtures::generate(&faces, &out, seed).map_err(CliError::io)?;
+    println!("{} cases written to {}", corpus.len(), out.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn calibrate(cmd: CalibrateCmd) -> CliResult {
+    let (json, out) = match cmd {
+        CalibrateCmd::Photos { dir, seed, out } => {
+            let faces = load_faces(&dir)?;
+            eprintln!("calibrating on {} faces", faces.len());
+            let cal = idcheck::compare::photo::calibrate_photos(&faces, seed);
+            (serde_json::to_string_pretty(&cal).map_err(CliError::data)?, out)
+        }
+        CalibrateCmd::Fingerprints { dir, out } => {
+            let templates = load_templates(&dir)?;
+            eprintln!("calibrating on {} templates", templates.len());
+            let cal = idcheck::compare::fingerprint::calibrate(&templates);
+            (serde_json::to_string_pretty(&cal).map_err(CliError::data)?, out)
+        }
+    };
+    match out {
+        Some(p) => std::fs::write(&p, json + "\n").map_err(|e| CliError::io(format!("{}: {e}", p.display())))?,
+        None => println!("{json}"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn sorted_files(dir: &Path, ext: &str) -> Result<Vec<PathBuf>, CliError> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let rd = std::fs::read_dir(&d).map_err(|e| CliError::new(EX_NOINPUT, format!("{}: {e}", d.display())))?;
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().and_then(|x| x.to_str()).is_some_and(|x| x.eq_ignore_ascii_case(ext)) {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn load_faces(dir: &Path) -> Result<Vec<(String, image::RgbImage)>, CliError> {
+    let mut faces = Vec::new();
+    for p in sorted_files(dir, "jpg")? {
+        let bytes = std::fs::read(&p).map_err(|e| CliError::io(format!("{}: {e}", p.display())))?;
+        let img = idcheck::compare::photo::decode(&bytes).map_err(|e| CliError::data(format!("{}: {e}", p.display())))?;
+        let name = p.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
+        faces.push((name, img));
+    }
+    Ok(faces)
+}
+
+fn load_templates(dir: &Path) -> Result<Vec<(String, idcheck::biometrics::MinutiaeRecord)>, CliError> {
+    let mut out = Vec::new();
+    for p in sorted_files(dir, "iso")? {
+        let bytes = std::fs::read(&p).map_err(|e| CliError::io(format!("{}: {e}", p.display())))?;
+        let rec = idcheck::biometrics::MinutiaeRecord::parse(&bytes).map_err(|e| CliError::data(format!("{}: {e}", p.display())))?;
+        // Finger id: the parent directory (database) and the part of the name before `_`.
+        let db = p.parent().and_then(|d| d.file_name()).and_then(|s| s.to_str()).unwrap_or_default();
+        let stem = p.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+        let finger = stem.split('_').next().unwrap_or(stem);
+        out.push((format!("{db}/{finger}"), rec));
+    }
+    Ok(out)
+}

@@ -1,0 +1,121 @@
+//! `idcheck verify`: one card from files (or a stored record), the verdict printed and stored.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+use idcheck::lds::ChipImage;
+use idcheck::model::AcceptanceRecord;
+use idcheck::pki::TrustStore;
+use idcheck::records;
+use idcheck::store::{Store, VerificationRow};
+use idcheck::verdict::Verdict;
+use idcheck::verify::{Request, Verification, Verifier};
+
+use super::{report, CliError, CliResult, DbArg, EX_NOINPUT};
+
+#[derive(Args)]
+pub struct VerifyArgs {
+    /// Acceptance record: a record directory, or the application id of a stored record.
+    #[arg(long)]
+    record: String,
+    /// Chip image directory (com.bin, sod.bin, dg1.bin ...).
+    #[arg(long)]
+    chip: PathBuf,
+    /// Surface record directory from the QC scanner (absent at a kiosk).
+    #[arg(long)]
+    surface: Option<PathBuf>,
+    /// Directory of trusted CSCA certificates (PEM or DER).
+    #[arg(long)]
+    trust: Option<PathBuf>,
+    /// Print one JSON object (the verdict) instead of the readable report.
+    #[arg(long)]
+    json: bool,
+    /// Do not store the verdict.
+    #[arg(long)]
+    no_store: bool,
+    #[command(flatten)]
+    db: DbArg,
+}
+
+pub fn run(a: VerifyArgs) -> CliResult {
+    let started = now_rfc3339();
+    let record = load_record(&a.record, &a.db)?;
+    let surface = match &a.surface {
+        Some(p) => Some(records::surface::load_dir(p).map_err(CliError::data)?),
+        None => None,
+    };
+    if !a.chip.is_dir() {
+        return Err(CliError::new(EX_NOINPUT, format!("chip image directory {} does not exist", a.chip.display())));
+    }
+    let chip = ChipImage::load_dir(&a.chip).map_err(CliError::data)?;
+    let trust = match &a.trust {
+        Some(p) => TrustStore::load_dir(p).map_err(CliError::data)?,
+        None => TrustStore::empty(),
+    };
+    let verification = if trust.is_empty() {
+        // Without trust anchors the chip cannot be authenticated: a fault of the station, not the card.
+        Verification {
+            verdict: Verdict::unavailable("no trust anchors configured (--trust): passive authentication impossible"),
+            inputs: Vec::new(),
+        }
+    } else {
+        Verifier::new(trust).verify(Request { record: &record, surface: surface.as_ref(), chip: &chip })
+    };
+    let mut verdict = verification.verdict.clone();
+    if !a.no_store {
+        if let Err(e) = store_verdict(&a.db, &record, surface.as_ref().map(|s| s.scan_id.as_str()), &verification, &started) {
+            verdict = Verdict::unavailable(format!("the verdict could not be stored: {e}"));
+        }
+    }
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&verdict).map_err(|e| CliError::new(super::EX_SOFTWARE, e.to_string()))?);
+    } else {
+        print!("{}", report::verdict_text(&verdict, &record));
+    }
+    Ok(ExitCode::from(verdict.exit_code()))
+}
+
+/// A directory is read as a record directory; anything else is an application id in the store.
+pub fn load_record(arg: &str, db: &DbArg) -> Result<AcceptanceRecord, CliError> {
+    let p = PathBuf::from(arg);
+    if p.is_dir() {
+        return records::acceptance::load_dir(&p).map_err(CliError::data);
+    }
+    let store = Store::open(&db.path()?).map_err(CliError::io)?;
+    store
+        .get_record(arg)
+        .map_err(CliError::io)?
+        .ok_or_else(|| CliError::new(EX_NOINPUT, format!("no record directory and no stored record named {arg:?}")))
+}
+
+fn store_verdict(
+    db: &DbArg,
+    record: &AcceptanceRecord,
+    scan_id: Option<&str>,
+    v: &Verification,
+    started: &str,
+) -> Result<i64, String> {
+    let path = db.path().map_err(|e| e.message)?;
+    let store = Store::open(&path).map_err(|e| e.to_string())?;
+    let verdict = &v.verdict;
+    let row = VerificationRow {
+        started_at: started.to_string(),
+        finished_at: now_rfc3339(),
+        record_id: Some(record.application_id.clone()),
+        scan_id: scan_id.map(str::to_string),
+        reader: None,
+        verdict_json: serde_json::to_string(verdict).map_err(|e| e.to_string())?,
+        status: verdict.status.to_string(),
+        causes: verdict.causes.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(","),
+        primary: verdict.primary.map(|c| c.number()),
+        inputs: v.inputs.clone(),
+    };
+    store.save_verification(&row).map_err(|e| e.to_string())
+}
+
+pub fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}

@@ -1,0 +1,138 @@
+//! The verification pipeline: an acceptance record, an optional surface record and a chip image
+//! in; findings and the verdict out. This module only wires the layers together (rules, lds, pki,
+//! compare) and applies the attribution of causes.md; it does no I/O, so the daemon, the CLI and
+//! the benchmarks all run exactly this code on bytes already in memory.
+
+pub mod failures;
+mod fingers;
+mod photos;
+
+pub use photos::printed_probe;
+mod texts;
+
+use time::Date;
+
+use crate::lds::{self, ChipData, ChipImage};
+use crate::model::{sha256_hex, AcceptanceRecord, SurfaceRecord};
+use crate::pki::{self, TrustStore};
+use crate::rules::{self, RuleConfig};
+use crate::verdict::{Finding, NotChecked, Observation, Sources, Verdict};
+
+/// Configuration of a verification: the trust anchors and the cause-4 rule settings.
+pub struct Verifier {
+    pub trust: TrustStore,
+    pub rules: RuleConfig,
+    /// Date at which certificate validity is checked (None: not checked).
+    pub at: Option<Date>,
+}
+
+/// What is verified: one card against one application.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    pub record: &'a AcceptanceRecord,
+    pub surface: Option<&'a SurfaceRecord>,
+    pub chip: &'a ChipImage,
+}
+
+/// The outcome: the verdict and the SHA-256 of every input it was computed from.
+#[derive(Debug, Clone)]
+pub struct Verification {
+    pub verdict: Verdict,
+    /// (input name, lower-case hex SHA-256), e.g. ("photo", ...), ("chip.dg2", ...).
+    pub inputs: Vec<(String, String)>,
+}
+
+/// Findings under construction.
+#[derive(Default)]
+pub(crate) struct Report {
+    pub findings: Vec<Finding>,
+    pub not_checked: Vec<NotChecked>,
+    pub observations: Vec<Observation>,
+}
+
+impl Report {
+    pub fn not_checked(&mut self, item: impl Into<String>, sources: Sources, reason: impl Into<String>) {
+        self.not_checked.push(NotChecked { item: item.into(), sources, reason: reason.into() });
+    }
+}
+
+impl Verifier {
+    pub fn new(trust: TrustStore) -> Self {
+        Verifier { trust, rules: RuleConfig::default(), at: None }
+    }
+
+    pub fn verify(&self, req: Request<'_>) -> Verification {
+        let mut report = Report::default();
+        let record = req.record;
+
+        // Cause 4: the acceptance information alone.
+        report.findings.extend(rules::check_record(record, &self.rules));
+        report.findings.extend(photos::quality_findings(record));
+
+        // Cause 3: can the chip be read and trusted?
+        let chip = self.read_chip(req.chip, &mut report);
+        if chip.is_none() {
+            report.not_checked("chip", Sources::C, "the chip content could not be read or trusted (cause 3)");
+        }
+        if req.surface.is_none() {
+            report.not_checked("surface", Sources::AS, "no surface scan (kiosk): printed items were not checked");
+        }
+
+        // Causes 1 and 2: the same items across A, S and C.
+        texts::compare(record, req.surface, chip.as_ref(), &self.rules, &mut report);
+        photos::compare(record, req.surface, chip.as_ref(), &mut report);
+        fingers::compare(record, chip.as_ref(), &mut report);
+
+        let verdict = Verdict::from_findings(report.findings, report.not_checked, report.observations);
+        Verification { verdict, inputs: input_hashes(&req) }
+    }
+
+    /// Parse the chip image and run passive authentication. `None` when the chip content is
+    /// unusable; the cause-3 findings are in `report`.
+    fn read_chip(&self, image: &ChipImage, report: &mut Report) -> Option<ChipData> {
+        if let Err(e) = lds::check_mandatory_resident(image) {
+            report.findings.push(failures::chip_file_finding(&e));
+            return None;
+        }
+        let data = match lds::parse_chip(image) {
+            Ok(d) => d,
+            Err(e) => {
+                report.findings.push(failures::chip_file_finding(&e));
+                return None;
+            }
+        };
+        let sod = image.get(lds::FileId::Sod).unwrap_or_default();
+        let dgs: Vec<(u8, &[u8])> = image
+            .files
+            .iter()
+            .filter_map(|(id, bytes)| id.dg_number().map(|n| (n, bytes.as_slice())))
+            .collect();
+        if let Err(e) = pki::passive_authentication(sod, &dgs, &self.trust, self.at) {
+            // Content that fails passive authentication is not trusted: it is not compared, so
+            // a tampered data group yields cause 3 alone.
+            report.findings.push(failures::passive_auth_finding(&e));
+            return None;
+        }
+        Some(data)
+    }
+}
+
+fn input_hashes(req: &Request<'_>) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let r = req.record;
+    out.push(("record".to_string(), sha256_hex(crate::records::acceptance::to_json(r).to_string().as_bytes())));
+    out.push(("photo".to_string(), r.photo.sha256_hex()));
+    for (i, fp) in r.fingerprints.iter().enumerate() {
+        if let Some(t) = &fp.template {
+            out.push((format!("fingerprint[{}]", i + 1), t.sha256_hex()));
+        }
+    }
+    if let Some(s) = req.surface {
+        out.push(("surface.front".to_string(), s.front.sha256_hex()));
+        out.push(("surface.back".to_string(), s.back.sha256_hex()));
+    }
+    for (id, bytes) in &req.chip.files {
+        out.push((format!("chip.{}", id.file_name().trim_end_matches(".bin")), sha256_hex(bytes)));
+    }
+    out
+}

@@ -1,0 +1,158 @@
+//! The photo across A, S and C: SHA-256 first, then the calibrated perceptual distance per
+//! comparison kind, with the attribution of causes.md; and the acceptance photo's quality rules.
+
+use crate::compare::photo::{self, CompareKind, ImageKind, PhotoError, PhotoFeatures, Probe};
+use crate::lds::{ChipData, ImageFormat};
+use crate::model::{AcceptanceRecord, SurfaceRecord};
+use crate::rules::photo_quality;
+use crate::verdict::{attribute, Agreement, Cause, Finding, Observation, Sources};
+
+use super::Report;
+
+/// Cause-4 findings from the acceptance photo's quality metrics.
+pub(super) fn quality_findings(record: &AcceptanceRecord) -> Vec<Finding> {
+    let q = photo_quality::assess(record.photo.bytes());
+    q.failures()
+        .into_iter()
+        .map(|m| {
+            Finding::new(
+                Cause::AcceptanceIncorrect,
+                m.name.clone(),
+                Sources::A,
+                format!("acceptance photo quality: {} is {} (bound {})", m.name, m.actual, m.expected),
+            )
+            .values(m.expected.clone(), m.actual.clone())
+        })
+        .collect()
+}
+
+/// One pairwise photo decision.
+struct Pair {
+    same: bool,
+    distance: f64,
+    threshold: f64,
+    borderline: bool,
+    by_hash: bool,
+}
+
+/// The printed photo of a photo-side scan (PNG decoded only down to the rows needed).
+pub fn printed_probe(scan: &[u8], dpi: u32) -> Result<Probe, PhotoError> {
+    let crop = match photo::sniff(scan) {
+        Some(ImageKind::Png) => photo::crop_printed_photo_from_png(scan, dpi)?,
+        _ => photo::crop_printed_photo(&photo::decode(scan)?, dpi)?,
+    };
+    Ok(Probe::from_printed_crop(&crop, dpi))
+}
+
+fn decide(kind: CompareKind, a: &PhotoFeatures, b: &Probe) -> Pair {
+    let score = photo::compare(a, b, kind);
+    let (same, borderline) = photo::decide(kind, score.distance);
+    Pair { same, distance: score.distance, threshold: photo::thresholds(kind).threshold, borderline, by_hash: false }
+}
+
+pub(super) fn compare(
+    record: &AcceptanceRecord,
+    surface: Option<&SurfaceRecord>,
+    chip: Option<&ChipData>,
+    report: &mut Report,
+) {
+    let a = match photo::decode(record.photo.bytes()) {
+        Ok(img) => PhotoFeatures::from_reference(&img),
+        Err(e) => {
+            report.not_checked("photo", Sources::A, format!("acceptance photo not decodable: {e}"));
+            return;
+        }
+    };
+    let s = match surface {
+        Some(s) => match printed_probe(s.front.bytes(), s.dpi) {
+            Ok(f) => Some(f),
+            Err(e) => {
+                report.not_checked("photo", Sources::AS, format!("printed photo not usable: {e}"));
+                None
+            }
+        },
+        None => None,
+    };
+    let c = match chip {
+        Some(chip) => {
+            let decoded = match chip.face.format {
+                ImageFormat::Jpeg => photo::decode(chip.face.data.bytes()).map_err(|e| e.to_string()),
+                ImageFormat::Jpeg2000 => chip.face.decode_jpeg2000().map_err(|e| e.to_string()),
+            };
+            match decoded {
+                Ok(img) => Some(PhotoFeatures::from_reference(&img)),
+                Err(e) => {
+                    // The chip photo parses as a data group but its image does not decode: the chip
+                    // content cannot be used (cause 3).
+                    report.findings.push(Finding::new(
+                        Cause::ChipUnreadable,
+                        "chip.dg2",
+                        Sources::C,
+                        format!("step decode: chip photo does not decode: {e}"),
+                    ));
+                    None
+                }
+            }
+        }
+        None => None,
+    };
+
+    let ac = c.as_ref().map(|c| {
+        if chip.is_some_and(|ch| ch.face.data.bytes() == record.photo.bytes()) {
+            Pair { same: true, distance: 0.0, threshold: 0.0, borderline: false, by_hash: true }
+        } else {
+            decide(CompareKind::ChipVsAcceptance, &a, &Probe::from_features(c))
+        }
+    });
+    let as_ = s.as_ref().map(|s| decide(CompareKind::PrintedVsAcceptance, &a, s));
+    let sc = match (&s, &c) {
+        (Some(s), Some(c)) => Some(decide(CompareKind::PrintedVsChip, c, s)),
+        _ => None,
+    };
+    for (pair, sources) in [(&as_, Sources::AS), (&sc, Sources::SC), (&ac, Sources::AC)] {
+        if let Some(p) = pair {
+            if !p.by_hash {
+                report.observations.push(Observation {
+                    item: "photo".into(),
+                    sources,
+                    score: p.distance,
+                    threshold: p.threshold,
+                    borderline: p.borderline,
+                    detail: if p.same { "same person".into() } else { "different".into() },
+                });
+            }
+        }
+    }
+    let finding = |cause, sources, p: &Pair, note: &str| {
+        let mut detail = format!(
+            "photo differs ({sources}): perceptual distance {:.4} above threshold {:.4}",
+            p.distance, p.threshold
+        );
+        if !note.is_empty() {
+            detail.push_str("; ");
+            detail.push_str(note);
+        }
+        Finding::new(cause, "photo", sources, detail).scored(p.distance, p.threshold, p.borderline)
+    };
+    match (&as_, &sc, &ac) {
+        (Some(as_), Some(sc), Some(ac)) => {
+            let ag = Agreement { a_s: Some(as_.same), s_c: Some(sc.same), a_c: ac.same };
+            for (cause, sources) in attribute(ag) {
+                let p = match sources {
+                    Sources::AS => as_,
+                    Sources::SC => sc,
+                    _ => ac,
+                };
+                report.findings.push(finding(cause, sources, p, ""));
+            }
+        }
+        (Some(as_), _, _) if !as_.same => {
+            report.findings.push(finding(Cause::AcceptanceVsSurface, Sources::AS, as_, "chip photo not compared"))
+        }
+        (None, _, Some(ac)) if !ac.same => {
+            let note = if surface.is_some() { "" } else { "the surface was not checked" };
+            report.findings.push(finding(Cause::SurfaceVsChip, Sources::AC, ac, note))
+        }
+        _ => {}
+    }
+}
