@@ -197,11 +197,8 @@ fn parse_fingerprint(
                 "an exception is recorded only for result `failed` or `not_registered`",
             ));
         }
-        (Registration::Failed | Registration::NotRegistered, None) => {
-            return Err(f
-                .err(None, "missing field: a fingerprint whose capture failed needs the exception reason recorded by staff")
-                .in_field(f.field("exception")));
-        }
+        // A failed capture without the staff's exception reason is well-formed input whose content
+        // is wrong: the cause-4 rule (rules::fingerprint_quality) reports it.
         _ => {}
     }
     Ok(FingerprintEntry {

@@ -278,19 +278,6 @@ fn malformed_variants_name_file_line_and_field() {
             "must not have a template",
         ),
         (
-            "exception missing",
-            |v| {
-                v["fingerprints"][0]["result"] = json!("not_registered");
-                v["fingerprints"][0]
-                    .as_object_mut()
-                    .expect("obj")
-                    .remove("template");
-            },
-            "fingerprints[0].exception",
-            None,
-            "exception",
-        ),
-        (
             "exception on ok",
             |v| {
                 v["fingerprints"][0]["exception"] = json!("x");

@@ -1,0 +1,151 @@
+//! The `idcheck` binary as a user runs it: exit codes, JSON output, the store.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_idcheck"))
+}
+
+fn sample() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/samples")
+}
+
+#[test]
+fn verify_json_pass_and_store() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let db = tmp.path().join("idcheck.db");
+    let s = sample();
+    let out = bin()
+        .args(["verify", "--json", "--record"])
+        .arg(s.join("pass-case/acceptance/451022202404011140"))
+        .arg("--surface")
+        .arg(s.join("pass-case/surface/QC-20240408-9308"))
+        .arg("--chip")
+        .arg(s.join("pass-case/chip"))
+        .arg("--trust")
+        .arg(s.join("trust"))
+        .arg("--db")
+        .arg(&db)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert_eq!(v["status"], "pass");
+    assert_eq!(v["causes"], serde_json::json!([]));
+    assert!(v["primary"].is_null());
+    assert!(v["findings"].as_array().is_some_and(|f| f.is_empty()));
+    assert!(v["advice"].as_str().is_some_and(|a| a.contains("handed over")));
+
+    // The verdict was stored with input hashes, and no raw biometrics.
+    let list = bin().args(["verifications", "list", "--db"]).arg(&db).output().expect("runs");
+    let text = String::from_utf8_lossy(&list.stdout);
+    assert!(text.contains("451022202404011140") && text.contains("pass"), "{text}");
+    let conn = rusqlite::Connection::open(&db).expect("db");
+    let blobs: i64 = conn
+        .query_row("SELECT count(*) FROM verification_inputs WHERE length(sha256) = 64", [], |r| r.get(0))
+        .expect("inputs table");
+    assert!(blobs >= 10, "{blobs} input hashes stored");
+}
+
+#[test]
+fn import_then_verify_by_id_kiosk() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let db = tmp.path().join("idcheck.db");
+    let s = sample();
+    let imp = bin()
+        .args(["records", "import"])
+        .arg(s.join("pass-case/acceptance"))
+        .arg("--db")
+        .arg(&db)
+        .output()
+        .expect("runs");
+    assert_eq!(imp.status.code(), Some(0), "{}", String::from_utf8_lossy(&imp.stderr));
+    let out = bin()
+        .args(["verify", "--record", "451022202404011140", "--chip"])
+        .arg(s.join("pass-case/chip"))
+        .arg("--trust")
+        .arg(s.join("trust"))
+        .env("IDCHECK_DB", &db)
+        .output()
+        .expect("runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("PASS") && text.contains("not checked"), "{text}");
+}
+
+#[test]
+fn exit_codes_for_bad_invocations() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let db = tmp.path().join("x.db");
+    // usage error
+    let o = bin().args(["verify", "--bogus"]).output().expect("runs");
+    assert_eq!(o.status.code(), Some(64));
+    // a record that exists nowhere
+    let o = bin()
+        .args(["verify", "--record", "nope", "--chip", "/nonexistent", "--db"])
+        .arg(&db)
+        .output()
+        .expect("runs");
+    assert_eq!(o.status.code(), Some(66), "{}", String::from_utf8_lossy(&o.stderr));
+    // a malformed record directory: names the file and the field
+    let bad = tmp.path().join("bad");
+    std::fs::create_dir_all(&bad).expect("mkdir");
+    std::fs::write(bad.join("record.json"), br#"{"application_id": 5}"#).expect("write");
+    let o = bin()
+        .args(["verify", "--record"])
+        .arg(&bad)
+        .args(["--chip"])
+        .arg(sample().join("pass-case/chip"))
+        .arg("--db")
+        .arg(&db)
+        .output()
+        .expect("runs");
+    assert_eq!(o.status.code(), Some(65));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("record.json"), "{err}");
+    // no trust anchors: unavailable, never invalid
+    let s = sample();
+    let o = bin()
+        .args(["verify", "--record"])
+        .arg(s.join("pass-case/acceptance/451022202404011140"))
+        .arg("--chip")
+        .arg(s.join("pass-case/chip"))
+        .arg("--db")
+        .arg(&db)
+        .output()
+        .expect("runs");
+    assert_eq!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stdout));
+}
+
+#[test]
+fn fingerprint_and_photo_compare_commands() {
+    let s = sample().join("pass-case");
+    let o = bin()
+        .args(["fingerprint", "compare", "--json"])
+        .arg(s.join("acceptance/451022202404011140/fp1.iso"))
+        .arg(format!("{}#1", s.join("chip").display()))
+        .output()
+        .expect("runs");
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(v["same"], true, "{v}");
+    assert_eq!(o.status.code(), Some(0));
+    let o = bin()
+        .args(["fingerprint", "compare", "--json"])
+        .arg(s.join("acceptance/451022202404011140/fp1.iso"))
+        .arg(format!("{}#2", s.join("chip").display()))
+        .output()
+        .expect("runs");
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(v["same"], false, "{v}");
+    assert_eq!(o.status.code(), Some(1));
+
+    let o = bin()
+        .args(["photo", "compare", "--json", "--kind", "printed-vs-acceptance"])
+        .arg(s.join("acceptance/451022202404011140/photo.jpg"))
+        .arg(s.join("surface/QC-20240408-9308/front.png"))
+        .output()
+        .expect("runs");
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(v["same"], true, "{v}");
+}
