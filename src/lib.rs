@@ -6,6 +6,7 @@
 #![warn(clippy::unwrap_used)]
 
 pub mod biometrics;
+pub mod chip;
 pub mod compare;
 pub mod fixtures;
 pub mod lds;

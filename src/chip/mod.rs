@@ -1,0 +1,14 @@
+//! The eMRTD chip protocol, host side (and the card-side halves the emulator shares): the byte
+//! transport seam ([`transport`]), ISO/IEC 7816-4 APDUs ([`apdu`]), 3DES secure messaging
+//! ([`sm`]), Basic Access Control ([`bac`]), and reading the chip image.
+//! Layering, bottom up: `Transport` moves bytes; `apdu` encodes them; `sm` protects them; `bac`
+//! (beside it later PACE) establishes a `SecureChannel`. Nothing here maps a failure to a verdict
+//! cause: `verify::failures` does.
+
+pub mod apdu;
+pub mod sm;
+pub mod transport;
+
+pub use apdu::{Command, Response, StatusWord};
+pub use sm::{SecureChannel, SmError, SmKeys};
+pub use transport::{Transport, TransportError};
