@@ -77,3 +77,20 @@ fn the_sample_card_against_another_trust_store_is_cause_3() {
     assert_eq!(v.causes.iter().map(|c| c.number()).collect::<Vec<_>>(), vec![3]);
     assert!(v.findings.iter().any(|f| f.item == "chip.sod.signer"), "{:#?}", v.findings);
 }
+
+#[test]
+fn the_committed_sample_cases_keep_their_labels() {
+    let fixtures = root().join("fixtures");
+    let verifier = Verifier::new(TrustStore::load_dir(&fixtures.join("cases/trust")).expect("trust"));
+    let mut n = 0;
+    for entry in std::fs::read_dir(fixtures.join("cases")).expect("fixtures/cases") {
+        let case = entry.expect("entry").path();
+        let Ok(text) = std::fs::read_to_string(case.join("case.json")) else { continue };
+        let label: CaseLabel = serde_json::from_str(&text).expect("label");
+        let v = verify_case(&fixtures, &label, &verifier);
+        let causes: Vec<u8> = v.causes.iter().map(|c| c.number()).collect();
+        assert_eq!((v.status, causes), (label.status, label.causes.clone()), "{}: {:#?}", label.name, v.findings);
+        n += 1;
+    }
+    assert!(n >= 4, "only {n} committed cases");
+}
