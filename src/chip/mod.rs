@@ -5,10 +5,21 @@
 //! (beside it later PACE) establishes a `SecureChannel`. Nothing here maps a failure to a verdict
 //! cause: `verify::failures` does.
 
+pub mod access;
 pub mod apdu;
+pub mod bac;
+pub mod failure;
+pub mod link;
 pub mod sm;
 pub mod transport;
 
+#[cfg(test)]
+mod appendix_d;
+
+pub use access::{AccessControl, FixedRandomness, Randomness, SystemRandomness};
 pub use apdu::{Command, Response, StatusWord};
+pub use bac::{BacKey, CardBac};
+pub use failure::{ReadFailure, ReadFailureKind, ReadStep};
+pub use link::{IoCounters, Link};
 pub use sm::{SecureChannel, SmError, SmKeys};
 pub use transport::{Transport, TransportError};
