@@ -4,6 +4,7 @@
 //! Exit codes: 0 pass, 1 invalid, 2 unavailable; 64 usage, 65 malformed input data, 66 an input
 //! that does not exist, 70 internal error, 74 store or other I/O error.
 
+mod chip_cmds;
 mod compare_cmds;
 mod report;
 mod tools;
@@ -94,6 +95,13 @@ enum Command {
         #[command(subcommand)]
         cmd: tools::FixturesCmd,
     },
+    /// Write a chip image for an acceptance record, signed by a test PKI's document signer.
+    Personalize(chip_cmds::PersonalizeArgs),
+    /// Test PKI for virtual cards.
+    Pki {
+        #[command(subcommand)]
+        cmd: chip_cmds::PkiCmd,
+    },
     /// Recompute the comparison thresholds from data.
     Calibrate {
         #[command(subcommand)]
@@ -118,6 +126,8 @@ pub fn main() -> ExitCode {
         Command::Verifications { cmd } => tools::verifications(cmd),
         Command::Fixtures { cmd } => tools::fixtures(cmd),
         Command::Calibrate { cmd } => tools::calibrate(cmd),
+        Command::Personalize(a) => chip_cmds::personalize(a),
+        Command::Pki { cmd } => chip_cmds::pki(cmd),
     };
     match result {
         Ok(code) => code,

@@ -2,6 +2,7 @@
 //! cannot be parsed or trusted becomes a cause-3 finding naming the step; a fault that is not the
 //! card's becomes an `unavailable` reason. Nothing else decides which cause an error belongs to.
 
+use crate::chip::{ReadFailure, ReadFailureKind};
 use crate::lds::{FileId, LdsError};
 use crate::pki::PaFailure;
 use crate::verdict::{Cause, Finding, Sources};
@@ -33,4 +34,47 @@ pub fn passive_auth_finding(err: &PaFailure) -> Finding {
 
 fn file_stem(f: FileId) -> &'static str {
     f.file_name().trim_end_matches(".bin")
+}
+
+/// What a failed chip read means for the verdict.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReadFailureClass {
+    /// The card's fault: a cause-3 finding.
+    Card(Finding),
+    /// Not the card's fault (no service, no reader, reader fault, host fault): `unavailable`.
+    Unavailable(String),
+    /// The read was cancelled (shutdown, operator): no verdict at all.
+    Aborted(String),
+}
+
+/// Classify a failed read: cause 3 naming the step, status word and retries, or `unavailable`
+/// when the fault is the station's, or aborted.
+pub fn read_failure(err: &ReadFailure) -> ReadFailureClass {
+    match &err.kind {
+        ReadFailureKind::Cancelled => ReadFailureClass::Aborted(err.to_string()),
+        ReadFailureKind::NoReader
+        | ReadFailureKind::ReaderFault
+        | ReadFailureKind::ServiceUnavailable
+        | ReadFailureKind::HostFault => ReadFailureClass::Unavailable(err.to_string()),
+        ReadFailureKind::Mute
+        | ReadFailureKind::CardRemoved
+        | ReadFailureKind::ApplicationMissing
+        | ReadFailureKind::AccessDenied
+        | ReadFailureKind::AuthenticationInvalid
+        | ReadFailureKind::SecureMessaging(_)
+        | ReadFailureKind::FileMissing(_)
+        | ReadFailureKind::FileAccessDenied(_)
+        | ReadFailureKind::FileTooLarge(_)
+        | ReadFailureKind::FileUnparsable(_)
+        | ReadFailureKind::FileTruncated(_)
+        | ReadFailureKind::MalformedResponse
+        | ReadFailureKind::UnexpectedStatus => {
+            let step = err.step.to_string().replace(' ', "_").replace(['.', '/'], "_").to_lowercase();
+            let mut f = Finding::new(Cause::ChipUnreadable, format!("chip.read.{step}"), Sources::C, format!("step {err}"));
+            if let Some(sw) = err.sw {
+                f.actual = Some(format!("{sw}"));
+            }
+            ReadFailureClass::Card(f)
+        }
+    }
 }

@@ -18,6 +18,8 @@ use crate::pki::{self, TrustStore};
 use crate::rules::{self, RuleConfig};
 use crate::verdict::{Finding, NotChecked, Observation, Sources, Verdict};
 
+static EMPTY_CHIP: ChipImage = ChipImage { files: std::collections::BTreeMap::new() };
+
 /// Configuration of a verification: the trust anchors and the cause-4 rule settings.
 pub struct Verifier {
     pub trust: TrustStore,
@@ -62,15 +64,49 @@ impl Verifier {
     }
 
     pub fn verify(&self, req: Request<'_>) -> Verification {
+        self.run(req.record, req.surface, Some(req.chip), None)
+    }
+
+    /// The verdict when the chip could not be read: cause 3 with the step (and the checks that
+    /// need no chip: cause 4, A~S), or `unavailable` when the fault is not the card's. `None`
+    /// when the read was aborted (shutdown): an aborted read is never a verdict.
+    pub fn verify_failed_read(
+        &self,
+        record: &AcceptanceRecord,
+        surface: Option<&SurfaceRecord>,
+        failure: &crate::chip::ReadFailure,
+    ) -> Option<Verification> {
+        match failures::read_failure(failure) {
+            failures::ReadFailureClass::Card(f) => Some(self.run(record, surface, None, Some(f))),
+            failures::ReadFailureClass::Unavailable(reason) => {
+                Some(Verification { verdict: Verdict::unavailable(reason), inputs: Vec::new() })
+            }
+            failures::ReadFailureClass::Aborted(_) => None,
+        }
+    }
+
+    fn run(
+        &self,
+        record: &AcceptanceRecord,
+        surface: Option<&SurfaceRecord>,
+        chip_image: Option<&ChipImage>,
+        read_failure: Option<Finding>,
+    ) -> Verification {
+        let req = Request { record, surface, chip: chip_image.unwrap_or(&EMPTY_CHIP) };
         let mut report = Report::default();
-        let record = req.record;
 
         // Cause 4: the acceptance information alone.
         report.findings.extend(rules::check_record(record, &self.rules));
         report.findings.extend(photos::quality_findings(record));
 
         // Cause 3: can the chip be read and trusted?
-        let chip = self.read_chip(req.chip, &mut report);
+        let chip = match (chip_image, read_failure) {
+            (Some(image), None) => self.read_chip(image, &mut report),
+            (_, failure) => {
+                report.findings.extend(failure);
+                None
+            }
+        };
         if chip.is_none() {
             report.not_checked("chip", Sources::C, "the chip content could not be read or trusted (cause 3)");
         }
