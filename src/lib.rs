@@ -8,6 +8,7 @@
 pub mod biometrics;
 pub mod chip;
 pub mod compare;
+pub mod emulator;
 pub mod fixtures;
 pub mod lds;
 pub mod model;
