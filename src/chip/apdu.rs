@@ -482,6 +482,7 @@ impl fmt::Display for StatusWord {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use proptest::prelude::*;

@@ -91,7 +91,6 @@ fn whole_worked_example_through_the_link() {
     let com = [head.data, rest.data].concat();
     assert_eq!(up(&com), "60145F0104303130365F36063034303030305C026175");
     assert_eq!(link.counters().apdus, 5);
-    drop(link);
 
     assert_eq!(up(&t.sent[0]), "0084000008");
     assert_eq!(up(&t.sent[1]), format!("0082000028{E_IFD}{M_IFD}28"));

@@ -50,6 +50,51 @@ impl IoCounters {
     }
 }
 
+impl IoCounters {
+    /// Transmit through `transport`, counting the APDU, its bytes, its time, and GET RESPONSE.
+    pub fn transmit(&mut self, transport: &mut dyn Transport, apdu: &[u8]) -> Result<Vec<u8>, TransportError> {
+        self.apdus = self.apdus.saturating_add(1);
+        if apdu.get(1) == Some(&0xC0) {
+            self.get_responses = self.get_responses.saturating_add(1);
+        }
+        self.bytes_sent = self.bytes_sent.saturating_add(apdu.len() as u64);
+        let t = Instant::now();
+        let r = transport.transmit(apdu);
+        self.transmit_time = self.transmit_time.saturating_add(t.elapsed());
+        let bytes = r?;
+        self.bytes_received = self.bytes_received.saturating_add(bytes.len() as u64);
+        Ok(bytes)
+    }
+}
+
+/// A transport wrapper that counts everything going through it, whatever session uses it.
+pub struct CountingTransport<'a> {
+    inner: &'a mut dyn Transport,
+    counters: IoCounters,
+}
+
+impl<'a> CountingTransport<'a> {
+    pub fn new(inner: &'a mut dyn Transport) -> Self {
+        CountingTransport { inner, counters: IoCounters::default() }
+    }
+
+    pub fn counters(&self) -> IoCounters {
+        self.counters
+    }
+}
+
+impl Transport for CountingTransport<'_> {
+    fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>, TransportError> {
+        self.counters.transmit(&mut *self.inner, apdu)
+    }
+    fn reset(&mut self) -> Result<Vec<u8>, TransportError> {
+        self.inner.reset()
+    }
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+}
+
 /// Why an exchange failed below the level of commands' meaning.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LinkError {
@@ -97,14 +142,7 @@ impl<'t> Link<'t> {
     }
 
     fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>, LinkError> {
-        self.counters.apdus = self.counters.apdus.saturating_add(1);
-        self.counters.bytes_sent = self.counters.bytes_sent.saturating_add(apdu.len() as u64);
-        let t = Instant::now();
-        let r = self.transport.transmit(apdu);
-        self.counters.transmit_time = self.counters.transmit_time.saturating_add(t.elapsed());
-        let bytes = r.map_err(LinkError::Transport)?;
-        self.counters.bytes_received = self.counters.bytes_received.saturating_add(bytes.len() as u64);
-        Ok(bytes)
+        self.counters.transmit(&mut *self.transport, apdu).map_err(LinkError::Transport)
     }
 
     /// Transmit encoded bytes and follow 61XX: the whole answer, status word last.
@@ -124,7 +162,6 @@ impl<'t> Link<'t> {
             answer.truncate(data_len);
             let le = if n == 0 { 256 } else { n as usize };
             let get = Command::get_response(le).encode()?;
-            self.counters.get_responses = self.counters.get_responses.saturating_add(1);
             let more = self.transmit(&get)?;
             answer.extend_from_slice(&more);
         }
@@ -168,6 +205,7 @@ impl<'t> Link<'t> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::chip::transport::ScriptedTransport;

@@ -10,16 +10,26 @@ pub mod apdu;
 pub mod bac;
 pub mod failure;
 pub mod link;
+pub mod read;
+pub mod session;
 pub mod sm;
 pub mod transport;
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod appendix_d;
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod read_tests;
+#[cfg(test)]
+mod testcard;
 
 pub use access::{AccessControl, FixedRandomness, Randomness, SystemRandomness};
 pub use apdu::{Command, Response, StatusWord};
 pub use bac::{BacKey, CardBac};
 pub use failure::{ReadFailure, ReadFailureKind, ReadStep};
 pub use link::{IoCounters, Link};
+pub use read::{read_chip, ChipReader, ExtendedLength, ReadOptions, ReadOutcome, ReadProfile, ReadStats};
+pub use session::{Plain, Secured, Selected, Session};
 pub use sm::{SecureChannel, SmError, SmKeys};
 pub use transport::{Transport, TransportError};

@@ -400,6 +400,7 @@ fn parse_objects(body: &[u8]) -> Result<Objects<'_>, SmError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
