@@ -70,3 +70,10 @@ pub fn pki(cmd: PkiCmd) -> CliResult {
     println!("test PKI written to {}; trust directory for --trust: {}", dir.display(), trust.display());
     Ok(ExitCode::SUCCESS)
 }
+
+pub fn emulate(a: idcheck::emulator::cli_args::EmulateArgs) -> CliResult {
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let report = a.run(stop, &mut std::io::stderr()).map_err(|e| CliError::new(super::EX_IOERR, e.to_string()))?;
+    eprintln!("{report:?}");
+    Ok(ExitCode::SUCCESS)
+}

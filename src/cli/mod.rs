@@ -97,6 +97,8 @@ enum Command {
     },
     /// Write a chip image for an acceptance record, signed by a test PKI's document signer.
     Personalize(chip_cmds::PersonalizeArgs),
+    /// Serve a chip image as a contactless ICAO card through vpcd (the virtual reader of pcscd).
+    Emulate(idcheck::emulator::cli_args::EmulateArgs),
     /// Test PKI for virtual cards.
     Pki {
         #[command(subcommand)]
@@ -128,6 +130,7 @@ pub fn main() -> ExitCode {
         Command::Calibrate { cmd } => tools::calibrate(cmd),
         Command::Personalize(a) => chip_cmds::personalize(a),
         Command::Pki { cmd } => chip_cmds::pki(cmd),
+        Command::Emulate(a) => chip_cmds::emulate(a),
     };
     match result {
         Ok(code) => code,
