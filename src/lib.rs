@@ -12,6 +12,7 @@ pub mod emulator;
 pub mod fixtures;
 pub mod lds;
 pub mod model;
+pub mod pcsc_transport;
 pub mod personalize;
 pub mod pki;
 pub mod records;
