@@ -23,6 +23,9 @@ mod appendix_d;
 mod read_tests;
 #[cfg(test)]
 mod testcard;
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod virtual_card_tests;
 
 pub use access::{AccessControl, FixedRandomness, Randomness, SystemRandomness};
 pub use apdu::{Command, Response, StatusWord};

@@ -167,6 +167,10 @@ impl fmt::Debug for SecureChannel {
     }
 }
 
+/// Largest plain Ne whose protected answer (DO'87' of 3 + 1 + 232 bytes, DO'99', DO'8E') still
+/// fits a short response of 256 bytes; a larger Ne makes the protected command extended.
+pub const MAX_SHORT_PROTECTED_LE: usize = 231;
+
 const TAG_CRYPTOGRAM_PI: u32 = 0x87;
 const TAG_CRYPTOGRAM_TLV: u32 = 0x85;
 const TAG_LE: u32 = 0x97;
@@ -267,7 +271,7 @@ impl SecureChannel {
         body.extend_from_slice(&do97);
         let mac = self.mac(&ssc, &[&header, &body]);
         body.extend_from_slice(&tlv::encode(TAG_MAC, &mac));
-        let extended = cmd.le.is_some_and(|le| le > SHORT_MAX_LE) || body.len() > SHORT_MAX_DATA;
+        let extended = cmd.le.is_some_and(|le| le > MAX_SHORT_PROTECTED_LE) || body.len() > SHORT_MAX_DATA;
         Command { cla, ins: cmd.ins, p1: cmd.p1, p2: cmd.p2, data: body, le: Some(if extended { 65536 } else { 256 }) }
     }
 
@@ -519,6 +523,21 @@ mod tests {
         assert_eq!(answer[0], 0x85);
         let r = host.unprotect_response(&answer).unwrap();
         assert_eq!(crate::chip::apdu::unwrap_odd_read(&r.data), Some(data));
+    }
+
+    #[test]
+    fn protected_answers_fit_the_protected_le() {
+        for le in [1usize, 100, 223, 231, 232, 256, 257, 1000] {
+            let mut host = appendix_d_channel();
+            let mut card = appendix_d_channel();
+            let p = host.protect_command(&Command::read_binary(0, le).unwrap());
+            let c = card.unprotect_command(&p.encode().unwrap()).unwrap();
+            let answer = card.protect_response(&Response::new(vec![0x5A; le], StatusWord::Success));
+            let protected_le = p.le.unwrap();
+            assert!(answer.len() - 2 <= protected_le, "le {le}: {} bytes answer for protected le {protected_le}", answer.len() - 2);
+            assert_eq!(protected_le == 256, le <= MAX_SHORT_PROTECTED_LE, "le {le}");
+            assert_eq!(c.le, Some(le));
+        }
     }
 
     #[test]
