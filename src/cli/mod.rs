@@ -6,6 +6,7 @@
 
 mod chip_cmds;
 mod compare_cmds;
+mod reader_cmds;
 mod report;
 mod tools;
 mod verify_cmd;
@@ -70,6 +71,10 @@ impl DbArg {
 enum Command {
     /// Verify one card: acceptance record, optional surface scan, chip image.
     Verify(verify_cmd::VerifyArgs),
+    /// List PC/SC readers and whether a card is in each.
+    Readers,
+    /// Read a card's chip through a PC/SC reader and save the chip image.
+    Read(reader_cmds::ReadArgs),
     /// Photo tools.
     Photo {
         #[command(subcommand)]
@@ -122,6 +127,8 @@ pub fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Verify(a) => verify_cmd::run(a),
+        Command::Readers => reader_cmds::readers(),
+        Command::Read(a) => reader_cmds::read(a),
         Command::Photo { cmd } => compare_cmds::photo(cmd),
         Command::Fingerprint { cmd } => compare_cmds::fingerprint(cmd),
         Command::Records { cmd } => tools::records(cmd),

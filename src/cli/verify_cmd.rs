@@ -20,8 +20,11 @@ pub struct VerifyArgs {
     #[arg(long)]
     record: String,
     /// Chip image directory (com.bin, sod.bin, dg1.bin ...).
-    #[arg(long)]
-    chip: PathBuf,
+    #[arg(long, required_unless_present = "reader", conflicts_with = "reader")]
+    chip: Option<PathBuf>,
+    /// Live read instead of --chip: --reader NAME (a unique part of the name is enough).
+    #[command(flatten)]
+    reader_opts: super::reader_cmds::ReaderArgs,
     /// Surface record directory from the QC scanner (absent at a kiosk).
     #[arg(long)]
     surface: Option<PathBuf>,
@@ -45,26 +48,43 @@ pub fn run(a: VerifyArgs) -> CliResult {
         Some(p) => Some(records::surface::load_dir(p).map_err(CliError::data)?),
         None => None,
     };
-    if !a.chip.is_dir() {
-        return Err(CliError::new(EX_NOINPUT, format!("chip image directory {} does not exist", a.chip.display())));
-    }
-    let chip = ChipImage::load_dir(&a.chip).map_err(CliError::data)?;
     let trust = match &a.trust {
         Some(p) => TrustStore::load_dir(p).map_err(CliError::data)?,
         None => TrustStore::empty(),
     };
-    let verification = if trust.is_empty() {
+    let chip = match (&a.chip, &a.reader_opts.reader) {
+        (Some(dir), _) => {
+            if !dir.is_dir() {
+                return Err(CliError::new(EX_NOINPUT, format!("chip image directory {} does not exist", dir.display())));
+            }
+            Ok(ChipImage::load_dir(dir).map_err(CliError::data)?)
+        }
+        (None, _) => {
+            let opts = a.reader_opts.clone();
+            let key = super::reader_cmds::bac_key(&record)?;
+            super::reader_cmds::read_card(&opts, &key).map(|o| o.image)
+        }
+    };
+    let verifier = Verifier::new(trust);
+    let verification = if verifier.trust.is_empty() {
         // Without trust anchors the chip cannot be authenticated: a fault of the station, not the card.
         Verification {
             verdict: Verdict::unavailable("no trust anchors configured (--trust): passive authentication impossible"),
             inputs: Vec::new(),
         }
     } else {
-        Verifier::new(trust).verify(Request { record: &record, surface: surface.as_ref(), chip: &chip })
+        match &chip {
+            Ok(chip) => verifier.verify(Request { record: &record, surface: surface.as_ref(), chip }),
+            Err(failure) => match verifier.verify_failed_read(&record, surface.as_ref(), failure) {
+                Some(v) => v,
+                None => return Err(CliError::new(super::EX_SOFTWARE, format!("read aborted: {failure}"))),
+            },
+        }
     };
     let mut verdict = verification.verdict.clone();
     if !a.no_store {
-        if let Err(e) = store_verdict(&a.db, &record, surface.as_ref().map(|s| s.scan_id.as_str()), &verification, &started) {
+        let reader = a.reader_opts.reader.as_deref();
+        if let Err(e) = store_verdict(&a.db, &record, surface.as_ref().map(|s| s.scan_id.as_str()), reader, &verification, &started) {
             verdict = Verdict::unavailable(format!("the verdict could not be stored: {e}"));
         }
     }
@@ -93,6 +113,7 @@ fn store_verdict(
     db: &DbArg,
     record: &AcceptanceRecord,
     scan_id: Option<&str>,
+    reader: Option<&str>,
     v: &Verification,
     started: &str,
 ) -> Result<i64, String> {
@@ -104,7 +125,7 @@ fn store_verdict(
         finished_at: now_rfc3339(),
         record_id: Some(record.application_id.clone()),
         scan_id: scan_id.map(str::to_string),
-        reader: None,
+        reader: reader.map(str::to_string),
         verdict_json: serde_json::to_string(verdict).map_err(|e| e.to_string())?,
         status: verdict.status.to_string(),
         causes: verdict.causes.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(","),

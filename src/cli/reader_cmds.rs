@@ -1,0 +1,121 @@
+//! `idcheck readers`, `idcheck read` and the live path of `idcheck verify --reader`: the chip read
+//! through PC/SC with the BAC key derived from the acceptance record.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Args;
+use idcheck::chip::read::{ChipReader, ReadOptions, ReadOutcome};
+use idcheck::chip::{BacKey, ReadFailure, ReadStep};
+use idcheck::lds::Mrz;
+use idcheck::model::{AcceptanceRecord, ValidUntil};
+use idcheck::pcsc_transport::{self, ConnectOptions, PcscCard};
+
+use super::{CliError, CliResult, DbArg};
+
+/// Connection settings shared by the commands that read a card.
+#[derive(Args, Clone, Debug)]
+pub struct ReaderArgs {
+    /// Reader name (or a unique part of it); see `idcheck readers`.
+    #[arg(long)]
+    pub reader: Option<String>,
+    /// Bound on one APDU exchange, milliseconds (a mute card never hangs idcheck).
+    #[arg(long, default_value_t = 3000)]
+    pub exchange_timeout_ms: u64,
+    /// How long to wait for a card to be placed, milliseconds.
+    #[arg(long, default_value_t = 0)]
+    pub wait_ms: u64,
+    /// Whole-read attempts when the card leaves the field mid-read.
+    #[arg(long, default_value_t = 3)]
+    pub attempts: u32,
+}
+
+#[derive(Args)]
+pub struct ReadArgs {
+    #[command(flatten)]
+    reader: ReaderArgs,
+    /// The acceptance record (directory or stored id) whose MRZ data gives the BAC key.
+    #[arg(long)]
+    record: String,
+    /// Where to save the chip image directory.
+    #[arg(long)]
+    out: PathBuf,
+    #[command(flatten)]
+    db: DbArg,
+}
+
+pub fn readers() -> CliResult {
+    let list = pcsc_transport::list_readers().map_err(|e| CliError::new(2, format!("unavailable: {e}")))?;
+    if list.is_empty() {
+        println!("no readers");
+    }
+    for r in list {
+        let card = match (&r.atr, r.card_present, r.card_mute) {
+            (_, _, true) => "card present, mute".to_string(),
+            (Some(atr), true, _) => format!("card present, ATR {}", hex::encode_upper(atr)),
+            (None, true, _) => "card present".to_string(),
+            _ => "no card".to_string(),
+        };
+        println!("{}\t{}", r.name, card);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The BAC key of the card made for this record (its MRZ data: document number, birth, expiry).
+pub fn bac_key(record: &AcceptanceRecord) -> Result<BacKey, CliError> {
+    let expiry = match record.valid_until {
+        ValidUntil::Date(d) => Some(d),
+        ValidUntil::LongTerm => None,
+    };
+    let sex = if record.sex == "2" { 'F' } else { 'M' };
+    let mrz = Mrz::resident(&record.id_number, record.birth_date, sex, expiry, "X<<X").map_err(CliError::data)?;
+    BacKey::from_mrz(&mrz).map_err(CliError::data)
+}
+
+/// Connect to the reader and read the chip. `Err(ReadFailure)` carries the step for the verdict.
+pub fn read_card(args: &ReaderArgs, key: &BacKey) -> Result<ReadOutcome, ReadFailure> {
+    let name = match &args.reader {
+        Some(r) => pcsc_transport::resolve_reader(r),
+        None => pcsc_transport::list_readers().and_then(|l| {
+            l.into_iter().find(|r| r.card_present).map(|r| r.name).ok_or(pcsc_transport::PcscError::UnknownReader {
+                reader: "(any reader with a card)".into(),
+                available: Vec::new(),
+            })
+        }),
+    }
+    .map_err(|e| ReadFailure::from_transport(ReadStep::Connect, &e.into()))?;
+    let opts = ConnectOptions {
+        exchange_timeout: Duration::from_millis(args.exchange_timeout_ms),
+        wait_for_card: Duration::from_millis(args.wait_ms),
+        ..ConnectOptions::default()
+    };
+    let mut card = PcscCard::connect(&name, opts).map_err(|e| ReadFailure::from_transport(ReadStep::Connect, &e.into()))?;
+    let mut reader = ChipReader::new(key, ReadOptions::default());
+    let out = reader.read_with_reconnect(&mut card, args.attempts.max(1));
+    let _ = card.disconnect(false);
+    out
+}
+
+pub fn read(a: ReadArgs) -> CliResult {
+    let record = super::verify_cmd::load_record(&a.record, &a.db)?;
+    let key = bac_key(&record)?;
+    match read_card(&a.reader, &key) {
+        Ok(outcome) => {
+            outcome.image.save_dir(&a.out).map_err(CliError::io)?;
+            let s = &outcome.stats;
+            println!(
+                "read {} files ({} bytes) in {} file APDUs (minimum at 223 bytes per APDU: {}), {} APDUs in all, {} ms, to {}",
+                outcome.image.files.len(),
+                s.file_bytes(),
+                s.file_apdus(),
+                s.min_file_apdus(223),
+                s.total.apdus,
+                s.elapsed.as_millis(),
+                a.out.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(f) => Err(CliError::new(1, format!("chip read failed: {f}"))),
+    }
+}
