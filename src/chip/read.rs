@@ -311,6 +311,7 @@ pub struct ChipReader<'a> {
     unread_tags: Vec<u8>,
     stats: ReadStats,
     last_wrong_le: Option<u32>,
+    probe_refused: bool,
 }
 
 impl<'a> ChipReader<'a> {
@@ -324,6 +325,7 @@ impl<'a> ChipReader<'a> {
             unread_tags: Vec::new(),
             stats: ReadStats::default(),
             last_wrong_le: None,
+            probe_refused: false,
         }
     }
 
@@ -346,6 +348,21 @@ impl<'a> ChipReader<'a> {
     /// One attempt: select, authenticate, read what is still missing. On failure the files read
     /// stay, and `retries` of the failure includes the earlier attempts.
     pub fn read(&mut self, transport: &mut dyn Transport) -> Result<ReadOutcome, ReadFailure> {
+        let first = self.read_once(transport);
+        if first.is_err() && self.probe_refused {
+            // The chip refused the extended-length probe; whether it counted the refused command
+            // in its SSC is unknowable, so start a fresh session with short APDUs (files kept).
+            self.opts.extended_length = ExtendedLength::Never;
+            let mut out = self.read_once(transport)?;
+            out.capabilities.extended_length = false;
+            out.capabilities.source = CapabilitySource::Probe;
+            return Ok(out);
+        }
+        first
+    }
+
+    fn read_once(&mut self, transport: &mut dyn Transport) -> Result<ReadOutcome, ReadFailure> {
+        self.probe_refused = false;
         self.stats.attempts += 1;
         let earlier = self.stats.attempts - 1;
         let started = Instant::now();
@@ -403,6 +420,7 @@ impl<'a> ChipReader<'a> {
         *setup = Some(secured.counters());
         let r = self.read_files(&mut secured);
         self.last_wrong_le = Some(secured.counters().wrong_le_retries);
+        self.probe_refused = secured.state.probe_refused;
         self.stats.chunk = secured.chunk_size();
         self.stats.extended_length = secured.chunk_size() > self.opts.short_chunk;
         r?;
@@ -673,6 +691,10 @@ impl Session<'_, Secured> {
                     if probing {
                         self.caps.extended_length = false;
                         self.caps.source = CapabilitySource::Probe;
+                        self.state.probe_refused = true;
+                        return Err(ReadFailure::unexpected(step, r.sw)
+                            .with_retries(*retries)
+                            .with_detail(format!("extended-length read of {asked} bytes at offset {off} refused")));
                     }
                     let smaller = self.state.chunk.refused(asked);
                     if !smaller || consecutive > self.opts.max_chunk_retries {

@@ -29,6 +29,8 @@ pub struct Secured {
     /// The chip refused short EF identifiers once: select files by FID from then on.
     pub(super) select_by_fid: bool,
     pub(super) protocol: &'static str,
+    /// An extended-length probe was refused: the session may be out of step (see `read`).
+    pub(super) probe_refused: bool,
 }
 
 /// Where the extended-length knowledge came from.
@@ -104,7 +106,13 @@ impl<'t> Session<'t, Plain> {
     /// SELECT the eMRTD application (AID A0000002471001).
     pub fn select_application(mut self) -> Result<Session<'t, Selected>, ReadFailure> {
         let step = ReadStep::SelectApplication;
-        let r = self.link.send(&Command::select_application(&EMRTD_AID)).map_err(|e| ReadFailure::from_link(step, &e))?;
+        let select = Command::select_application(&EMRTD_AID);
+        let mut r = self.link.send(&select).map_err(|e| ReadFailure::from_link(step, &e))?;
+        if matches!(r.sw, StatusWord::SmDataObjectsMissing | StatusWord::SmDataObjectsIncorrect) {
+            // A plain command ends a secure messaging session left over from an earlier attempt;
+            // chips that answer it with an SM error select on the next try.
+            r = self.link.send(&select).map_err(|e| ReadFailure::from_link(step, &e).with_retries(1))?;
+        }
         if !r.is_success() {
             return Err(ReadFailure::new(step, ReadFailureKind::ApplicationMissing).with_sw(r.sw));
         }
@@ -129,7 +137,7 @@ impl<'t> Session<'t, Selected> {
             link: self.link,
             opts: self.opts,
             caps: self.caps,
-            state: Secured { channel, chunk, select_by_fid, protocol: ac.protocol() },
+            state: Secured { channel, chunk, select_by_fid, protocol: ac.protocol(), probe_refused: false },
         })
     }
 }

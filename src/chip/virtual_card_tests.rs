@@ -121,6 +121,25 @@ fn twenty_kb_dg2_apdus_against_the_minimum() {
 }
 
 #[test]
+fn extended_length_probe_against_both_kinds_of_card() {
+    use super::read::ExtendedLength;
+    let (image, key) = with_dg2_of(20 * 1024);
+    let probe = ReadOptions { extended_length: ExtendedLength::Probe, ..ReadOptions::default() };
+    let mut c = card(&image, Faults::default(), CardConfig::default());
+    let out = read_chip(&mut c, &key, &probe).unwrap();
+    assert_eq!(out.image, image);
+    assert!(!out.capabilities.extended_length);
+    assert_eq!(out.stats.chunk, 223);
+    assert_eq!(c.stats().sm_errors, 0, "a refused extended probe must not break the session");
+    let never = ReadOptions { extended_length: ExtendedLength::Never, ..ReadOptions::default() };
+    let mut c = card(&image, Faults::default(), CardConfig { extended_length: true, ..CardConfig::default() });
+    let out = read_chip(&mut c, &key, &never).unwrap();
+    assert_eq!(out.image, image);
+    assert_eq!(out.stats.chunk, 223);
+    assert_eq!(out.stats.setup.apdus, 3, "no EF.ATR/INFO read when extended length is off");
+}
+
+#[test]
 fn protected_dg3_is_reported_as_such() {
     let (image, key) = sample();
     let faults = Faults { dg3_protected: true, ..Faults::default() };
