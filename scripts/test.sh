@@ -7,6 +7,10 @@ cd "$(dirname "$0")/.."
 need_apt=()
 command -v cc >/dev/null 2>&1 || need_apt+=(build-essential)
 command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
+# The pcsc crate links libpcsclite; the integration tests need pcscd and the vpcd driver.
+dpkg -s libpcsclite-dev >/dev/null 2>&1 || need_apt+=(libpcsclite-dev)
+command -v pcscd >/dev/null 2>&1 || need_apt+=(pcscd)
+dpkg -s vsmartcard-vpcd >/dev/null 2>&1 || need_apt+=(vsmartcard-vpcd)
 if [ ${#need_apt[@]} -gt 0 ]; then
     SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
     $SUDO apt-get update -qq
@@ -16,4 +20,9 @@ command -v cargo >/dev/null 2>&1 || { echo "cargo not found: install Rust (https
 
 # Benches must keep compiling (they are run by hand: cargo bench).
 cargo check --benches --quiet
-cargo test --no-fail-fast 2>&1
+# Build the tests before starting the private pcscd, so its lifetime covers only the run.
+cargo test --no-run --quiet
+# Every test, inside a private pcscd with two vpcd virtual readers (scripts/pcsc-env.sh installs
+# pcscd, vsmartcard-vpcd and libpcsclite-dev when missing). IDCHECK_REQUIRE_PCSC=1 makes the
+# PC/SC integration tests fail instead of skip when the virtual readers are not there.
+IDCHECK_REQUIRE_PCSC=1 scripts/pcsc-env.sh --readers 2 -- cargo test --no-fail-fast 2>&1
