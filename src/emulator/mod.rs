@@ -16,6 +16,9 @@ pub mod vpcd;
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
+mod read_interop;
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests;
 
 use std::sync::atomic::AtomicBool;

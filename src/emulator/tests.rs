@@ -67,6 +67,16 @@ fn sm(card: &mut VirtualCard, host: &mut SecureChannel, cmd: &Command) -> Result
     host.unprotect_response(&out)
 }
 
+/// As [`sm`], but the protected command always in short form (outer Le 00), whatever Ne: the
+/// card must cap its answer at what fits 256 bytes.
+fn sm_short(card: &mut VirtualCard, host: &mut SecureChannel, cmd: &Command) -> Result<Response, SmError> {
+    let mut p = host.protect_command(cmd);
+    // The outer Le is not covered by the MAC.
+    p.le = Some(256);
+    let out = card.process(&p.encode_short().expect("short"));
+    host.unprotect_response(&out)
+}
+
 fn read_b0(offset: usize, le: usize) -> Command {
     Command::read_binary(offset, le).expect("offset fits")
 }
@@ -299,7 +309,7 @@ fn every_file_reads_back_exactly_under_secure_messaging() {
 fn short_le_under_secure_messaging_returns_at_most_231_bytes() {
     let (mut c, mut host) = secured(Faults::default());
     sm(&mut c, &mut host, &Command::select_ef(FileId::Dg2.fid())).unwrap();
-    let r = sm(&mut c, &mut host, &read_b0(0, 256)).unwrap();
+    let r = sm_short(&mut c, &mut host, &read_b0(0, 256)).unwrap();
     assert_eq!((r.sw, r.data.len()), (StatusWord::Success, 231));
     let r = sm(&mut c, &mut host, &read_b0(0, 223)).unwrap();
     assert_eq!((r.sw, r.data.len()), (StatusWord::Success, 223));
@@ -313,6 +323,12 @@ fn short_le_under_secure_messaging_returns_at_most_231_bytes() {
     // Past the end: 6B00.
     assert_eq!(sm(&mut c, &mut host, &read_b0(len, 1)).unwrap().sw, StatusWord::WrongParameters);
     assert_eq!(sm(&mut c, &mut host, &read_b0(len + 100, 1)).unwrap().sw, StatusWord::WrongParameters);
+    // An extended protected APDU on a card without extended length: 6700, session over.
+    let ext = host.protect_command(&read_b0(0, 1000)).encode().unwrap();
+    assert_eq!(c.process(&ext), vec![0x67, 0x00]);
+    assert!(!c.is_secured());
+    let (mut c, mut host) = secured(Faults::default());
+    sm(&mut c, &mut host, &Command::select_ef(FileId::Dg2.fid())).unwrap();
     // No Le: wrong length.
     assert_eq!(sm(&mut c, &mut host, &Command::new(0x00, 0xB0, 0, 0)).unwrap().sw, StatusWord::WrongLength);
 }
@@ -337,7 +353,7 @@ fn odd_ins_read_binary_past_32767() {
     image.insert(FileId::Dg2, big.clone());
     let (mut c, mut host) = secured_with(image, Faults::default(), CardConfig::default());
     sm(&mut c, &mut host, &Command::select_ef(FileId::Dg2.fid())).unwrap();
-    let r = sm(&mut c, &mut host, &Command::read_binary_odd(35_000, 256)).unwrap();
+    let r = sm_short(&mut c, &mut host, &Command::read_binary_odd(35_000, 256)).unwrap();
     assert_eq!(r.sw, StatusWord::Success);
     let content = unwrap_odd_read(&r.data).expect("DO 53");
     // 231 bytes of answer data: DO 53 with a 2-byte length holds 228.
@@ -407,7 +423,7 @@ fn max_le_behaviours() {
             assert_eq!(r.sw, StatusWord::WrongLe(30));
         }
         // Le 00 (256) is above the limit too.
-        assert_ne!(sm(&mut c, &mut host, &read_b0(0, 256)).unwrap().data.len(), 231, "{b:?}");
+        assert_ne!(sm_short(&mut c, &mut host, &read_b0(0, 256)).unwrap().data.len(), 231, "{b:?}");
     }
 }
 
