@@ -1,0 +1,396 @@
+//! Alignment and scoring: the probe is aligned to the reference by an exhaustive shift search on
+//! coarse thumbnails followed by a compass (pattern) search over shift, rotation, scale and aspect
+//! on the fine thumbnails, maximising the weighted correlation. The distance is `1 - r`.
+
+use serde::{Deserialize, Serialize};
+
+use super::features::{hamming, phash_region, Frame, PhotoFeatures, Probe, Thumb, Xf, PARAMS};
+use super::grid::Grid;
+use super::CompareKind;
+
+/// How the probe was aligned to the reference: shift of the probe's face relative to its nominal
+/// frame (mm), rotation (degrees), scale and horizontal aspect factor.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Alignment {
+    pub dx_mm: f64,
+    pub dy_mm: f64,
+    pub angle_deg: f64,
+    pub scale: f64,
+    pub aspect: f64,
+}
+
+/// Every measure computed for one comparison.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Measures {
+    /// 1 - correlation of the aligned face-centred 32x40 thumbnails (the decision measure).
+    pub correlation_distance: f64,
+    /// 1 - correlation without alignment (nominal geometry), for information.
+    pub unaligned_correlation_distance: f64,
+    /// Hamming distance (bits of 256) of the aligned face-centred pHashes.
+    pub phash_bits: u32,
+    /// Hamming distance of the unaligned pHashes.
+    pub unaligned_phash_bits: u32,
+}
+
+/// The result of a comparison. `distance` is what [`super::decide`] takes.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct PhotoScore {
+    pub kind: CompareKind,
+    pub distance: f64,
+    pub aligned: Alignment,
+    pub measures: Measures,
+    /// Number of correlation evaluations the search made.
+    pub evaluations: u32,
+}
+
+impl PhotoScore {
+    /// `(is_same, borderline)` under the committed thresholds.
+    pub fn decide(&self) -> (bool, bool) {
+        super::decide(self.kind, self.distance)
+    }
+}
+
+/// Search ranges of one comparison kind.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Ranges {
+    pub shift_mm: f32,
+    pub angle_deg: f32,
+    pub scale: (f32, f32),
+    pub aspect: (f32, f32),
+}
+
+pub(crate) fn ranges(kind: CompareKind, printed_probe: bool) -> Ranges {
+    let shift_mm = if printed_probe { 2.4 } else { 1.6 };
+    match kind {
+        CompareKind::PrintedVsAcceptance => Ranges {
+            shift_mm,
+            angle_deg: 1.2,
+            scale: (0.97, 1.03),
+            aspect: (0.98, 1.02),
+        },
+        CompareKind::PrintedVsChip | CompareKind::ChipVsAcceptance => Ranges {
+            shift_mm,
+            angle_deg: 1.2,
+            scale: (0.92, 1.08),
+            aspect: (0.90, 1.12),
+        },
+    }
+}
+
+/// Weighted Pearson correlation of the reference thumbnail with the probe sampled under `xf`.
+/// The thumbnail points form a regular grid, so probe coordinates advance by constant steps; when
+/// the whole mapped grid lies inside the probe grid the clamping is skipped.
+#[inline]
+fn corr(th: &Thumb, grid: &Grid, frame: &Frame, xf: &Xf) -> f32 {
+    let (a, b, c, d) = xf.matrix();
+    let (cx, cy) = frame.centre();
+    let inv = 1.0 / grid.cell_mm;
+    let (a, b, c, d) = (a * inv, b * inv, c * inv, d * inv);
+    // Grid coordinates of point (i, j): g0 + i * di + j * dj.
+    let ox = (cx + xf.tx) * inv - 0.5;
+    let oy = (cy + xf.ty) * inv - 0.5;
+    let (px0, py0) = th.origin;
+    let g0 = (ox + a * px0 + b * py0, oy + c * px0 + d * py0);
+    let di = (a * th.step.0, c * th.step.0);
+    let dj = (b * th.step.1, d * th.step.1);
+    let (nx, ny) = (th.nx, th.ny);
+    let fx = |i: f32, j: f32| (g0.0 + i * di.0 + j * dj.0, g0.1 + i * di.1 + j * dj.1);
+    let corners = [
+        fx(0.0, 0.0),
+        fx((nx - 1) as f32, 0.0),
+        fx(0.0, (ny - 1) as f32),
+        fx((nx - 1) as f32, (ny - 1) as f32),
+    ];
+    let xm = grid.w as f32 - 2.0;
+    let ym = grid.h as f32 - 2.0;
+    let inside = nx * ny == th.tw.len()
+        && corners
+            .iter()
+            .all(|&(x, y)| x >= 0.0 && y >= 0.0 && x < xm && y < ym);
+    let (mut sp, mut sw, mut sww) = (0f32, 0f32, 0f32);
+    if inside {
+        let w = grid.w;
+        let data = &grid.data[..];
+        // Two interleaved accumulator sets shorten the floating-point dependency chains.
+        let mut acc = [[0f32; 3]; 2];
+        let sample = |gx: f32, gy: f32| -> f32 {
+            // Inside the grid (0 <= g < 2^22): adding 1.5 * 2^23 rounds to an integer held in
+            // the low mantissa bits; taking g - 0.5 makes that floor(g) up to ties, where the
+            // interpolation weight is then 1 (still exact). Cheaper than a saturating cast.
+            const MAGIC: f32 = 12_582_912.0;
+            let x0 = ((gx - 0.5 + MAGIC).to_bits() & 0x3F_FFFF) as usize;
+            let y0 = ((gy - 0.5 + MAGIC).to_bits() & 0x3F_FFFF) as usize;
+            let fxr = gx - x0 as f32;
+            let fyr = gy - y0 as f32;
+            let k = y0 * w + x0;
+            match (data.get(k..k + 2), data.get(k + w..k + w + 2)) {
+                (Some(r0), Some(r1)) => {
+                    let top = r0[0] + fxr * (r0[1] - r0[0]);
+                    let bot = r1[0] + fxr * (r1[1] - r1[0]);
+                    top + fyr * (bot - top)
+                }
+                _ => 0.0,
+            }
+        };
+        for j in 0..ny {
+            let (gx, gy) = fx(0.0, j as f32);
+            let row = j * nx;
+            let tws = &th.tw[row..row + nx];
+            let ws = &th.w[row..row + nx];
+            let mut i = 0usize;
+            for (tw2, w2) in tws.chunks_exact(2).zip(ws.chunks_exact(2)) {
+                let fi = i as f32;
+                let v0 = sample(gx + fi * di.0, gy + fi * di.1);
+                let v1 = sample(gx + (fi + 1.0) * di.0, gy + (fi + 1.0) * di.1);
+                acc[0][0] += tw2[0] * v0;
+                acc[0][1] += w2[0] * v0;
+                acc[0][2] += w2[0] * v0 * v0;
+                acc[1][0] += tw2[1] * v1;
+                acc[1][1] += w2[1] * v1;
+                acc[1][2] += w2[1] * v1 * v1;
+                i += 2;
+            }
+            if i < nx {
+                let fi = i as f32;
+                let v = sample(gx + fi * di.0, gy + fi * di.1);
+                acc[0][0] += tws[i] * v;
+                acc[0][1] += ws[i] * v;
+                acc[0][2] += ws[i] * v * v;
+            }
+        }
+        sp = acc[0][0] + acc[1][0];
+        sw = acc[0][1] + acc[1][1];
+        sww = acc[0][2] + acc[1][2];
+    } else {
+        for (k, (&tw, &wt)) in th.tw.iter().zip(&th.w).enumerate() {
+            let (i, j) = ((k % nx.max(1)) as f32, (k / nx.max(1)) as f32);
+            let (gx, gy) = fx(i, j);
+            let v = grid.sample(gx, gy);
+            sp += tw * v;
+            sw += wt * v;
+            sww += wt * v * v;
+        }
+    }
+    let var = sww - sw * sw / th.wsum.max(1e-9);
+    if var <= 1e-6 {
+        return 0.0;
+    }
+    sp / var.sqrt()
+}
+
+struct Search<'a> {
+    th: &'a Thumb,
+    grid: &'a Grid,
+    frame: &'a Frame,
+    evals: u32,
+}
+
+impl Search<'_> {
+    fn eval(&mut self, xf: &Xf) -> f32 {
+        self.evals += 1;
+        corr(self.th, self.grid, self.frame, xf)
+    }
+}
+
+fn clamp_xf(x: Xf, r: &Ranges) -> Xf {
+    Xf {
+        tx: x.tx.clamp(-r.shift_mm, r.shift_mm),
+        ty: x.ty.clamp(-r.shift_mm, r.shift_mm),
+        angle_deg: x.angle_deg.clamp(-r.angle_deg, r.angle_deg),
+        scale: x.scale.clamp(r.scale.0, r.scale.1),
+        aspect: x.aspect.clamp(r.aspect.0, r.aspect.1),
+    }
+}
+
+/// Compass search from `start`: tries ± each step, keeps improvements, halves the steps when
+/// nothing improves, until the shift step falls below `min_shift`.
+fn refine(s: &mut Search<'_>, start: Xf, r: &Ranges, init: [f32; 5], min_shift: f32) -> (Xf, f32) {
+    let mut best = start;
+    let mut best_v = s.eval(&best);
+    let mut steps = init;
+    let free = [
+        true,
+        true,
+        r.angle_deg > 0.0,
+        r.scale.1 > r.scale.0,
+        r.aspect.1 > r.aspect.0,
+    ];
+    for _round in 0..60 {
+        let mut improved = false;
+        for k in 0..5 {
+            if !free[k] {
+                continue;
+            }
+            for sign in [1.0f32, -1.0] {
+                let mut c = best;
+                let delta = sign * steps[k];
+                match k {
+                    0 => c.tx += delta,
+                    1 => c.ty += delta,
+                    2 => c.angle_deg += delta,
+                    3 => c.scale += delta,
+                    _ => c.aspect += delta,
+                }
+                let c = clamp_xf(c, r);
+                if c == best {
+                    continue;
+                }
+                let v = s.eval(&c);
+                if v > best_v {
+                    best_v = v;
+                    best = c;
+                    improved = true;
+                    break;
+                }
+            }
+        }
+        if !improved {
+            for st in steps.iter_mut() {
+                *st *= 0.5;
+            }
+            if steps[0] < min_shift {
+                break;
+            }
+        }
+    }
+    (best, best_v)
+}
+
+/// How the alignment search proceeds (fixed; calibration is made with [`PLAN`]).
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy)]
+pub struct SearchPlan {
+    /// Grid step of the exhaustive coarse shift search, mm.
+    pub coarse_step: f32,
+    /// At most this many coarse peaks are refined...
+    pub max_starts: usize,
+    /// ...and only those whose coarse correlation is within this of the best.
+    pub start_gap: f32,
+    /// Initial compass steps (shift x, shift y mm, angle deg, scale, aspect) and the final shift
+    /// step, for the coarse and the fine stage.
+    pub coarse_init: [f32; 5],
+    pub coarse_min: f32,
+    pub fine_init: [f32; 5],
+    pub fine_min: f32,
+}
+
+#[doc(hidden)]
+pub const PLAN: SearchPlan = SearchPlan {
+    coarse_step: 0.6,
+    max_starts: 2,
+    start_gap: 0.05,
+    coarse_init: [0.2, 0.2, 0.6, 0.03, 0.03],
+    coarse_min: 0.05,
+    fine_init: [0.1, 0.1, 0.3, 0.015, 0.015],
+    fine_min: 0.025,
+};
+
+/// Compares a reference photo with a probe. `kind` selects the search ranges (and, through
+/// [`super::decide`], the threshold).
+pub fn compare(reference: &PhotoFeatures, probe: &Probe, kind: CompareKind) -> PhotoScore {
+    compare_with(reference, probe, kind, &PLAN)
+}
+
+#[doc(hidden)]
+pub fn compare_with(
+    reference: &PhotoFeatures,
+    probe: &Probe,
+    kind: CompareKind,
+    plan: &SearchPlan,
+) -> PhotoScore {
+    let r = ranges(kind, probe.printed);
+    let mid = Xf {
+        tx: 0.0,
+        ty: 0.0,
+        angle_deg: 0.0,
+        scale: 1.0f32.clamp(r.scale.0, r.scale.1),
+        aspect: 1.0f32.clamp(r.aspect.0, r.aspect.1),
+    };
+    // 1. Exhaustive shift search on the coarse thumbnails.
+    let mut coarse = Search {
+        th: &reference.coarse,
+        grid: &probe.grids.coarse,
+        frame: &probe.grids.frame,
+        evals: 0,
+    };
+    let step = plan.coarse_step.max(0.05);
+    let n = (r.shift_mm / step).floor() as i32;
+    let mut cands: Vec<(f32, Xf)> = Vec::with_capacity(((2 * n + 1) * (2 * n + 1)) as usize);
+    for j in -n..=n {
+        for i in -n..=n {
+            let xf = Xf {
+                tx: i as f32 * step,
+                ty: j as f32 * step,
+                ..mid
+            };
+            let v = coarse.eval(&xf);
+            cands.push((v, xf));
+        }
+    }
+    cands.sort_by(|a, b| b.0.total_cmp(&a.0));
+    // Well separated peaks close to the best.
+    let top = cands.first().map(|c| c.0).unwrap_or(0.0);
+    let mut starts: Vec<Xf> = Vec::new();
+    for (v, xf) in &cands {
+        if starts.len() >= plan.max_starts.max(1) || *v < top - plan.start_gap {
+            break;
+        }
+        if starts
+            .iter()
+            .all(|s| (s.tx - xf.tx).abs() > 1.0 || (s.ty - xf.ty).abs() > 1.0)
+        {
+            starts.push(*xf);
+        }
+    }
+    if starts.is_empty() {
+        starts.push(mid);
+    }
+    // 2. Compass search on the coarse thumbnails from each start, over all free parameters.
+    let mut coarse_best: Vec<(Xf, f32)> = starts
+        .iter()
+        .map(|st| refine(&mut coarse, *st, &r, plan.coarse_init, plan.coarse_min))
+        .collect();
+    coarse_best.sort_by(|a, b| b.1.total_cmp(&a.1));
+    // 3. Compass search on the fine thumbnails from the best coarse result.
+    let mut fine = Search {
+        th: &reference.fine,
+        grid: &probe.grids.fine,
+        frame: &probe.grids.frame,
+        evals: 0,
+    };
+    let from = coarse_best.first().map(|b| b.0).unwrap_or(mid);
+    let best = refine(&mut fine, from, &r, plan.fine_init, plan.fine_min);
+    let unaligned = corr(
+        &reference.fine,
+        &probe.grids.fine,
+        &probe.grids.frame,
+        &Xf::IDENTITY,
+    );
+    let (xf, rbest) = best;
+    let distance = (1.0 - rbest as f64).clamp(0.0, 2.0);
+    let ph = phash_region(&probe.grids.fine, &probe.grids.frame, &xf, &PARAMS);
+    let ph0 = phash_region(
+        &probe.grids.fine,
+        &probe.grids.frame,
+        &Xf::IDENTITY,
+        &PARAMS,
+    );
+    PhotoScore {
+        kind,
+        distance,
+        aligned: Alignment {
+            dx_mm: xf.tx as f64,
+            dy_mm: xf.ty as f64,
+            angle_deg: xf.angle_deg as f64,
+            scale: xf.scale as f64,
+            aspect: xf.aspect as f64,
+        },
+        measures: Measures {
+            correlation_distance: distance,
+            unaligned_correlation_distance: (1.0 - unaligned as f64).clamp(0.0, 2.0),
+            phash_bits: hamming(&reference.hash, &ph),
+            unaligned_phash_bits: hamming(&reference.hash, &ph0),
+        },
+        evaluations: coarse.evals + fine.evals,
+    }
+}

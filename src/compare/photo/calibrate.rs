@@ -1,0 +1,488 @@
+//! Reproducible photo calibration. For each portrait: the acceptance photo (358x441 JPEG), the
+//! chip photo (102x126 JPEG q60, our writer's format) and printed-and-scanned copies (the print
+//! simulation of `fixtures::print`, several degradation seeds up to the allowed 1 mm / 1°, one of
+//! them the extreme corner, one with a vignette printer). Genuine distances per kind; other-person
+//! distances per kind over the most alike pairs (nearest by unaligned distance) plus a seeded
+//! random sample; thresholds in the gap and a grey zone; the quality bounds of the acceptance
+//! photos. Pure computation: the caller reads the faces and writes the JSON.
+
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use image::RgbImage;
+
+use super::{compare, crop_printed_photo, decode, CompareKind, PhotoFeatures, Probe, Threshold};
+use super::{crop_printed_photo_from_png, decide_with};
+use crate::fixtures::print::{self, Degradation, PrintStyle};
+use crate::rules::photo_quality::{self, QualityBounds, QualityCalibration, RawMetrics};
+
+/// How much work a calibration run does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CalibrationOptions {
+    /// Printed copies per face (degradation seeds; at most 4 kinds are cycled).
+    pub print_seeds: usize,
+    /// Most alike other people per reference (by unaligned distance), always compared.
+    pub nearest: usize,
+    /// Random other-person pairs in addition (all pairs when there are fewer).
+    pub random_pairs: usize,
+}
+
+impl Default for CalibrationOptions {
+    fn default() -> Self {
+        CalibrationOptions {
+            print_seeds: 4,
+            nearest: 8,
+            random_pairs: 20_000,
+        }
+    }
+}
+
+/// Mean chroma below which a portrait is monochrome: not a valid acceptance photo (GA 461 wants
+/// 24-bit colour), so it is left out of the quality calibration.
+pub const MONOCHROME_CHROMA: f64 = 1.0;
+
+/// Distribution summary of genuine distances.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GenuineStats {
+    pub count: usize,
+    pub median: f64,
+    pub p99: f64,
+    pub max: f64,
+}
+
+/// Distribution summary of other-person distances.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImpostorStats {
+    pub count: usize,
+    pub min: f64,
+    pub p0_1: f64,
+    pub p1: f64,
+    pub median: f64,
+    /// The closest pairs: (reference, probe, distance).
+    pub most_alike: Vec<(String, String, f64)>,
+}
+
+/// Calibration of one comparison kind.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KindCalibration {
+    pub kind: CompareKind,
+    pub sources: String,
+    pub genuine: GenuineStats,
+    pub impostor: ImpostorStats,
+    /// impostor.min - genuine.max (positive: the classes are separated on the data).
+    pub margin: f64,
+    pub threshold: Threshold,
+    /// Share of other-person pairs at or below the threshold.
+    pub far: f64,
+    /// Share of genuine pairs above the threshold.
+    pub frr: f64,
+    /// Aligned 256-bit pHash distances, for information: genuine max, impostor min (bits).
+    pub phash_genuine_max: u32,
+    pub phash_impostor_min: u32,
+    /// Unaligned correlation distance, for information: genuine max, impostor min.
+    pub unaligned_genuine_max: f64,
+    pub unaligned_impostor_min: f64,
+}
+
+/// A sample card (acceptance photo bytes, decoded chip photo, photo-side PNG) checked against
+/// the calibrated thresholds.
+pub struct SampleCard {
+    pub name: String,
+    pub acceptance: Vec<u8>,
+    pub chip: RgbImage,
+    pub front_png: Vec<u8>,
+    pub dpi: u32,
+}
+
+/// Result of one sample pair.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SampleCheck {
+    pub name: String,
+    pub kind: CompareKind,
+    pub distance: f64,
+    pub threshold: f64,
+    pub same: bool,
+    pub borderline: bool,
+}
+
+/// The whole calibration (calibration/photo.json).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PhotoCalibration {
+    pub description: String,
+    pub seed: u64,
+    pub faces: usize,
+    pub options: CalibrationOptions,
+    /// The printed copies: what each degradation seed does.
+    pub print_copies: String,
+    pub measure: String,
+    pub threshold_rule: String,
+    pub kinds: Vec<KindCalibration>,
+    pub quality: Option<QualityCalibration>,
+    pub samples: Vec<SampleCheck>,
+}
+
+impl PhotoCalibration {
+    pub fn kind(&self, kind: CompareKind) -> Option<&KindCalibration> {
+        self.kinds.iter().find(|k| k.kind == kind)
+    }
+}
+
+/// Per-face material.
+struct Face {
+    name: String,
+    acc: PhotoFeatures,
+    chip: PhotoFeatures,
+    chip_probe: Probe,
+    /// The printed probe of print seed 0 (used for other-person pairs).
+    print0: Probe,
+    quality: RawMetrics,
+}
+
+fn print_window() -> print::Window {
+    // The crop region with a little extra for the blur apron.
+    let (x, y, w, h) = super::crop::crop_rect(print::DPI);
+    let pad = 12i64;
+    (
+        (x - pad).max(0) as u32,
+        (y - pad).max(0) as u32,
+        w + 2 * pad as u32,
+        h + 2 * pad as u32,
+    )
+}
+
+/// A printed-and-scanned crop of `acceptance` with print seed `s` of face `i`.
+pub(crate) fn printed_probe(acceptance: &RgbImage, seed: u64, i: usize, s: usize) -> Option<Probe> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ ((i as u64) << 20) ^ (s as u64));
+    let card_seed = rng.gen::<u64>();
+    let (deg, style) = match s % 4 {
+        1 => (
+            Degradation::extreme(if i & 1 == 0 { 1.0 } else { -1.0 }, rng.gen()),
+            PrintStyle::default(),
+        ),
+        2 => (
+            Degradation::realistic(&mut rng),
+            PrintStyle {
+                lighten_background: 0.0,
+                lighten_tolerance: 1.0,
+                vignette: true,
+            },
+        ),
+        3 => (
+            Degradation::realistic(&mut rng),
+            PrintStyle {
+                lighten_background: 0.0,
+                lighten_tolerance: 1.0,
+                vignette: false,
+            },
+        ),
+        _ => (Degradation::realistic(&mut rng), PrintStyle::default()),
+    };
+    let win = Some(print_window());
+    let card = print::render_front_styled(acceptance, &[], card_seed, &style, win);
+    let scan = print::scan_window(&card, &deg, win);
+    let crop = crop_printed_photo(&scan, print::DPI).ok()?;
+    Some(Probe::from_printed_crop(&crop, print::DPI))
+}
+
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let idx = ((sorted.len() - 1) as f64 * q).round() as usize;
+    sorted[idx.min(sorted.len() - 1)]
+}
+
+fn sorted(mut v: Vec<f64>) -> Vec<f64> {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v
+}
+
+/// Threshold midway in the gap between the genuine max and the impostor min; the grey zone is
+/// the middle half of the gap. Without a gap the threshold is midway between the two and the grey
+/// zone spans the overlap.
+pub fn choose_threshold(genuine_max: f64, impostor_min: f64) -> Threshold {
+    let t = (genuine_max + impostor_min) / 2.0;
+    let half = (impostor_min - genuine_max).abs() / 4.0;
+    Threshold {
+        threshold: t,
+        borderline_low: t - half,
+        borderline_high: t + half,
+    }
+}
+
+fn quality_calibration(metrics: &[RawMetrics], monochrome: usize) -> Option<QualityCalibration> {
+    let first = *metrics.first()?;
+    let mut lo = first;
+    let mut hi = first;
+    for m in metrics {
+        lo.sharpness = lo.sharpness.min(m.sharpness);
+        hi.sharpness = hi.sharpness.max(m.sharpness);
+        lo.under_exposure = lo.under_exposure.min(m.under_exposure);
+        hi.under_exposure = hi.under_exposure.max(m.under_exposure);
+        lo.over_exposure = lo.over_exposure.min(m.over_exposure);
+        hi.over_exposure = hi.over_exposure.max(m.over_exposure);
+        lo.luminance = lo.luminance.min(m.luminance);
+        hi.luminance = hi.luminance.max(m.luminance);
+        lo.background_lightness = lo.background_lightness.min(m.background_lightness);
+        hi.background_lightness = hi.background_lightness.max(m.background_lightness);
+        lo.background_uniformity = lo.background_uniformity.min(m.background_uniformity);
+        hi.background_uniformity = hi.background_uniformity.max(m.background_uniformity);
+        lo.colourfulness = lo.colourfulness.min(m.colourfulness);
+        hi.colourfulness = hi.colourfulness.max(m.colourfulness);
+    }
+    let bounds = QualityBounds {
+        sharpness_min: lo.sharpness * 0.5,
+        under_exposure_max: (hi.under_exposure * 1.5).max(hi.under_exposure + 0.03),
+        over_exposure_max: (hi.over_exposure * 1.5).max(hi.over_exposure + 0.03),
+        luminance_min: lo.luminance - 20.0,
+        luminance_max: hi.luminance + 20.0,
+        background_lightness_min: lo.background_lightness - 20.0,
+        background_uniformity_max: hi.background_uniformity * 1.5,
+        colourfulness_min: lo.colourfulness * 0.5,
+    };
+    Some(QualityCalibration {
+        bounds,
+        margin: format!("observed over the {} colour acceptance photos ({monochrome} monochrome portraits left out: GA 461 wants colour); sharpness and colourfulness >= half the observed minimum; exposure shares <= max(1.5 x observed maximum, observed maximum + 0.03); luminance and background lightness 20 grey levels beyond the observed range; background uniformity (luma std dev) <= 1.5 x observed maximum", metrics.len()),
+        photos: metrics.len(),
+        observed_min: lo,
+        observed_max: hi,
+    })
+}
+
+/// Calibrates the photo comparison and the quality bounds on `faces` (name, portrait).
+pub fn calibrate_photos(faces: &[(String, RgbImage)], seed: u64) -> PhotoCalibration {
+    calibrate_photos_with_samples(faces, seed, &[], &CalibrationOptions::default())
+}
+
+/// [`calibrate_photos`] with options, plus a check of sample cards against the new thresholds.
+pub fn calibrate_photos_with_samples(
+    faces: &[(String, RgbImage)],
+    seed: u64,
+    samples: &[SampleCard],
+    opts: &CalibrationOptions,
+) -> PhotoCalibration {
+    let mut gen: [Vec<f64>; 3] = Default::default();
+    let mut gen_ph: [u32; 3] = [0; 3];
+    let mut gen_un: [f64; 3] = [0.0; 3];
+    let mut mats: Vec<Face> = Vec::with_capacity(faces.len());
+    for (i, (name, face)) in faces.iter().enumerate() {
+        // Features from the bytes, as a verification gets them (the acceptance JPEG takes the
+        // reduced-size decode).
+        let acc_jpeg = print::acceptance_photo(face);
+        let Ok(acc) = decode(&acc_jpeg) else { continue };
+        let chip_jpeg = print::chip_photo(&acc);
+        let Ok(chip) = decode(&chip_jpeg) else {
+            continue;
+        };
+        let Ok(acc_f) = PhotoFeatures::from_bytes(&acc_jpeg) else {
+            continue;
+        };
+        let Ok(chip_f) = PhotoFeatures::from_bytes(&chip_jpeg) else {
+            continue;
+        };
+        let chip_probe = Probe::from_photo(&chip);
+        let mut record = |k: usize, s: super::PhotoScore| {
+            gen[k].push(s.distance);
+            gen_ph[k] = gen_ph[k].max(s.measures.phash_bits);
+            gen_un[k] = gen_un[k].max(s.measures.unaligned_correlation_distance);
+        };
+        record(
+            2,
+            compare(&acc_f, &chip_probe, CompareKind::ChipVsAcceptance),
+        );
+        let mut print0 = None;
+        for s in 0..opts.print_seeds.max(1) {
+            let Some(p) = printed_probe(&acc, seed, i, s) else {
+                continue;
+            };
+            record(0, compare(&acc_f, &p, CompareKind::PrintedVsAcceptance));
+            record(1, compare(&chip_f, &p, CompareKind::PrintedVsChip));
+            if s == 0 {
+                print0 = Some(p);
+            }
+        }
+        let Some(print0) = print0 else { continue };
+        mats.push(Face {
+            name: name.clone(),
+            acc: acc_f,
+            chip: chip_f,
+            chip_probe,
+            print0,
+            quality: photo_quality::measure(&acc),
+        });
+    }
+    // Other-person pairs: the nearest by unaligned acceptance-vs-acceptance distance, plus random.
+    let n = mats.len();
+    let mut pairs: Vec<(usize, usize)> = Vec::new();
+    for i in 0..n {
+        let mut d: Vec<(f64, usize)> = (0..n)
+            .filter(|&j| j != i)
+            .map(|j| (unaligned_distance(&mats[i].acc, &mats[j].acc), j))
+            .collect();
+        d.sort_by(|a, b| a.0.total_cmp(&b.0));
+        for &(_, j) in d.iter().take(opts.nearest) {
+            pairs.push((i, j));
+        }
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x1a05_7e45);
+    if n > 1 {
+        let all = n * (n - 1);
+        if all <= opts.random_pairs + pairs.len() {
+            pairs = (0..n)
+                .flat_map(|i| (0..n).filter(move |&j| j != i).map(move |j| (i, j)))
+                .collect();
+        } else {
+            for _ in 0..opts.random_pairs {
+                let i = rng.gen_range(0..n);
+                let j = (i + rng.gen_range(1..n)) % n;
+                pairs.push((i, j));
+            }
+        }
+    }
+    pairs.sort_unstable();
+    pairs.dedup();
+    pairs.shuffle(&mut rng);
+    let mut imp: [Vec<(f64, usize, usize)>; 3] = Default::default();
+    let mut imp_ph: [u32; 3] = [u32::MAX; 3];
+    let mut imp_un: [f64; 3] = [f64::INFINITY; 3];
+    for &(i, j) in &pairs {
+        let (a, b) = (&mats[i], &mats[j]);
+        let scores = [
+            compare(&a.acc, &b.print0, CompareKind::PrintedVsAcceptance),
+            compare(&a.chip, &b.print0, CompareKind::PrintedVsChip),
+            compare(&a.acc, &b.chip_probe, CompareKind::ChipVsAcceptance),
+        ];
+        for (k, s) in scores.iter().enumerate() {
+            imp[k].push((s.distance, i, j));
+            imp_ph[k] = imp_ph[k].min(s.measures.phash_bits);
+            imp_un[k] = imp_un[k].min(s.measures.unaligned_correlation_distance);
+        }
+    }
+    let mut kinds = Vec::new();
+    for (k, kind) in CompareKind::ALL.iter().enumerate() {
+        let g = sorted(gen[k].clone());
+        let mut im = imp[k].clone();
+        im.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let iv: Vec<f64> = im.iter().map(|x| x.0).collect();
+        let gmax = g.last().copied().unwrap_or(f64::NAN);
+        let imin = iv.first().copied().unwrap_or(f64::NAN);
+        let t = choose_threshold(gmax, imin);
+        let far =
+            iv.iter().filter(|&&d| decide_with(&t, d).0).count() as f64 / iv.len().max(1) as f64;
+        let frr =
+            g.iter().filter(|&&d| !decide_with(&t, d).0).count() as f64 / g.len().max(1) as f64;
+        kinds.push(KindCalibration {
+            kind: *kind,
+            sources: kind.sources().into(),
+            genuine: GenuineStats {
+                count: g.len(),
+                median: quantile(&g, 0.5),
+                p99: quantile(&g, 0.99),
+                max: gmax,
+            },
+            impostor: ImpostorStats {
+                count: iv.len(),
+                min: imin,
+                p0_1: quantile(&iv, 0.001),
+                p1: quantile(&iv, 0.01),
+                median: quantile(&iv, 0.5),
+                most_alike: im
+                    .iter()
+                    .take(5)
+                    .map(|&(d, i, j)| (mats[i].name.clone(), mats[j].name.clone(), d))
+                    .collect(),
+            },
+            margin: imin - gmax,
+            threshold: t,
+            far,
+            frr,
+            phash_genuine_max: gen_ph[k],
+            phash_impostor_min: imp_ph[k],
+            unaligned_genuine_max: gen_un[k],
+            unaligned_impostor_min: imp_un[k],
+        });
+    }
+    let colour: Vec<RawMetrics> = mats
+        .iter()
+        .map(|m| m.quality)
+        .filter(|q| q.colourfulness >= MONOCHROME_CHROMA)
+        .collect();
+    let quality = quality_calibration(&colour, mats.len() - colour.len());
+    let mut cal = PhotoCalibration {
+        description: "photo comparison thresholds (1 - aligned correlation of face-centred 32x40 grey thumbnails) per comparison kind, and acceptance-photo quality bounds; made by idcheck calibrate photos".into(),
+        seed,
+        faces: n,
+        options: *opts,
+        print_copies: "per face: seed 0 realistic scan, default print (vignette, background lightened 0.4); seed 1 extreme scan (1 mm on both axes, 1 degree, blur 2 px, contrast 0.78, gamma 1.2, noise 6), default print; seed 2 realistic scan, vignette-only print; seed 3 realistic scan, plain print; other-person pairs use seed 0".into(),
+        measure: "1 - weighted Pearson correlation of 32x40 band-passed grey thumbnails (Gaussian 0.25 mm minus Gaussian 1 mm) over x 15-85%, y 12-80% of the photo frame, weighted by the inscribed ellipse and down-weighting the reference's background colour; the probe aligned by a coarse-to-fine search over shift, rotation (1.2 deg), scale and aspect".into(),
+        threshold_rule: "threshold midway between genuine max and impostor min; borderline band = the middle half of that gap".into(),
+        kinds,
+        quality,
+        samples: Vec::new(),
+    };
+    cal.samples = check_samples(&cal, samples);
+    cal
+}
+
+fn unaligned_distance(a: &PhotoFeatures, b: &PhotoFeatures) -> f64 {
+    // Both thumbnails are normalised over the same points (same region fractions).
+    let r: f32 = if a.fine.tw.len() == b.fine.tw.len() {
+        let (mut sp, mut sw, mut sww) = (0f32, 0f32, 0f32);
+        // Recover b's values up to an affine map: tw = w * (v - mean) / norm.
+        for ((ta, tb), w) in a.fine.tw.iter().zip(&b.fine.tw).zip(&b.fine.w) {
+            let v = if *w > 0.0 { tb / w } else { 0.0 };
+            sp += ta * v;
+            sw += w * v;
+            sww += w * v * v;
+        }
+        let var = sww - sw * sw / b.fine.wsum.max(1e-9);
+        if var > 1e-9 {
+            sp / var.sqrt()
+        } else {
+            0.0
+        }
+    } else {
+        0.0
+    };
+    1.0 - r as f64
+}
+
+/// Checks sample cards (A~S, S~C, A~C) against the thresholds of `cal`.
+pub fn check_samples(cal: &PhotoCalibration, samples: &[SampleCard]) -> Vec<SampleCheck> {
+    let mut out = Vec::new();
+    for s in samples {
+        let Ok(acc_f) = PhotoFeatures::from_bytes(&s.acceptance) else {
+            continue;
+        };
+        let chip_f = PhotoFeatures::from_reference(&s.chip);
+        let printed = crop_printed_photo_from_png(&s.front_png, s.dpi)
+            .map(|c| Probe::from_printed_crop(&c, s.dpi));
+        let mut scores = vec![compare(
+            &acc_f,
+            &Probe::from_photo(&s.chip),
+            CompareKind::ChipVsAcceptance,
+        )];
+        if let Ok(p) = printed {
+            scores.push(compare(&acc_f, &p, CompareKind::PrintedVsAcceptance));
+            scores.push(compare(&chip_f, &p, CompareKind::PrintedVsChip));
+        }
+        for sc in scores {
+            let t = cal
+                .kind(sc.kind)
+                .map(|k| k.threshold)
+                .unwrap_or_else(|| super::thresholds(sc.kind));
+            let (same, borderline) = decide_with(&t, sc.distance);
+            out.push(SampleCheck {
+                name: s.name.clone(),
+                kind: sc.kind,
+                distance: sc.distance,
+                threshold: t.threshold,
+                same,
+                borderline,
+            });
+        }
+    }
+    out
+}

@@ -1,0 +1,382 @@
+//! Grey working grids: area-averaged luma of an RGB image on a square grid of a given cell size
+//! in millimetres, Gaussian smoothing, and clamped bilinear sampling. All indexing is bounded by
+//! construction (a grid is never empty and `data.len() == w * h`).
+
+use image::RgbImage;
+
+/// A non-empty grid of grey values (0–255 scale). Cell `(i, j)` has its centre at
+/// `((i + 0.5) * cell_mm, (j + 0.5) * cell_mm)` from the grid origin.
+#[derive(Clone)]
+pub(crate) struct Grid {
+    pub w: usize,
+    pub h: usize,
+    pub cell_mm: f32,
+    pub data: Vec<f32>,
+}
+
+/// A source rectangle in (fractional) source pixels.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SrcRect {
+    pub x: f64,
+    pub y: f64,
+    pub w: f64,
+    pub h: f64,
+}
+
+/// Per output cell along one axis: first source index and the overlap weights.
+struct AxisWeights {
+    start: Vec<usize>,
+    weights: Vec<Vec<f32>>,
+}
+
+fn axis_weights(src_len: usize, from: f64, step: f64, cells: usize) -> AxisWeights {
+    let mut start = Vec::with_capacity(cells);
+    let mut weights = Vec::with_capacity(cells);
+    for c in 0..cells {
+        let a = from + c as f64 * step;
+        let b = a + step;
+        let lo = a.floor().max(0.0);
+        let hi = b.ceil().min(src_len as f64);
+        let mut ws = Vec::new();
+        let s = lo as usize;
+        let mut i = lo;
+        while i < hi {
+            let ov = (b.min(i + 1.0) - a.max(i)).max(0.0);
+            ws.push(ov as f32);
+            i += 1.0;
+        }
+        start.push(s);
+        weights.push(ws);
+    }
+    AxisWeights { start, weights }
+}
+
+impl Grid {
+    pub fn filled(w: usize, h: usize, cell_mm: f32, v: f32) -> Grid {
+        let w = w.max(1);
+        let h = h.max(1);
+        Grid {
+            w,
+            h,
+            cell_mm,
+            data: vec![v; w * h],
+        }
+    }
+
+    /// Area-averaged luma of `src` over the source rectangle `r`, on `w x h` cells. Parts of the
+    /// rectangle outside the image do not count; a cell entirely outside is white (255).
+    pub fn from_rgb_area(img: &RgbImage, r: SrcRect, w: usize, h: usize, cell_mm: f32) -> Grid {
+        Self::from_rgb_area_with(img, r, w, h, cell_mm, |px| {
+            // BT.601 luma in 8.8 fixed point (77 + 150 + 29 = 256).
+            ((77 * px[0] as u32 + 150 * px[1] as u32 + 29 * px[2] as u32) as f32) * (1.0 / 256.0)
+        })
+    }
+
+    /// [`Grid::from_rgb_area`] of an arbitrary per-pixel value `f(rgb)`.
+    pub fn from_rgb_area_with<F: Fn(&[u8]) -> f32>(
+        img: &RgbImage,
+        r: SrcRect,
+        w: usize,
+        h: usize,
+        cell_mm: f32,
+        f: F,
+    ) -> Grid {
+        let w = w.max(1);
+        let h = h.max(1);
+        let iw = img.width() as usize;
+        let ih = img.height() as usize;
+        let mut out = Grid::filled(w, h, cell_mm, 255.0);
+        if iw == 0 || ih == 0 {
+            return out;
+        }
+        let xw = axis_weights(iw, r.x, r.w / w as f64, w);
+        let yw = axis_weights(ih, r.y, r.h / h as f64, h);
+        let x_lo = xw.start.first().copied().unwrap_or(0).min(iw);
+        let x_hi = xw
+            .start
+            .iter()
+            .zip(&xw.weights)
+            .map(|(s, ws)| s + ws.len())
+            .max()
+            .unwrap_or(0)
+            .min(iw);
+        if x_lo >= x_hi {
+            return out;
+        }
+        let wsum_x: Vec<f32> = xw.weights.iter().map(|ws| ws.iter().sum()).collect();
+        let raw = img.as_raw();
+        // Vertical pass first: the weighted sum of the source rows of one output row, then the
+        // horizontal weights once per output row.
+        let mut acc = vec![0f32; x_hi - x_lo];
+        let mut vals = vec![0f32; x_hi - x_lo];
+        for c in 0..h {
+            acc.iter_mut().for_each(|a| *a = 0.0);
+            let mut wy_sum = 0f32;
+            for (k, &wy) in yw.weights[c].iter().enumerate() {
+                let y = yw.start[c] + k;
+                if wy <= 0.0 || y >= ih {
+                    continue;
+                }
+                let off = y * iw * 3;
+                let Some(row) = raw.get(off + x_lo * 3..off + x_hi * 3) else {
+                    continue;
+                };
+                for (v, px) in vals.iter_mut().zip(row.chunks_exact(3)) {
+                    *v = f(px);
+                }
+                for (a, v) in acc.iter_mut().zip(&vals) {
+                    *a += wy * v;
+                }
+                wy_sum += wy;
+            }
+            if wy_sum <= 1e-6 {
+                continue;
+            }
+            let row = &mut out.data[c * w..(c + 1) * w];
+            for (((o, ws), &s), wx) in row.iter_mut().zip(&xw.weights).zip(&xw.start).zip(&wsum_x) {
+                let Some(src) = s
+                    .checked_sub(x_lo)
+                    .and_then(|s0| acc.get(s0..s0 + ws.len()))
+                else {
+                    continue;
+                };
+                let v: f32 = src.iter().zip(ws).map(|(a, b)| a * b).sum();
+                let norm = wx * wy_sum;
+                if norm > 1e-6 {
+                    *o = v / norm;
+                }
+            }
+        }
+        out
+    }
+
+    #[inline]
+    pub fn get(&self, x: usize, y: usize) -> f32 {
+        let x = x.min(self.w - 1);
+        let y = y.min(self.h - 1);
+        self.data[y * self.w + x]
+    }
+
+    /// Bilinear sample at grid coordinates (cell centres at integers), clamped to the edges.
+    #[inline]
+    pub fn sample(&self, x: f32, y: f32) -> f32 {
+        let xm = (self.w - 1) as f32;
+        let ym = (self.h - 1) as f32;
+        // max/min (not clamp) so that NaN maps to 0.
+        let xf = x.max(0.0).min(xm);
+        let yf = y.max(0.0).min(ym);
+        let x0 = xf as usize;
+        let y0 = yf as usize;
+        let x1 = (x0 + 1).min(self.w - 1);
+        let y1 = (y0 + 1).min(self.h - 1);
+        let fx = xf - x0 as f32;
+        let fy = yf - y0 as f32;
+        let r0 = y0 * self.w;
+        let r1 = y1 * self.w;
+        let a = self.data[r0 + x0] + fx * (self.data[r0 + x1] - self.data[r0 + x0]);
+        let b = self.data[r1 + x0] + fx * (self.data[r1 + x1] - self.data[r1 + x0]);
+        a + fy * (b - a)
+    }
+
+    /// Bilinear sample at a position in millimetres from the grid origin.
+    #[inline]
+    pub fn sample_mm(&self, x_mm: f32, y_mm: f32) -> f32 {
+        self.sample(x_mm / self.cell_mm - 0.5, y_mm / self.cell_mm - 0.5)
+    }
+
+    /// 2x2 averaging into a grid of twice the cell size (an odd last row or column is dropped).
+    pub fn downsampled2(&self) -> Grid {
+        let (w2, h2) = ((self.w / 2).max(1), (self.h / 2).max(1));
+        let mut out = Grid::filled(w2, h2, self.cell_mm * 2.0, 0.0);
+        for j in 0..h2 {
+            for i in 0..w2 {
+                let (x, y) = (2 * i, 2 * j);
+                out.data[j * w2 + i] = 0.25
+                    * (self.get(x, y)
+                        + self.get(x + 1, y)
+                        + self.get(x, y + 1)
+                        + self.get(x + 1, y + 1));
+            }
+        }
+        out
+    }
+
+    /// Bilinear interpolation of this grid (of cell 2c) at the cell centres of a `w x h` grid of
+    /// cell c with the same origin: fine cell i sits at coarse coordinate i/2 - 1/4.
+    pub fn upsampled2(&self, w: usize, h: usize) -> Vec<f32> {
+        // Per fine index: (lower coarse index, upper coarse index, weight of the upper).
+        let taps = |n: usize, max: usize| -> Vec<(usize, usize, f32)> {
+            (0..n)
+                .map(|i| {
+                    let g = i as f32 / 2.0 - 0.25;
+                    let g = g.max(0.0).min((max - 1) as f32);
+                    let lo = g as usize;
+                    let hi = (lo + 1).min(max - 1);
+                    (lo, hi, g - lo as f32)
+                })
+                .collect()
+        };
+        let xt = taps(w, self.w);
+        let yt = taps(h, self.h);
+        // Rows first, at coarse height.
+        let mut rows = vec![0f32; w * self.h];
+        for (src, dst) in self.data.chunks_exact(self.w).zip(rows.chunks_exact_mut(w)) {
+            for (d, &(lo, hi, f)) in dst.iter_mut().zip(&xt) {
+                *d = src[lo] + f * (src[hi] - src[lo]);
+            }
+        }
+        let mut out = vec![0f32; w * h];
+        for (dst, &(lo, hi, f)) in out.chunks_exact_mut(w).zip(&yt) {
+            let (a, b) = (&rows[lo * w..lo * w + w], &rows[hi * w..hi * w + w]);
+            for ((d, x), y) in dst.iter_mut().zip(a).zip(b) {
+                *d = x + f * (y - x);
+            }
+        }
+        out
+    }
+
+    /// Separable Gaussian smoothing with clamped edges.
+    pub fn blurred(&self, sigma_cells: f32) -> Grid {
+        if sigma_cells.is_nan() || sigma_cells <= 0.05 {
+            return self.clone();
+        }
+        let radius = (sigma_cells * 3.0).ceil() as usize;
+        let mut k: Vec<f32> = (0..=2 * radius)
+            .map(|i| {
+                let d = i as f32 - radius as f32;
+                (-(d * d) / (2.0 * sigma_cells * sigma_cells)).exp()
+            })
+            .collect();
+        let s: f32 = k.iter().sum();
+        k.iter_mut().for_each(|v| *v /= s);
+        let (w, h) = (self.w, self.h);
+        // Rows: convolve an edge-padded copy of each row.
+        let mut tmp = vec![0f32; w * h];
+        let mut pad = vec![0f32; w + 2 * radius];
+        for (src, dst) in self.data.chunks_exact(w).zip(tmp.chunks_exact_mut(w)) {
+            let first = src.first().copied().unwrap_or(0.0);
+            let last = src.last().copied().unwrap_or(0.0);
+            pad[..radius].iter_mut().for_each(|v| *v = first);
+            pad[radius..radius + w].copy_from_slice(src);
+            pad[radius + w..].iter_mut().for_each(|v| *v = last);
+            for (x, d) in dst.iter_mut().enumerate() {
+                *d = pad[x..x + k.len()].iter().zip(&k).map(|(a, b)| a * b).sum();
+            }
+        }
+        // Columns: accumulate whole rows (vectorises along x).
+        let mut out = Grid {
+            w,
+            h,
+            cell_mm: self.cell_mm,
+            data: vec![0f32; w * h],
+        };
+        for (y, dst) in out.data.chunks_exact_mut(w).enumerate() {
+            for (t, kv) in k.iter().enumerate() {
+                let yy = (y + t).saturating_sub(radius).min(h - 1);
+                let src = &tmp[yy * w..yy * w + w];
+                for (d, v) in dst.iter_mut().zip(src) {
+                    *d += kv * v;
+                }
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn area_average_of_uniform_image_is_uniform() {
+        let img = RgbImage::from_pixel(37, 53, image::Rgb([100, 100, 100]));
+        let g = Grid::from_rgb_area(
+            &img,
+            SrcRect {
+                x: 0.0,
+                y: 0.0,
+                w: 37.0,
+                h: 53.0,
+            },
+            10,
+            13,
+            1.0,
+        );
+        for v in &g.data {
+            assert!((v - 100.0).abs() < 0.01, "{v}");
+        }
+    }
+
+    #[test]
+    fn area_average_preserves_left_right_split() {
+        let mut img = RgbImage::from_pixel(40, 40, image::Rgb([0, 0, 0]));
+        for y in 0..40 {
+            for x in 20..40 {
+                img.put_pixel(x, y, image::Rgb([200, 200, 200]));
+            }
+        }
+        let g = Grid::from_rgb_area(
+            &img,
+            SrcRect {
+                x: 0.0,
+                y: 0.0,
+                w: 40.0,
+                h: 40.0,
+            },
+            4,
+            4,
+            1.0,
+        );
+        assert!(g.get(0, 0) < 1.0 && g.get(1, 2) < 1.0);
+        assert!((g.get(2, 0) - 200.0).abs() < 0.5 && (g.get(3, 3) - 200.0).abs() < 0.5);
+        // A cell straddling the edge averages.
+        let g = Grid::from_rgb_area(
+            &img,
+            SrcRect {
+                x: 0.0,
+                y: 0.0,
+                w: 40.0,
+                h: 40.0,
+            },
+            3,
+            3,
+            1.0,
+        );
+        assert!((g.get(1, 1) - 100.0).abs() < 0.5, "{}", g.get(1, 1));
+    }
+
+    #[test]
+    fn upsampling_matches_bilinear_sampling() {
+        let g = Grid {
+            w: 3,
+            h: 2,
+            cell_mm: 2.0,
+            data: vec![0.0, 10.0, 20.0, 30.0, 40.0, 50.0],
+        };
+        let up = g.upsampled2(6, 4);
+        for j in 0..4 {
+            for i in 0..6 {
+                let want = g.sample_mm((i as f32 + 0.5) * 1.0, (j as f32 + 0.5) * 1.0);
+                assert!(
+                    (up[j * 6 + i] - want).abs() < 1e-4,
+                    "{i},{j}: {} vs {want}",
+                    up[j * 6 + i]
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn sampling_outside_clamps() {
+        let g = Grid {
+            w: 2,
+            h: 2,
+            cell_mm: 1.0,
+            data: vec![0.0, 10.0, 20.0, 30.0],
+        };
+        assert_eq!(g.sample(-5.0, -5.0), 0.0);
+        assert_eq!(g.sample(9.0, 9.0), 30.0);
+        assert!((g.sample(0.5, 0.5) - 15.0).abs() < 1e-5);
+        assert_eq!(g.sample(f32::NAN, 0.0), 0.0);
+    }
+}

@@ -1,0 +1,259 @@
+//! Perceptual photo comparison (causes 1 and 2): decoding, the printed-photo crop from a
+//! photo-side scan, face-centred features, aligned comparison of the acceptance (A), printed (S)
+//! and chip (C) photos, and the calibrated thresholds that turn a distance into a decision.
+//!
+//! The measure used for decisions is `1 - r`, where `r` is the weighted Pearson correlation of
+//! face-centred grey thumbnails (32x40 points over x 15–85 %, y 12–80 % of the photo frame) after
+//! the probe has been aligned to the reference by a coarse-to-fine search over shift, rotation
+//! (±1.2°), scale and aspect (photo-compare.md: aligned correlation separates genuine from other
+//! people; unaligned hashes do not). Two measured refinements widen the margin: the grey images
+//! are band-passed (Gaussian 0.25 mm minus Gaussian 1 mm), which removes the layout every ID photo
+//! shares, and the points are weighted by the ellipse inscribed in the region with the
+//! reference's background colour down-weighted, because printers lighten or fade the photo
+//! background. An aligned 256-bit pHash (image_hasher) of the same region is reported beside it.
+//! Byte equality (SHA-256) is checked by the caller first. No I/O here: callers hand in bytes or
+//! decoded images; thresholds are compiled in from calibration/photo.json.
+//!
+//! Everything is measured in millimetres of the photo frame (a reference photo's height is the
+//! 32 mm frame height; a scan crop is placed by its dpi), so any photo size or aspect compares.
+
+mod align;
+pub mod calibrate;
+mod crop;
+mod features;
+mod grid;
+mod jpeg_quarter;
+
+pub use align::{compare, Alignment, Measures, PhotoScore};
+#[doc(hidden)]
+pub use align::{compare_with, SearchPlan, PLAN};
+pub use calibrate::{
+    calibrate_photos, calibrate_photos_with_samples, CalibrationOptions, KindCalibration,
+    PhotoCalibration, SampleCard, SampleCheck,
+};
+pub use crop::{crop_printed_photo, crop_printed_photo_from_png, CROP_MARGIN_MM};
+#[doc(hidden)]
+pub use features::{Params, PARAMS};
+pub use features::{PhotoFeatures, Probe};
+
+use std::io::Cursor;
+use std::sync::OnceLock;
+
+use serde::{Deserialize, Serialize};
+
+/// Card geometry of the printed photo (records.md), millimetres from the card's top-left corner.
+pub const PRINTED_PHOTO_MM: PhotoRect = PhotoRect {
+    x0: 56.0,
+    y0: 6.0,
+    x1: 82.0,
+    y1: 38.0,
+};
+/// Card size in millimetres.
+pub const CARD_MM: (f64, f64) = (85.60, 54.00);
+/// Largest image side accepted by [`decode`] (a 600-dpi card scan is 2022 px wide).
+pub const MAX_SIDE: u32 = 12_000;
+
+/// A rectangle in millimetres.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct PhotoRect {
+    pub x0: f64,
+    pub y0: f64,
+    pub x1: f64,
+    pub y1: f64,
+}
+
+impl PhotoRect {
+    pub fn width(&self) -> f64 {
+        self.x1 - self.x0
+    }
+    pub fn height(&self) -> f64 {
+        self.y1 - self.y0
+    }
+}
+
+/// What went wrong with a photo.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PhotoError {
+    #[error("photo: unrecognised image format (first bytes {magic}); expected JPEG or PNG")]
+    UnknownFormat { magic: String },
+    #[error("photo: cannot decode {format} image: {reason}")]
+    Decode {
+        format: &'static str,
+        reason: String,
+    },
+    #[error("photo: image is {width}x{height} pixels; {reason}")]
+    BadSize {
+        width: u32,
+        height: u32,
+        reason: String,
+    },
+    #[error("scan: {0}")]
+    Scan(String),
+}
+
+/// Image container recognised by its magic bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImageKind {
+    Jpeg,
+    Png,
+    Jpeg2000,
+}
+
+/// The container of `bytes`, by magic number.
+pub fn sniff(bytes: &[u8]) -> Option<ImageKind> {
+    if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        Some(ImageKind::Jpeg)
+    } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some(ImageKind::Png)
+    } else if bytes.starts_with(&[0x00, 0x00, 0x00, 0x0C, 0x6A, 0x50, 0x20, 0x20])
+        || bytes.starts_with(&[0xFF, 0x4F, 0xFF, 0x51])
+    {
+        Some(ImageKind::Jpeg2000)
+    } else {
+        None
+    }
+}
+
+/// Decodes a JPEG or PNG (recognised by magic bytes) into 8-bit RGB. JPEG 2000 is decoded by the
+/// lds layer; hand the resulting image to the other entry points. Never panics.
+pub fn decode(bytes: &[u8]) -> Result<image::RgbImage, PhotoError> {
+    let (format, name) = match sniff(bytes) {
+        Some(ImageKind::Jpeg) => (image::ImageFormat::Jpeg, "jpeg"),
+        Some(ImageKind::Png) => (image::ImageFormat::Png, "png"),
+        Some(ImageKind::Jpeg2000) => {
+            return Err(PhotoError::Decode {
+                format: "jpeg2000",
+                reason: "jpeg 2000 is decoded by the lds layer, not here".into(),
+            })
+        }
+        None => {
+            let magic = hex::encode(bytes.get(..bytes.len().min(8)).unwrap_or_default());
+            return Err(PhotoError::UnknownFormat { magic });
+        }
+    };
+    if format == image::ImageFormat::Jpeg {
+        // The decoder fills a truncated scan with grey; a photo cut short is not decodable.
+        let sos = bytes.windows(2).rposition(|w| w == [0xFF, 0xDA]);
+        let eoi = bytes.windows(2).rposition(|w| w == [0xFF, 0xD9]);
+        match (sos, eoi) {
+            (Some(s), Some(e)) if e > s => {}
+            _ => {
+                return Err(PhotoError::Decode {
+                    format: name,
+                    reason: "truncated: no end-of-image marker after the scan data".into(),
+                })
+            }
+        }
+    }
+    let mut reader = image::ImageReader::with_format(Cursor::new(bytes), format);
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    limits.max_alloc = Some(512 * 1024 * 1024);
+    reader.limits(limits);
+    let img = reader.decode().map_err(|e| PhotoError::Decode {
+        format: name,
+        reason: e.to_string(),
+    })?;
+    let rgb = img.into_rgb8();
+    if rgb.width() < 16 || rgb.height() < 16 {
+        return Err(PhotoError::BadSize {
+            width: rgb.width(),
+            height: rgb.height(),
+            reason: "too small to compare (at least 16x16)".into(),
+        });
+    }
+    Ok(rgb)
+}
+
+/// Which two sources are compared; each kind has its own calibrated threshold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum CompareKind {
+    /// A~S: the printed photo (scan crop) against the acceptance photo.
+    PrintedVsAcceptance,
+    /// S~C: the printed photo against the chip photo.
+    PrintedVsChip,
+    /// A~C: the chip photo against the acceptance photo.
+    ChipVsAcceptance,
+}
+
+impl CompareKind {
+    pub const ALL: [CompareKind; 3] = [
+        CompareKind::PrintedVsAcceptance,
+        CompareKind::PrintedVsChip,
+        CompareKind::ChipVsAcceptance,
+    ];
+
+    /// The sources label used in findings.
+    pub fn sources(self) -> &'static str {
+        match self {
+            CompareKind::PrintedVsAcceptance => "A~S",
+            CompareKind::PrintedVsChip => "S~C",
+            CompareKind::ChipVsAcceptance => "A~C",
+        }
+    }
+}
+
+/// A calibrated decision threshold on the distance (`distance <= threshold` means same photo) and
+/// the grey zone around it in which a finding is marked `borderline`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Threshold {
+    pub threshold: f64,
+    pub borderline_low: f64,
+    pub borderline_high: f64,
+}
+
+const CALIBRATION_JSON: &str = include_str!("../../../calibration/photo.json");
+
+/// Fallback used only if the committed calibration file could not be parsed (a build defect the
+/// unit tests catch): values from photo-compare.md.
+const FALLBACK: Threshold = Threshold {
+    threshold: 0.07,
+    borderline_low: 0.04,
+    borderline_high: 0.10,
+};
+
+fn committed() -> Option<&'static PhotoCalibration> {
+    static CAL: OnceLock<Option<PhotoCalibration>> = OnceLock::new();
+    CAL.get_or_init(|| serde_json::from_str(CALIBRATION_JSON).ok())
+        .as_ref()
+}
+
+/// The committed calibration (calibration/photo.json), if it parses.
+pub fn committed_calibration() -> Option<&'static PhotoCalibration> {
+    committed()
+}
+
+/// The calibrated threshold for `kind`.
+pub fn thresholds(kind: CompareKind) -> Threshold {
+    committed()
+        .and_then(|c| c.kind(kind))
+        .map(|k| k.threshold)
+        .unwrap_or(FALLBACK)
+}
+
+/// `(is_same, borderline)` for a distance of `kind`. A non-finite distance is "not the same".
+pub fn decide(kind: CompareKind, distance: f64) -> (bool, bool) {
+    decide_with(&thresholds(kind), distance)
+}
+
+/// [`decide`] with an explicit threshold.
+pub fn decide_with(t: &Threshold, distance: f64) -> (bool, bool) {
+    if !distance.is_finite() {
+        return (false, false);
+    }
+    let same = distance <= t.threshold;
+    let borderline = distance >= t.borderline_low && distance <= t.borderline_high;
+    (same, borderline)
+}
+
+#[cfg(test)]
+mod tests;
+
+/// Whether `bytes` takes the reduced-size JPEG path of [`PhotoFeatures::from_bytes`] (for
+/// benchmarks and tests).
+#[doc(hidden)]
+pub fn reduced_jpeg_decodes(bytes: &[u8]) -> bool {
+    jpeg_quarter::decode_quarter(bytes, 0).is_some()
+}

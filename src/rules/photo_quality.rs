@@ -1,0 +1,558 @@
+//! Cause-4 photo quality of the acceptance photo (causes.md, GA 461, measures after ISO/IEC
+//! 29794-5 / OFIQ): JPEG container, 358x441 pixels, 24-bit colour, sharpness (variance of the
+//! Laplacian), under- and over-exposure (shares of luma 0–25 and 247–255), mean luminance — all
+//! on the face region — and the background (border region) lightness and uniformity. Bounds are
+//! calibrated on the genuine acceptance photos of the faces data with a stated margin and compiled
+//! in from calibration/photo.json. Each metric carries its value and bound; `failures()` lists
+//! the ones the lead turns into cause-4 findings (items `photo.<metric>`).
+
+use std::sync::OnceLock;
+
+use image::RgbImage;
+use serde::{Deserialize, Serialize};
+
+use crate::compare::photo::{decode, sniff, ImageKind};
+
+/// Required acceptance photo size (GA 461).
+pub const REQUIRED_SIZE: (u32, u32) = (358, 441);
+
+/// Face region for exposure, luminance and sharpness, as fractions of the frame (x0, x1, y0, y1):
+/// the inner face of a GA 461 head (face width 207±14 of 358 px, centred).
+pub const FACE_REGION: (f32, f32, f32, f32) = (0.25, 0.75, 0.20, 0.70);
+/// Border region for the background: top strip and the side strips of the upper part.
+pub const BORDER_TOP: f32 = 0.08;
+pub const BORDER_SIDE: f32 = 0.08;
+pub const BORDER_SIDE_DEPTH: f32 = 0.55;
+
+/// Calibrated bounds (see calibration/photo.json, section `quality`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct QualityBounds {
+    pub sharpness_min: f64,
+    pub under_exposure_max: f64,
+    pub over_exposure_max: f64,
+    pub luminance_min: f64,
+    pub luminance_max: f64,
+    pub background_lightness_min: f64,
+    pub background_uniformity_max: f64,
+    pub colourfulness_min: f64,
+}
+
+/// Bounds used only if the committed calibration does not parse (the unit tests catch that).
+pub const FALLBACK_BOUNDS: QualityBounds = QualityBounds {
+    sharpness_min: 10.0,
+    under_exposure_max: 0.10,
+    over_exposure_max: 0.10,
+    luminance_min: 60.0,
+    luminance_max: 220.0,
+    background_lightness_min: 70.0,
+    background_uniformity_max: 30.0,
+    colourfulness_min: 3.0,
+};
+
+/// The raw measures of one decoded photo.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct RawMetrics {
+    pub sharpness: f64,
+    pub under_exposure: f64,
+    pub over_exposure: f64,
+    pub luminance: f64,
+    pub background_lightness: f64,
+    pub background_uniformity: f64,
+    pub colourfulness: f64,
+}
+
+/// One quality metric with its value and bound.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Metric {
+    /// Item name, e.g. `photo.sharpness`.
+    pub name: String,
+    /// Numeric value (for the checks of form: 1 = satisfied, 0 = not).
+    pub value: f64,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+    pub ok: bool,
+    /// The value as shown to staff.
+    pub actual: String,
+    /// The bound as shown to staff.
+    pub expected: String,
+}
+
+/// All metrics of one acceptance photo.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QualityReport {
+    pub metrics: Vec<Metric>,
+}
+
+impl QualityReport {
+    /// The metrics out of bounds.
+    pub fn failures(&self) -> Vec<&Metric> {
+        self.metrics.iter().filter(|m| !m.ok).collect()
+    }
+    pub fn passed(&self) -> bool {
+        self.metrics.iter().all(|m| m.ok)
+    }
+    /// The metric named `name`, if measured.
+    pub fn get(&self, name: &str) -> Option<&Metric> {
+        self.metrics.iter().find(|m| m.name == name)
+    }
+}
+
+#[derive(Deserialize)]
+struct CalibrationFile {
+    quality: Option<QualityCalibration>,
+}
+
+/// The `quality` section of calibration/photo.json.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QualityCalibration {
+    pub bounds: QualityBounds,
+    /// How the bounds were set from the observed range.
+    pub margin: String,
+    pub photos: usize,
+    pub observed_min: RawMetrics,
+    pub observed_max: RawMetrics,
+}
+
+const CALIBRATION_JSON: &str = include_str!("../../calibration/photo.json");
+
+/// The committed bounds.
+pub fn bounds() -> QualityBounds {
+    static B: OnceLock<QualityBounds> = OnceLock::new();
+    *B.get_or_init(|| {
+        serde_json::from_str::<CalibrationFile>(CALIBRATION_JSON)
+            .ok()
+            .and_then(|c| c.quality)
+            .map(|q| q.bounds)
+            .unwrap_or(FALLBACK_BOUNDS)
+    })
+}
+
+/// Whether the committed calibration carries quality bounds.
+pub fn committed_bounds_present() -> bool {
+    serde_json::from_str::<CalibrationFile>(CALIBRATION_JSON)
+        .ok()
+        .and_then(|c| c.quality)
+        .is_some()
+}
+
+/// Number of colour components and sample precision from a JPEG's SOF header, if found.
+pub fn jpeg_components(bytes: &[u8]) -> Option<(u8, u8)> {
+    if !bytes.starts_with(&[0xFF, 0xD8]) {
+        return None;
+    }
+    let mut i = 2usize;
+    loop {
+        // Skip fill bytes up to the marker.
+        while bytes.get(i) == Some(&0xFF) && bytes.get(i + 1) == Some(&0xFF) {
+            i += 1;
+        }
+        if bytes.get(i) != Some(&0xFF) {
+            return None;
+        }
+        let marker = *bytes.get(i + 1)?;
+        i += 2;
+        match marker {
+            0x01 | 0xD0..=0xD7 => continue,
+            0xD8..=0xDA => return None,
+            _ => {}
+        }
+        let len = u16::from_be_bytes([*bytes.get(i)?, *bytes.get(i + 1)?]) as usize;
+        if len < 2 {
+            return None;
+        }
+        let is_sof = matches!(marker, 0xC0..=0xC3 | 0xC5..=0xC7 | 0xC9..=0xCB | 0xCD..=0xCF);
+        if is_sof {
+            let precision = *bytes.get(i + 2)?;
+            let comps = *bytes.get(i + 7)?;
+            return Some((comps, precision));
+        }
+        i += len;
+    }
+}
+
+fn luma(p: &image::Rgb<u8>) -> f64 {
+    0.299 * p.0[0] as f64 + 0.587 * p.0[1] as f64 + 0.114 * p.0[2] as f64
+}
+
+fn rect(w: u32, h: u32, r: (f32, f32, f32, f32)) -> (u32, u32, u32, u32) {
+    let x0 = (w as f32 * r.0) as u32;
+    let x1 = ((w as f32 * r.1) as u32).max(x0 + 1).min(w);
+    let y0 = (h as f32 * r.2) as u32;
+    let y1 = ((h as f32 * r.3) as u32).max(y0 + 1).min(h);
+    (x0, x1, y0, y1)
+}
+
+/// Measures a decoded photo. Works on any size (the region is relative to the frame).
+pub fn measure(img: &RgbImage) -> RawMetrics {
+    let (w, h) = img.dimensions();
+    let (x0, x1, y0, y1) = rect(w, h, FACE_REGION);
+    let mut n = 0f64;
+    let (mut under, mut over, mut sum, mut chroma) = (0f64, 0f64, 0f64, 0f64);
+    for y in y0..y1 {
+        for x in x0..x1 {
+            if let Some(p) = img.get_pixel_checked(x, y) {
+                let l = luma(p);
+                if l <= 25.5 {
+                    under += 1.0;
+                }
+                if l >= 246.5 {
+                    over += 1.0;
+                }
+                sum += l;
+                let (r, g, b) = (p.0[0] as f64, p.0[1] as f64, p.0[2] as f64);
+                chroma += r.max(g).max(b) - r.min(g).min(b);
+                n += 1.0;
+            }
+        }
+    }
+    let n = n.max(1.0);
+    // Variance of the 4-neighbour Laplacian of luma over the face region.
+    let l = |x: u32, y: u32| img.get_pixel_checked(x, y).map(luma).unwrap_or(0.0);
+    let (mut ls, mut lss, mut ln) = (0f64, 0f64, 0f64);
+    for y in y0.max(1)..y1.min(h.saturating_sub(1)) {
+        for x in x0.max(1)..x1.min(w.saturating_sub(1)) {
+            let v = l(x - 1, y) + l(x + 1, y) + l(x, y - 1) + l(x, y + 1) - 4.0 * l(x, y);
+            ls += v;
+            lss += v * v;
+            ln += 1.0;
+        }
+    }
+    let ln = ln.max(1.0);
+    let sharpness = (lss / ln - (ls / ln).powi(2)).max(0.0);
+    // Background: top strip and the side strips of the upper part.
+    let top = ((h as f32 * BORDER_TOP) as u32).max(1);
+    let side = ((w as f32 * BORDER_SIDE) as u32).max(1);
+    let depth = ((h as f32 * BORDER_SIDE_DEPTH) as u32).max(top);
+    let (mut bs, mut bss, mut bn) = (0f64, 0f64, 0f64);
+    for y in 0..depth.min(h) {
+        for x in 0..w {
+            if y < top || x < side || x >= w.saturating_sub(side) {
+                let v = l(x, y);
+                bs += v;
+                bss += v * v;
+                bn += 1.0;
+            }
+        }
+    }
+    let bn = bn.max(1.0);
+    RawMetrics {
+        sharpness,
+        under_exposure: under / n,
+        over_exposure: over / n,
+        luminance: sum / n,
+        background_lightness: bs / bn,
+        background_uniformity: (bss / bn - (bs / bn).powi(2)).max(0.0).sqrt(),
+        colourfulness: chroma / n,
+    }
+}
+
+/// Assesses acceptance-photo bytes against the committed bounds.
+pub fn assess(jpeg_bytes: &[u8]) -> QualityReport {
+    assess_with(jpeg_bytes, &bounds())
+}
+
+fn check(name: &str, value: f64, min: Option<f64>, max: Option<f64>, digits: usize) -> Metric {
+    let ok = value.is_finite() && min.is_none_or(|m| value >= m) && max.is_none_or(|m| value <= m);
+    let expected = match (min, max) {
+        (Some(a), Some(b)) => format!("{a:.digits$}..{b:.digits$}"),
+        (Some(a), None) => format!(">= {a:.digits$}"),
+        (None, Some(b)) => format!("<= {b:.digits$}"),
+        (None, None) => String::new(),
+    };
+    Metric {
+        name: name.into(),
+        value,
+        min,
+        max,
+        ok,
+        actual: format!("{value:.digits$}"),
+        expected,
+    }
+}
+
+fn flag(name: &str, ok: bool, actual: String, expected: &str) -> Metric {
+    Metric {
+        name: name.into(),
+        value: if ok { 1.0 } else { 0.0 },
+        min: Some(1.0),
+        max: None,
+        ok,
+        actual,
+        expected: expected.into(),
+    }
+}
+
+/// Assesses acceptance-photo bytes against explicit bounds.
+pub fn assess_with(bytes: &[u8], b: &QualityBounds) -> QualityReport {
+    let mut metrics = Vec::new();
+    let kind = sniff(bytes);
+    let kind_name = match kind {
+        Some(ImageKind::Jpeg) => "jpeg",
+        Some(ImageKind::Png) => "png",
+        Some(ImageKind::Jpeg2000) => "jpeg 2000",
+        None => "unknown",
+    };
+    metrics.push(flag(
+        "photo.format",
+        kind == Some(ImageKind::Jpeg),
+        kind_name.into(),
+        "jpeg",
+    ));
+    let img = match decode(bytes) {
+        Ok(img) => {
+            metrics.push(flag("photo.decodable", true, "decoded".into(), "decodable"));
+            img
+        }
+        Err(e) => {
+            metrics.push(flag("photo.decodable", false, e.to_string(), "decodable"));
+            return QualityReport { metrics };
+        }
+    };
+    let (w, h) = img.dimensions();
+    let size_ok = (w, h) == REQUIRED_SIZE;
+    let mut size = flag("photo.size", size_ok, format!("{w}x{h}"), "358x441");
+    size.value = (w as f64) * (h as f64);
+    size.min = Some((REQUIRED_SIZE.0 * REQUIRED_SIZE.1) as f64);
+    size.max = size.min;
+    metrics.push(size);
+    let comps = if kind == Some(ImageKind::Jpeg) {
+        jpeg_components(bytes)
+    } else {
+        None
+    };
+    let colour_ok = matches!(comps, Some((3, 8)));
+    let actual = match comps {
+        Some((c, p)) => format!("{c} components x {p} bits"),
+        None => format!("not a jpeg colour header ({kind_name})"),
+    };
+    metrics.push(flag(
+        "photo.colour",
+        colour_ok,
+        actual,
+        "3 components x 8 bits (24-bit colour)",
+    ));
+    let m = measure(&img);
+    metrics.push(check(
+        "photo.colourfulness",
+        m.colourfulness,
+        Some(b.colourfulness_min),
+        None,
+        1,
+    ));
+    metrics.push(check(
+        "photo.sharpness",
+        m.sharpness,
+        Some(b.sharpness_min),
+        None,
+        1,
+    ));
+    metrics.push(check(
+        "photo.under_exposure",
+        m.under_exposure,
+        None,
+        Some(b.under_exposure_max),
+        3,
+    ));
+    metrics.push(check(
+        "photo.over_exposure",
+        m.over_exposure,
+        None,
+        Some(b.over_exposure_max),
+        3,
+    ));
+    metrics.push(check(
+        "photo.luminance",
+        m.luminance,
+        Some(b.luminance_min),
+        Some(b.luminance_max),
+        1,
+    ));
+    metrics.push(check(
+        "photo.background_lightness",
+        m.background_lightness,
+        Some(b.background_lightness_min),
+        None,
+        1,
+    ));
+    metrics.push(check(
+        "photo.background_uniformity",
+        m.background_uniformity,
+        None,
+        Some(b.background_uniformity_max),
+        1,
+    ));
+    QualityReport { metrics }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::print;
+    use image::{Rgb, RgbImage};
+    use proptest::prelude::*;
+
+    fn face(name: &str) -> RgbImage {
+        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/faces")
+            .join(name);
+        decode(&std::fs::read(p).expect("fixture face")).expect("decode")
+    }
+
+    /// A good acceptance photo (decoded) made from a colour fixture portrait.
+    fn good() -> RgbImage {
+        decode(&print::acceptance_photo(&face("A000022.jpg"))).expect("acceptance")
+    }
+
+    fn jpeg(img: &RgbImage) -> Vec<u8> {
+        let mut out = Vec::new();
+        let enc = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 72);
+        image::ImageEncoder::write_image(
+            enc,
+            img.as_raw(),
+            img.width(),
+            img.height(),
+            image::ExtendedColorType::Rgb8,
+        )
+        .expect("encode");
+        out
+    }
+
+    fn failed(bytes: &[u8]) -> Vec<String> {
+        assess(bytes)
+            .failures()
+            .into_iter()
+            .map(|m| m.name.clone())
+            .collect()
+    }
+
+    fn map(img: &RgbImage, f: impl Fn(u32, u32, [u8; 3]) -> [u8; 3]) -> RgbImage {
+        RgbImage::from_fn(img.width(), img.height(), |x, y| {
+            Rgb(f(x, y, img.get_pixel(x, y).0))
+        })
+    }
+
+    #[test]
+    fn committed_bounds_are_present() {
+        assert!(committed_bounds_present());
+        let b = bounds();
+        assert!(b.sharpness_min > 0.0 && b.luminance_min < b.luminance_max);
+    }
+
+    #[test]
+    fn good_photos_pass() {
+        let r = assess(&print::acceptance_photo(&face("A000022.jpg")));
+        assert!(r.passed(), "{:?}", r.failures());
+        assert_eq!(r.metrics.len(), 11);
+        assert!(r
+            .metrics
+            .iter()
+            .all(|m| !m.expected.is_empty() && !m.actual.is_empty()));
+        let sample = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/samples/pass-case/acceptance/451022202404011140/photo.jpg");
+        let r = assess(&std::fs::read(sample).expect("sample photo"));
+        assert!(
+            r.passed(),
+            "the independent sample's photo: {:?}",
+            r.failures()
+        );
+    }
+
+    #[test]
+    fn every_defect_fails_with_its_metric() {
+        let g = good();
+        let (w, h) = g.dimensions();
+        let blurred = image::imageops::blur(&g, 3.0);
+        let dark = map(&g, |_, _, p| p.map(|c| (c as f32 * 0.18) as u8));
+        let bright = map(&g, |_, _, p| p.map(|c| (c as f32 * 2.2).min(255.0) as u8));
+        let is_border =
+            |x: u32, y: u32| y < h / 12 || ((x < w / 12 || x >= w - w / 12) && y < h / 2);
+        let dark_bg = map(&g, |x, y, p| if is_border(x, y) { [15, 15, 20] } else { p });
+        let stripes = map(&g, |x, y, p| {
+            if is_border(x, y) {
+                if (x / 6 + y / 6) % 2 == 0 {
+                    [10, 10, 10]
+                } else {
+                    [250, 250, 250]
+                }
+            } else {
+                p
+            }
+        });
+        let small = image::imageops::resize(&g, 300, 400, image::imageops::FilterType::Triangle);
+        let grey_rgb = map(&g, |_, _, p| {
+            let l = (0.299 * p[0] as f32 + 0.587 * p[1] as f32 + 0.114 * p[2] as f32) as u8;
+            [l, l, l]
+        });
+        let mut grey_jpeg = Vec::new();
+        let luma = image::DynamicImage::ImageRgb8(g.clone()).to_luma8();
+        image::ImageEncoder::write_image(
+            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut grey_jpeg, 72),
+            luma.as_raw(),
+            w,
+            h,
+            image::ExtendedColorType::L8,
+        )
+        .expect("encode grey");
+        let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+            ("blurred", jpeg(&blurred), "photo.sharpness"),
+            ("too dark", jpeg(&dark), "photo.under_exposure"),
+            ("too dark", jpeg(&dark), "photo.luminance"),
+            ("over-exposed", jpeg(&bright), "photo.over_exposure"),
+            (
+                "dark background",
+                jpeg(&dark_bg),
+                "photo.background_lightness",
+            ),
+            (
+                "non-uniform background",
+                jpeg(&stripes),
+                "photo.background_uniformity",
+            ),
+            ("wrong size", jpeg(&small), "photo.size"),
+            ("greyscale jpeg", grey_jpeg, "photo.colour"),
+            ("grey content", jpeg(&grey_rgb), "photo.colourfulness"),
+            ("png instead of jpeg", print::encode_png(&g), "photo.format"),
+            ("not an image", b"hello".to_vec(), "photo.decodable"),
+        ];
+        for (what, bytes, metric) in cases {
+            let f = failed(&bytes);
+            assert!(
+                f.iter().any(|m| m == metric),
+                "{what}: expected {metric} to fail, failures {f:?}"
+            );
+        }
+        // The good photo itself fails none of these.
+        assert!(failed(&jpeg(&g)).is_empty());
+    }
+
+    #[test]
+    fn monochrome_portraits_fail_colour() {
+        let acc = print::acceptance_photo(&face("A000370.jpg"));
+        let f = failed(&acc);
+        assert!(f.iter().any(|m| m == "photo.colourfulness"), "{f:?}");
+    }
+
+    #[test]
+    fn reads_jpeg_components() {
+        let g = good();
+        assert_eq!(jpeg_components(&jpeg(&g)), Some((3, 8)));
+        assert_eq!(jpeg_components(b"\xFF\xD8\xFF"), None);
+        assert_eq!(jpeg_components(b"not a jpeg"), None);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+        #[test]
+        fn assess_never_panics(edits in proptest::collection::vec((any::<usize>(), any::<u8>()), 0..10), cut in any::<usize>()) {
+            let mut b = print::chip_photo(&good());
+            for (at, v) in edits {
+                let n = b.len();
+                b[at % n] = v;
+            }
+            b.truncate(cut % (b.len() + 1));
+            let r = assess(&b);
+            prop_assert!(r.metrics.len() >= 2);
+            let _ = jpeg_components(&b);
+        }
+    }
+}
