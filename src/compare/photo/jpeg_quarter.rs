@@ -57,6 +57,22 @@ fn half_weights() -> [f32; 5] {
 /// Position in FREQS of each natural column/row frequency, or 5 for one that does not contribute.
 const FREQ_SLOT: [usize; 8] = [0, 1, 5, 2, 5, 3, 5, 4];
 
+/// For each zigzag position: the index `fv * 5 + fu` into the 25 contributing coefficients, or
+/// 255 for a coefficient that does not contribute.
+const ZZ_SLOT: [u8; 64] = {
+    let mut t = [255u8; 64];
+    let mut k = 0;
+    while k < 64 {
+        let nat = ZIGZAG[k];
+        let (fu, fv) = (FREQ_SLOT[nat % 8], FREQ_SLOT[nat / 8]);
+        if fu < 5 && fv < 5 {
+            t[k] = (fv * 5 + fu) as u8;
+        }
+        k += 1;
+    }
+    t
+};
+
 #[derive(Clone)]
 struct Huffman {
     /// Fast lookup on the next 9 bits: (symbol, code length), length 0 = not in the table.
@@ -553,10 +569,8 @@ fn decode_scan(
                                     return None;
                                 }
                                 if ci == 0 {
-                                    let nat = ZIGZAG[k];
-                                    let (fu, fv) = (FREQ_SLOT[nat % 8], FREQ_SLOT[nat / 8]);
-                                    if fu < 5 && fv < 5 {
-                                        coef[fv * 5 + fu] = val as f32 * q[k] as f32;
+                                    if let Some(c) = coef.get_mut(ZZ_SLOT[k] as usize) {
+                                        *c = val as f32 * q[k] as f32;
                                     }
                                 }
                                 k += 1;
@@ -578,10 +592,8 @@ fn decode_scan(
                         }
                         let val = bits.receive_extend(s)?;
                         if ci == 0 {
-                            let nat = ZIGZAG[k];
-                            let (fu, fv) = (FREQ_SLOT[nat % 8], FREQ_SLOT[nat / 8]);
-                            if fu < 5 && fv < 5 {
-                                coef[fv * 5 + fu] = val as f32 * q[k] as f32;
+                            if let Some(c) = coef.get_mut(ZZ_SLOT[k] as usize) {
+                                *c = val as f32 * q[k] as f32;
                             }
                         }
                         k += 1;
