@@ -240,19 +240,18 @@ fn two_readers_at_once() {
         emus.push(Emulator::start(&r, pass_case_image(), Faults { slow_ms: Some(5), ..Faults::default() }));
         threads.push(std::thread::spawn(move || {
             let mut card = connect(&r);
-            let t = Instant::now();
+            let start = Instant::now();
             for i in 0..40 {
                 let resp = card.transmit(&SELECT_ICAO).unwrap_or_else(|e| panic!("{} exchange {i}: {e}", r.name));
                 assert_eq!(sw(&resp), 0x9000);
             }
-            (r.name.clone(), t.elapsed())
+            (r.name.clone(), start, Instant::now())
         }));
     }
-    let t = Instant::now();
-    let done: Vec<(String, Duration)> = threads.into_iter().map(|t| t.join().expect("reader thread")).collect();
-    let wall = t.elapsed();
-    let serial: Duration = done.iter().map(|d| d.1).sum();
-    eprintln!("two readers: {done:?}, wall {wall:?}");
-    // each answer is delayed 5 ms: in parallel the wall time stays well under the sum
-    assert!(wall < serial.mul_f64(0.85), "readers did not run in parallel: wall {wall:?}, sum {serial:?}");
+    let done: Vec<(String, Instant, Instant)> = threads.into_iter().map(|t| t.join().expect("reader thread")).collect();
+    eprintln!("two readers: {:?}", done.iter().map(|d| (&d.0, d.2 - d.1)).collect::<Vec<_>>());
+    // Both sessions were open and exchanging at the same time: their busy intervals overlap (a
+    // serialising transport would run one after the other). No timing threshold.
+    let (a, b) = (&done[0], &done[1]);
+    assert!(a.1 < b.2 && b.1 < a.2, "the two readers' sessions did not overlap: {:?} / {:?}", a.0, b.0);
 }
