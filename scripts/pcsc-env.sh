@@ -7,10 +7,9 @@
 # What it does:
 #  1. Installs pcscd, vsmartcard-vpcd and libpcsclite-dev with apt-get when one is missing
 #     (through sudo when not root).
-#  2. Picks free loopback TCP ports and writes its own reader configuration directory (one vpcd
-#     driver line per two readers: the vpcd driver opens two slots per line, on PORT and PORT+1;
-#     the reader for port P is named "idcheck vpcd BASE 00 0S" where BASE is the line's port and
-#     S = P - BASE).
+#  2. Picks two free consecutive TCP ports and writes its own reader configuration directory: one
+#     vpcd driver line, whose two slots listen on PORT and PORT+1; the reader for port P is named
+#     "idcheck vpcd BASE 00 0S" (S = P - BASE). At most 2 readers: vpcd cannot serve a second line.
 #  3. Starts `pcscd --foreground -c CONFDIR` of its own. pcscd 1.9.9 ignores PCSCLITE_CSOCK_NAME for
 #     its own socket and refuses to start while another pcscd holds /run/pcscd/pcscd.comm, so the
 #     pcscd and CMD run in a private mount namespace (`unshare -m`) with a tmpfs on /run/pcscd: a
@@ -193,7 +192,10 @@ while [ $# -gt 0 ]; do
 done
 [ $# -gt 0 ] || die "no command given (usage: scripts/pcsc-env.sh [--readers N] -- CMD ...)"
 case "$readers" in ''|*[!0-9]*) die "--readers must be a number, got '$readers'" ;; esac
-[ "$readers" -ge 1 ] && [ "$readers" -le 8 ] || die "--readers must be 1..8 (pcscd serves at most 16 slots), got $readers"
+# vpcd keeps its slots in one static table indexed by slot number, so a second vpcd line in the
+# configuration collides with the first (measured with vsmartcard-vpcd 0.8: the card of line 2
+# shows in both lines' slot 0, line 1's port is dead). One line gives two slots: two readers.
+[ "$readers" -ge 1 ] && [ "$readers" -le 2 ] || die "--readers must be 1 or 2 (one vpcd driver line serves two slots), got $readers"
 
 # 1. packages
 SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"

@@ -308,6 +308,9 @@ struct WorkerLink {
     tx: Sender<Req>,
     rx: Receiver<Rep>,
     ctx: Option<Context>,
+    /// Set when the caller gives up on the worker (deadline passed): from then on the worker
+    /// only cleans up, and leaves the card alone (it may by then be another session's card).
+    abandoned: Arc<AtomicBool>,
 }
 
 /// A card session through PC/SC. Its calls are bounded by the deadlines of its
@@ -438,7 +441,7 @@ impl PcscCard {
     }
 
     /// Ends the session: resets (`reset`) or leaves the card as it is. Bounded; a stuck worker is
-    /// abandoned. (Dropping a `PcscCard` also disconnects, with a reset, without waiting.)
+    /// abandoned. (Dropping a `PcscCard` disconnects with a reset.)
     pub fn disconnect(mut self, reset: bool) -> Result<(), PcscError> {
         let r = self.call(Req::Disconnect { reset }, "disconnect", self.opts.exchange_timeout).map(|_| ());
         self.link = None;
@@ -456,10 +459,12 @@ impl PcscCard {
         let (rep_tx, rep_rx) = mpsc::channel::<Rep>();
         let wanted = self.reader.clone();
         let opts = self.opts.clone();
+        let abandoned = Arc::new(AtomicBool::new(false));
+        let gave_up = abandoned.clone();
         let spawned = thread::Builder::new().name("pcsc-card".into()).spawn(move || {
             LIVE_WORKERS.fetch_add(1, Ordering::SeqCst);
             let reply = rep_tx.clone();
-            let r = catch_unwind(AssertUnwindSafe(|| worker_main(wanted, opts, reset, req_rx, rep_tx)));
+            let r = catch_unwind(AssertUnwindSafe(|| worker_main(wanted, opts, reset, gave_up, req_rx, rep_tx)));
             if r.is_err() {
                 let _ = reply.send(Rep::Err(PcscError::Failed {
                     reader: String::new(),
@@ -476,7 +481,7 @@ impl PcscCard {
                 reason: format!("cannot start the pc/sc worker thread: {e}"),
             });
         }
-        let mut link = WorkerLink { tx: req_tx, rx: rep_rx, ctx: None };
+        let mut link = WorkerLink { tx: req_tx, rx: rep_rx, ctx: None, abandoned };
         // the worker bounds its own retries by connect_timeout; one stuck SCardConnect is bounded here
         let deadline = Instant::now() + self.opts.connect_timeout + self.opts.exchange_timeout + self.opts.wait_for_card;
         loop {
@@ -492,6 +497,7 @@ impl PcscCard {
                 Ok(Rep::Err(e)) => return Err(e),
                 Ok(_) => return Err(self.unexpected("connect")),
                 Err(RecvTimeoutError::Timeout) => {
+                    link.abandoned.store(true, Ordering::SeqCst);
                     if let Some(c) = &link.ctx {
                         let _ = c.cancel();
                     }
@@ -514,10 +520,11 @@ impl PcscCard {
         }
     }
 
-    /// Drops the link to the worker after cancelling its context; the worker ends (disconnecting
-    /// with a reset) as soon as its current call returns.
+    /// Drops the link to the worker after cancelling its context; the worker ends as soon as its
+    /// current call returns, leaving the card as it is then (see `WorkerLink::abandoned`).
     fn abandon(&mut self, why: &str) {
         if let Some(link) = self.link.take() {
+            link.abandoned.store(true, Ordering::SeqCst);
             if let Some(c) = &link.ctx {
                 let _ = c.cancel();
             }
@@ -556,27 +563,33 @@ impl PcscCard {
 }
 
 impl Drop for PcscCard {
+    /// Ends the session with a card reset (its secure messaging state must not outlive it) and
+    /// waits for that, bounded by `min(exchange_timeout, 2 s)`, so the card is in a known state
+    /// when the next session (or a card swap) comes.
     fn drop(&mut self) {
-        // Dropping the request channel ends the worker, which disconnects with a reset.
-        self.link = None;
+        if let Some(link) = self.link.take() {
+            if link.tx.send(Req::Disconnect { reset: true }).is_ok() {
+                let _ = link.rx.recv_timeout(self.opts.exchange_timeout.min(Duration::from_secs(2)));
+            }
+        }
     }
 }
 
 impl From<PcscError> for TransportError {
-    /// The byte-level view: timeouts and mute cards are `CardMute`, a removed / reset card (or an
-    /// empty reader) is `CardRemoved`, reader faults and busy readers are `ReaderUnavailable`, a
+    /// The byte-level view: timeouts and mute cards are `CardMute`, a removed / reset card is
+    /// `CardRemoved`, reader faults, busy readers and an empty reader are `ReaderUnavailable`, a
     /// missing pcscd is `ServiceUnavailable`, anything else is `Protocol`. The message of the
     /// PC/SC error is kept where the variant carries text.
     fn from(e: PcscError) -> TransportError {
         let msg = e.to_string();
         match e {
             PcscError::ServiceUnavailable { .. } => TransportError::ServiceUnavailable(msg),
-            PcscError::UnknownReader { .. } | PcscError::ReaderUnavailable { .. } | PcscError::Busy { .. } => {
-                TransportError::ReaderUnavailable(msg)
-            }
-            PcscError::NoCard { .. } | PcscError::CardRemoved { .. } | PcscError::CardReset { .. } => {
-                TransportError::CardRemoved
-            }
+            // an empty reader is not a card's fault: nothing was presented
+            PcscError::UnknownReader { .. }
+            | PcscError::ReaderUnavailable { .. }
+            | PcscError::Busy { .. }
+            | PcscError::NoCard { .. } => TransportError::ReaderUnavailable(msg),
+            PcscError::CardRemoved { .. } | PcscError::CardReset { .. } => TransportError::CardRemoved,
             PcscError::Timeout { after_ms, .. } => TransportError::CardMute { after_ms },
             PcscError::CardMute { .. } | PcscError::SessionClosed { .. } => TransportError::CardMute { after_ms: 0 },
             PcscError::Failed { .. } => TransportError::Protocol(msg),
@@ -605,6 +618,7 @@ impl Transport for PcscCard {
 // the card worker (owns the pcsc Context and Card; runs every blocking call)
 
 struct Worker {
+    abandoned: Arc<AtomicBool>,
     ctx: Context,
     reader: String,
     reader_c: CString,
@@ -629,7 +643,31 @@ enum Outcome {
     NoTransaction,
 }
 
-fn worker_main(wanted: String, opts: ConnectOptions, reset: bool, rx: Receiver<Req>, out: Sender<Rep>) {
+impl Worker {
+    fn is_abandoned(&self) -> bool {
+        self.abandoned.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for Worker {
+    /// A session that ends normally resets the card (its secure messaging state must not
+    /// outlive the session); an abandoned one leaves it alone.
+    fn drop(&mut self) {
+        if let Some(card) = self.card.take() {
+            let d = if self.is_abandoned() { Disposition::LeaveCard } else { Disposition::ResetCard };
+            let _ = card.disconnect(d);
+        }
+    }
+}
+
+fn worker_main(
+    wanted: String,
+    opts: ConnectOptions,
+    reset: bool,
+    abandoned: Arc<AtomicBool>,
+    rx: Receiver<Req>,
+    out: Sender<Rep>,
+) {
     let ctx = match Context::establish(Scope::User) {
         Ok(c) => c,
         Err(e) => {
@@ -656,16 +694,14 @@ fn worker_main(wanted: String, opts: ConnectOptions, reset: bool, rx: Receiver<R
         let _ = out.send(Rep::Err(PcscError::UnknownReader { reader, available: names }));
         return;
     };
-    let mut w = Worker { ctx, reader, reader_c, want_tx: opts.transaction, opts, card: None, out };
+    let mut w = Worker { abandoned, ctx, reader, reader_c, want_tx: opts.transaction, opts, card: None, out };
     let wait = w.opts.wait_for_card;
     match w.connect_fresh(reset, wait) {
         Ok(atr) => {
             if w.out.send(Rep::Connected { reader: w.reader.clone(), atr }).is_err() {
-                // the caller gave up waiting (connect deadline): leave the card as it is, it may
-                // be in use by the application whose transaction held us up
-                if let Some(card) = w.card.take() {
-                    let _ = card.disconnect(Disposition::LeaveCard);
-                }
+                // the caller gave up waiting (connect deadline): Worker::drop leaves the card as
+                // it is, it may be in use by the application whose transaction held us up
+                w.abandoned.store(true, Ordering::SeqCst);
                 return;
             }
         }
@@ -702,6 +738,15 @@ impl Worker {
             let proto = self.protocols(first_proto);
             let r = self.ctx.connect(&self.reader_c, ShareMode::Shared, proto);
             let e = match r {
+                Ok(card) if self.is_abandoned() => {
+                    // the caller is gone: this may be someone else's card by now
+                    let _ = card.disconnect(Disposition::LeaveCard);
+                    return Err(PcscError::SessionClosed {
+                        reader: self.reader.clone(),
+                        op: "connect",
+                        reason: "abandoned".into(),
+                    });
+                }
                 Ok(mut card) => {
                     if reset {
                         if let Err(e) = card.reconnect(ShareMode::Shared, proto, Disposition::ResetCard) {
@@ -749,13 +794,14 @@ impl Worker {
         let mut begin_failures = 0u32;
         loop {
             let p = self.protocols(false);
-            let settle = (self.opts.exchange_timeout / 3).min(Duration::from_secs(1));
+            // time given to pcscd's presence poll (400 ms in pcsc-lite) after a failed exchange
+            let settle = (self.opts.exchange_timeout / 3).min(Duration::from_millis(1500));
             let outcome = match self.card.as_mut() {
                 None => serve_no_card(&self.reader, rx, &self.out),
                 Some(card) if self.want_tx => match card.transaction2() {
                     Ok(tx) => {
                         begin_failures = 0;
-                        serve(&tx, &self.reader, settle, rx, &self.out)
+                        serve(&tx, &self.reader, settle, &self.abandoned, rx, &self.out)
                         // the transaction ends here (LeaveCard)
                     }
                     Err((card, e)) => {
@@ -776,7 +822,7 @@ impl Worker {
                         }
                     }
                 },
-                Some(card) => serve(card, &self.reader, settle, rx, &self.out),
+                Some(card) => serve(card, &self.reader, settle, &self.abandoned, rx, &self.out),
             };
             match outcome {
                 Outcome::Quit => return,
@@ -855,9 +901,19 @@ fn transient(e: PErr) -> bool {
 }
 
 /// Serves requests that only need `&Card`, until one needs more.
-fn serve(card: &Card, reader: &str, settle: Duration, rx: &Receiver<Req>, out: &Sender<Rep>) -> Outcome {
+fn serve(
+    card: &Card,
+    reader: &str,
+    settle: Duration,
+    abandoned: &AtomicBool,
+    rx: &Receiver<Req>,
+    out: &Sender<Rep>,
+) -> Outcome {
     let mut buf = vec![0u8; pcsc::MAX_BUFFER_SIZE_EXTENDED];
     loop {
+        if abandoned.load(Ordering::SeqCst) {
+            return Outcome::Quit;
+        }
         let Ok(req) = rx.recv() else { return Outcome::Quit };
         match req {
             Req::Transmit(apdu) => match card.transmit(&apdu, &mut buf) {
@@ -872,10 +928,36 @@ fn serve(card: &Card, reader: &str, settle: Duration, rx: &Receiver<Req>, out: &
                         let _ = out.send(Rep::Err(PcscError::CardRemoved { reader: reader.to_string(), op: "transmit" }));
                         return Outcome::Gone;
                     }
-                    let _ = out.send(Rep::Err(PcscError::Failed {
+                    // the card gave no status word: as good as no answer
+                    let _ = out.send(Rep::Err(PcscError::CardMute {
                         reader: reader.to_string(),
                         op: "transmit",
                         reason: format!("response apdu of {n} bytes has no status word"),
+                    }));
+                }
+                // pcsc-lite reports a failed exchange with the card (IFD_COMMUNICATION_ERROR) as
+                // SCARD_E_NOT_TRANSACTED or SCARD_F_COMM_ERROR: a card leaving the field mid-APDU
+                // or a reader fault. pcscd tells which once its presence poll has run.
+                Err(e @ (PErr::NotTransacted | PErr::CommError)) => {
+                    if card_gone(card, settle) {
+                        let _ = out.send(Rep::Err(PcscError::CardRemoved { reader: reader.to_string(), op: "transmit" }));
+                        return Outcome::Gone;
+                    }
+                    // NOT_TRANSACTED is what contactless readers give for a failed RF exchange
+                    // (card at the edge of the field): the card's side. COMM_ERROR is the
+                    // reader's or pcscd's.
+                    let _ = out.send(Rep::Err(if e == PErr::NotTransacted {
+                        PcscError::CardMute {
+                            reader: reader.to_string(),
+                            op: "transmit",
+                            reason: format!("the exchange with the card failed ({e:?}) and the card is still present"),
+                        }
+                    } else {
+                        PcscError::ReaderUnavailable {
+                            reader: reader.to_string(),
+                            op: "transmit",
+                            reason: format!("exchange failed and the card is still present: {e} ({e:?})"),
+                        }
                     }));
                 }
                 Err(e) => {
@@ -1282,6 +1364,16 @@ mod tests {
         assert!(matches!(pick_reader("vpcd", &names), Err(PcscError::UnknownReader { .. })));
         assert!(matches!(pick_reader("", &names), Err(PcscError::UnknownReader { .. })));
         assert!(matches!(pick_reader("x", &[]), Err(PcscError::UnknownReader { .. })));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn pick_reader_never_panics(wanted in ".{0,40}", names in proptest::collection::vec(".{0,40}", 0..5)) {
+            let r = pick_reader(&wanted, &names);
+            if let Ok(n) = r {
+                proptest::prop_assert!(names.contains(&n));
+            }
+        }
     }
 
     #[test]

@@ -127,6 +127,7 @@ pub fn lease(env: &Env, k: usize) -> Lease {
 /// An emulator serving one card on one vpcd port, on a thread; stopped (connection closed, i.e.
 /// card removed) on drop.
 pub struct Emulator {
+    reader: Reader,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<emulator::ServeReport>>,
     pub events: Arc<Mutex<Vec<Event>>>,
@@ -160,7 +161,7 @@ impl Emulator {
                 .expect("emulator serve")
             })
             .expect("spawn emulator");
-        Emulator { stop, thread: Some(thread), events }
+        Emulator { reader: reader.clone(), stop, thread: Some(thread), events }
     }
 
     /// Stops the emulator (the card leaves the reader) and returns its report.
@@ -170,7 +171,12 @@ impl Emulator {
 
     fn stop_inner(&mut self) -> Option<emulator::ServeReport> {
         self.stop.store(true, Ordering::SeqCst);
-        self.thread.take().and_then(|t| t.join().ok())
+        let t = self.thread.take()?;
+        let report = t.join().ok();
+        // pcscd notices the card left at its next presence poll: wait for it, so the next test on
+        // this reader does not connect to the stale card
+        wait_card(&self.reader, false, Duration::from_secs(5));
+        report
     }
 }
 
