@@ -4,7 +4,9 @@
 //! Exit codes: 0 pass, 1 invalid, 2 unavailable; 64 usage, 65 malformed input data, 66 an input
 //! that does not exist, 70 internal error, 74 store or other I/O error.
 
+mod audit_cmds;
 mod chip_cmds;
+mod daemon_cmds;
 mod compare_cmds;
 mod reader_cmds;
 mod report;
@@ -109,6 +111,20 @@ enum Command {
         #[command(subcommand)]
         cmd: chip_cmds::PkiCmd,
     },
+    /// Run the daemon: reader monitor, jobs, local API (see README, "The daemon").
+    Serve(daemon_cmds::ServeArgs),
+    /// Validate a daemon configuration file.
+    CheckConfig(daemon_cmds::CheckConfigArgs),
+    /// Planned maintenance of a running daemon: every verification answers `unavailable`.
+    Maintenance {
+        #[command(subcommand)]
+        cmd: daemon_cmds::MaintenanceCmd,
+    },
+    /// The auditors' log: export and verify the tamper-evident chain.
+    Audit {
+        #[command(subcommand)]
+        cmd: audit_cmds::AuditCmd,
+    },
     /// Recompute the comparison thresholds from data.
     Calibrate {
         #[command(subcommand)]
@@ -138,6 +154,10 @@ pub fn main() -> ExitCode {
         Command::Personalize(a) => chip_cmds::personalize(a),
         Command::Pki { cmd } => chip_cmds::pki(cmd),
         Command::Emulate(a) => chip_cmds::emulate(a),
+        Command::Serve(a) => daemon_cmds::serve(a),
+        Command::CheckConfig(a) => daemon_cmds::check_config(a),
+        Command::Maintenance { cmd } => daemon_cmds::maintenance(cmd),
+        Command::Audit { cmd } => audit_cmds::audit(cmd),
     };
     match result {
         Ok(code) => code,
