@@ -5,12 +5,15 @@
 #![forbid(unsafe_code)]
 #![warn(clippy::unwrap_used)]
 
+pub mod audit;
 pub mod biometrics;
 pub mod chip;
 pub mod compare;
 pub mod emulator;
+pub mod daemon;
 pub mod fixtures;
 pub mod lds;
+pub mod live;
 pub mod model;
 pub mod pcsc_transport;
 pub mod personalize;

@@ -1,41 +1,129 @@
-//! `idcheck serve`, `check-config` and `maintenance`: the daemon and its small clients.
+//! `idcheck serve`, `check-config` and `maintenance`: the daemon, its configuration check, and
+//! the small client that switches planned maintenance through the daemon's socket.
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
+use idcheck::daemon::client::Client;
+use idcheck::daemon::config::{Config, DEFAULT_PATH};
+use idcheck::daemon::{self, DaemonError};
+use serde_json::json;
 
-use super::{CliError, CliResult, EX_SOFTWARE};
+use super::{CliError, CliResult, EX_IOERR, EX_SOFTWARE};
+
+/// sysexits EX_CONFIG: the configuration is wrong.
+const EX_CONFIG: u8 = 78;
+/// sysexits EX_UNAVAILABLE: the daemon is not reachable.
+const EX_UNAVAILABLE: u8 = 69;
 
 #[derive(Args)]
 pub struct ServeArgs {
-    /// Configuration file.
-    #[arg(long, default_value = "/etc/idcheck/idcheck.toml")]
+    /// Configuration file (TOML).
+    #[arg(long, default_value = DEFAULT_PATH, env = "IDCHECK_CONFIG")]
     config: PathBuf,
 }
 
 #[derive(Args)]
 pub struct CheckConfigArgs {
-    /// Configuration file.
-    #[arg(default_value = "/etc/idcheck/idcheck.toml")]
+    /// Configuration file (TOML).
+    #[arg(default_value = DEFAULT_PATH)]
     config: PathBuf,
+}
+
+/// Where the daemon's API socket is: `--socket`, else the configuration's `api.socket`.
+#[derive(Args, Clone)]
+pub struct SocketArgs {
+    /// The daemon's API socket.
+    #[arg(long, env = "IDCHECK_SOCKET")]
+    socket: Option<PathBuf>,
+    /// Configuration file naming the socket (when --socket is not given).
+    #[arg(long, default_value = DEFAULT_PATH, env = "IDCHECK_CONFIG")]
+    config: PathBuf,
+}
+
+impl SocketArgs {
+    fn path(&self) -> Result<PathBuf, CliError> {
+        match &self.socket {
+            Some(s) => Ok(s.clone()),
+            None => Ok(Config::load(&self.config).map_err(|e| CliError::new(EX_CONFIG, e.to_string()))?.api.socket),
+        }
+    }
 }
 
 #[derive(Subcommand)]
 pub enum MaintenanceCmd {
-    /// Start planned maintenance.
-    On,
+    /// Start planned maintenance: every verification answers `unavailable` with the reason.
+    On {
+        /// Why (shown to kiosks and kept in the audit log).
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        socket: SocketArgs,
+    },
+    /// End planned maintenance.
+    Off {
+        #[command(flatten)]
+        socket: SocketArgs,
+    },
+    /// Show whether the station is in maintenance.
+    Status {
+        #[command(flatten)]
+        socket: SocketArgs,
+    },
 }
 
 pub fn serve(a: ServeArgs) -> CliResult {
-    Err(CliError::new(EX_SOFTWARE, format!("serve is not built yet ({})", a.config.display())))
+    match daemon::serve(&a.config) {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(DaemonError::Config(e)) => Err(CliError::new(EX_CONFIG, e.to_string())),
+        Err(e) => Err(CliError::new(EX_SOFTWARE, e.to_string())),
+    }
 }
 
 pub fn check_config(a: CheckConfigArgs) -> CliResult {
-    Err(CliError::new(EX_SOFTWARE, format!("check-config is not built yet ({})", a.config.display())))
+    let c = Config::load(&a.config).map_err(|e| CliError::new(EX_CONFIG, e.to_string()))?;
+    println!("{}: ok", a.config.display());
+    println!("  database      {}", c.store.database.display());
+    println!("  trust         {}", c.trust.directory.display());
+    println!("  readers       include {:?}, exclude {:?}", c.readers.include, c.readers.exclude);
+    println!("  api socket    {} (mode {}, group {})", c.api.socket.display(), c.api.socket_mode, c.api.socket_group.as_deref().unwrap_or("-"));
+    if let Some(t) = c.api.tcp {
+        println!("  api tcp       {t}");
+    }
+    if let Some(s) = &c.api.auditor_socket {
+        println!("  auditors      {}", s.display());
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 pub fn maintenance(cmd: MaintenanceCmd) -> CliResult {
-    match cmd {
-        MaintenanceCmd::On => Err(CliError::new(EX_SOFTWARE, "maintenance is not built yet")),
+    let (socket, body) = match &cmd {
+        MaintenanceCmd::On { reason, socket } => (socket, Some(json!({ "on": true, "reason": reason }))),
+        MaintenanceCmd::Off { socket } => (socket, Some(json!({ "on": false }))),
+        MaintenanceCmd::Status { socket } => (socket, None),
+    };
+    let path = socket.path()?;
+    let client = Client::new(&path).map_err(|e| CliError::new(EX_SOFTWARE, e.to_string()))?;
+    let out = match &body {
+        Some(b) => client.post("/v1/maintenance", b),
+        None => client.get("/v1/maintenance"),
+    };
+    let (status, v) = out.map_err(|e| CliError::new(EX_UNAVAILABLE, e.to_string()))?;
+    if !status.is_success() {
+        return Err(CliError::new(EX_IOERR, format!("daemon refused: HTTP {status}: {}", v["error"].as_str().unwrap_or(""))));
     }
+    match v["maintenance"].as_object() {
+        Some(m) => println!(
+            "maintenance on since {}: {} (by {})",
+            m.get("since").and_then(|x| x.as_str()).unwrap_or("?"),
+            m.get("reason").and_then(|x| x.as_str()).unwrap_or("?"),
+            m.get("by").and_then(|x| x.as_str()).unwrap_or("?")
+        ),
+        None => println!("maintenance off"),
+    }
+    if let Some(w) = v["warning"].as_str() {
+        eprintln!("idcheck: warning: {w}");
+    }
+    Ok(ExitCode::SUCCESS)
 }

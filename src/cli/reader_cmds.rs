@@ -6,11 +6,11 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Args;
-use idcheck::chip::read::{ChipReader, ReadOptions, ReadOutcome};
+use idcheck::chip::read::ReadOutcome;
 use idcheck::chip::{BacKey, ReadFailure, ReadStep};
-use idcheck::lds::Mrz;
-use idcheck::model::{AcceptanceRecord, ValidUntil};
-use idcheck::pcsc_transport::{self, ConnectOptions, PcscCard};
+use idcheck::live::{self, LiveReadOptions};
+use idcheck::model::AcceptanceRecord;
+use idcheck::pcsc_transport;
 
 use super::{CliError, CliResult, DbArg};
 
@@ -64,37 +64,18 @@ pub fn readers() -> CliResult {
 
 /// The BAC key of the card made for this record (its MRZ data: document number, birth, expiry).
 pub fn bac_key(record: &AcceptanceRecord) -> Result<BacKey, CliError> {
-    let expiry = match record.valid_until {
-        ValidUntil::Date(d) => Some(d),
-        ValidUntil::LongTerm => None,
-    };
-    let sex = if record.sex == "2" { 'F' } else { 'M' };
-    let mrz = Mrz::resident(&record.id_number, record.birth_date, sex, expiry, "X<<X").map_err(CliError::data)?;
-    BacKey::from_mrz(&mrz).map_err(CliError::data)
+    live::bac_key(record).map_err(CliError::data)
 }
 
 /// Connect to the reader and read the chip. `Err(ReadFailure)` carries the step for the verdict.
 pub fn read_card(args: &ReaderArgs, key: &BacKey) -> Result<ReadOutcome, ReadFailure> {
-    let name = match &args.reader {
-        Some(r) => pcsc_transport::resolve_reader(r),
-        None => pcsc_transport::list_readers().and_then(|l| {
-            l.into_iter().find(|r| r.card_present).map(|r| r.name).ok_or(pcsc_transport::PcscError::UnknownReader {
-                reader: "(any reader with a card)".into(),
-                available: Vec::new(),
-            })
-        }),
-    }
-    .map_err(|e| ReadFailure::from_transport(ReadStep::Connect, &e.into()))?;
-    let opts = ConnectOptions {
+    let name = live::pick_reader(args.reader.as_deref()).map_err(|e| ReadFailure::from_transport(ReadStep::Connect, &e.into()))?;
+    let opts = LiveReadOptions {
         exchange_timeout: Duration::from_millis(args.exchange_timeout_ms),
         wait_for_card: Duration::from_millis(args.wait_ms),
-        ..ConnectOptions::default()
+        attempts: args.attempts,
     };
-    let mut card = PcscCard::connect(&name, opts).map_err(|e| ReadFailure::from_transport(ReadStep::Connect, &e.into()))?;
-    let mut reader = ChipReader::new(key, ReadOptions::default());
-    let out = reader.read_with_reconnect(&mut card, args.attempts.max(1));
-    let _ = card.disconnect(false);
-    out
+    live::read_card(&name, key, opts)
 }
 
 pub fn read(a: ReadArgs) -> CliResult {

@@ -1,0 +1,462 @@
+//! The local HTTP/JSON API (axum): the kiosk / QC socket (a Unix socket whose group decides who
+//! may use it; optionally a loopback TCP port behind a bearer token) and the auditors' read-only
+//! socket. Owns routing, who-is-asking (peer credentials or token), request and error shapes, and
+//! the server-sent event stream. Handlers only translate: jobs run in `jobs`, decisions are made
+//! in `state` and `verify`, SQL stays in `store`.
+
+use std::convert::Infallible;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::connect_info::{ConnectInfo, Connected};
+use axum::extract::{Path as UrlPath, Query, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::serve::IncomingStream;
+use axum::{Extension, Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tokio::net::UnixListener;
+
+use super::events::DaemonEvent;
+use super::jobs::{self, JobError, JobRequest, Jobs};
+use super::state::{Maintenance, Shared};
+use crate::store::{ImportOutcome, VerificationFilter};
+
+/// Everything a handler needs.
+#[derive(Clone)]
+pub struct Api {
+    pub shared: Arc<Shared>,
+    pub jobs: Arc<Jobs>,
+}
+
+/// Who is asking, as logged with each verification ("unix:uid=1000(kiosk)", "tcp:token").
+#[derive(Debug, Clone)]
+pub struct Caller(pub String);
+
+/// Peer credentials of a Unix-socket client.
+#[derive(Debug, Clone)]
+pub struct UnixPeer {
+    pub uid: Option<u32>,
+    pub pid: Option<i32>,
+}
+
+impl Connected<IncomingStream<'_, UnixListener>> for UnixPeer {
+    fn connect_info(stream: IncomingStream<'_, UnixListener>) -> Self {
+        match stream.io().peer_cred() {
+            Ok(c) => UnixPeer { uid: Some(c.uid()), pid: c.pid() },
+            Err(_) => UnixPeer { uid: None, pid: None },
+        }
+    }
+}
+
+/// An error answer: `{"error": "..."}` with its status.
+pub struct ApiError(StatusCode, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(json!({ "error": self.1 }))).into_response()
+    }
+}
+
+impl From<JobError> for ApiError {
+    fn from(e: JobError) -> Self {
+        let code = match &e {
+            JobError::RecordNotFound(_) => StatusCode::NOT_FOUND,
+            JobError::BadSurface(_) | JobError::BadReader(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            JobError::NoCard { .. } => StatusCode::REQUEST_TIMEOUT,
+            JobError::Busy(_) | JobError::Aborted(_) => StatusCode::SERVICE_UNAVAILABLE,
+            JobError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        ApiError(code, e.to_string())
+    }
+}
+
+fn internal(e: impl std::fmt::Display) -> ApiError {
+    ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+}
+
+/// The kiosk / QC routes.
+pub fn routes(api: Api) -> Router {
+    Router::new()
+        .route("/v1/health", get(health))
+        .route("/v1/readers", get(readers))
+        .route("/v1/verifications", post(create_verification).get(list_verifications))
+        .route("/v1/verifications/{id}", get(get_verification))
+        .route("/v1/jobs/{job}", get(get_job))
+        .route("/v1/records", get(list_records))
+        .route("/v1/records/import", post(import_records))
+        .route("/v1/maintenance", get(get_maintenance).post(set_maintenance))
+        .route("/v1/events", get(events))
+        .fallback(|| async { ApiError(StatusCode::NOT_FOUND, "no such endpoint; see the README, \"The local API\"".into()) })
+        .with_state(api)
+}
+
+/// The Unix-socket router: the caller is the peer's uid.
+pub fn unix_router(api: Api) -> Router {
+    routes(api).layer(middleware::from_fn(unix_caller))
+}
+
+async fn unix_caller(ConnectInfo(peer): ConnectInfo<UnixPeer>, mut req: Request, next: Next) -> Response {
+    let who = match peer.uid {
+        Some(uid) => {
+            let name = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)).ok().flatten().map(|u| u.name);
+            match name {
+                Some(n) => format!("unix:uid={uid}({n})"),
+                None => format!("unix:uid={uid}"),
+            }
+        }
+        None => "unix:unknown".into(),
+    };
+    req.extensions_mut().insert(Caller(who));
+    next.run(req).await
+}
+
+/// The TCP router: every request must carry `Authorization: Bearer <token>`.
+pub fn tcp_router(api: Api, token: Arc<String>) -> Router {
+    routes(api).layer(middleware::from_fn(move |req: Request, next: Next| {
+        let token = token.clone();
+        async move {
+            let given = req
+                .headers()
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .map(str::trim);
+            // compare digests: equal-time in the token's content
+            let ok = given.is_some_and(|g| {
+                ring::digest::digest(&ring::digest::SHA256, g.as_bytes()).as_ref()
+                    == ring::digest::digest(&ring::digest::SHA256, token.as_bytes()).as_ref()
+            });
+            if !ok {
+                return ApiError(StatusCode::UNAUTHORIZED, "missing or wrong bearer token".into()).into_response();
+            }
+            let mut req = req;
+            req.extensions_mut().insert(Caller("tcp:token".into()));
+            next.run(req).await
+        }
+    }))
+}
+
+// ------------------------------------------------------------------------------------ handlers
+
+async fn health(State(api): State<Api>) -> Json<Value> {
+    let s = &api.shared;
+    let reason = s.unavailable_reason(None);
+    let readers = s.readers();
+    Json(json!({
+        "status": if reason.is_some() { "unavailable" } else { "ok" },
+        "reason": reason,
+        "version": env!("CARGO_PKG_VERSION"),
+        "maintenance": s.maintenance(),
+        "pcsc": match s.pcsc_down() { Some(r) => json!({"up": false, "reason": r}), None => json!({"up": true}) },
+        "store": match s.store_fault() { Some(r) => json!({"ok": false, "reason": r}), None => json!({"ok": true}) },
+        "readers": readers.len(),
+        "pending_jobs": api.jobs.pending(),
+    }))
+}
+
+fn reader_json(name: &str, card: &super::state::CardState, busy: bool) -> Value {
+    json!({
+        "name": name,
+        "card": {
+            "present": card.present,
+            "atr": card.atr.as_ref().map(hex::encode_upper),
+            "unresponsive": card.unresponsive,
+        },
+        "busy": busy,
+    })
+}
+
+async fn readers(State(api): State<Api>) -> Json<Value> {
+    let list: Vec<Value> = api.shared.readers().iter().map(|(n, c, b)| reader_json(n, c, *b)).collect();
+    Json(json!({ "readers": list, "pcsc_up": api.shared.pcsc_down().is_none() }))
+}
+
+/// `POST /v1/verifications`: the job request plus `"async": true` to get a job id at once.
+#[derive(Deserialize)]
+struct CreateVerification {
+    #[serde(flatten)]
+    job: JobRequest,
+    #[serde(default, rename = "async")]
+    run_async: bool,
+}
+
+async fn create_verification(
+    State(api): State<Api>,
+    Extension(caller): Extension<Caller>,
+    body: Result<Json<CreateVerification>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(body) = body.map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("request body: {}", e.body_text())))?;
+    if api.shared.shutting_down() {
+        return Err(ApiError(StatusCode::SERVICE_UNAVAILABLE, "the station is shutting down".into()));
+    }
+    let max = api.shared.config().jobs.max_pending;
+    let (job, pending) = api.jobs.admit(max, &body.job.record_id)?;
+    let (shared, jobs) = (api.shared.clone(), api.jobs.clone());
+    let task = tokio::spawn(async move {
+        let out = jobs::run(shared, jobs, job, body.job, caller.0).await;
+        drop(pending);
+        out
+    });
+    if body.run_async {
+        return Ok((StatusCode::ACCEPTED, Json(json!({ "job": job, "poll": format!("/v1/jobs/{job}") }))).into_response());
+    }
+    // the job runs to its end even if this client goes away: the verdict is stored either way
+    let out = task.await.map_err(internal)??;
+    Ok(Json(out).into_response())
+}
+
+async fn get_job(State(api): State<Api>, UrlPath(job): UrlPath<u64>) -> Result<Json<Value>, ApiError> {
+    let state = api.jobs.get(job).ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no job {job}")))?;
+    Ok(Json(json!({ "job": job, "status": state })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    status: Option<String>,
+    record_id: Option<String>,
+    limit: Option<usize>,
+}
+
+fn stored_json(v: &crate::store::StoredVerification) -> Value {
+    let verdict: Value = serde_json::from_str(&v.row.verdict_json).unwrap_or(Value::Null);
+    let inputs: Vec<Value> = v.row.inputs.iter().map(|(n, h)| json!({ "name": n, "sha256": h })).collect();
+    json!({
+        "id": v.id,
+        "started_at": v.row.started_at,
+        "finished_at": v.row.finished_at,
+        "record_id": v.row.record_id,
+        "scan_id": v.row.scan_id,
+        "reader": v.row.reader,
+        "requested_by": v.row.requested_by,
+        "status": v.row.status,
+        "verdict": verdict,
+        "inputs": inputs,
+    })
+}
+
+async fn list_verifications(State(api): State<Api>, q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>) -> Result<Json<Value>, ApiError> {
+    let Query(q) = q.map_err(|e| ApiError(StatusCode::BAD_REQUEST, e.body_text()))?;
+    if let Some(s) = &q.status {
+        if !matches!(s.as_str(), "pass" | "invalid" | "unavailable") {
+            return Err(ApiError(StatusCode::BAD_REQUEST, format!("status {s:?}: expected pass, invalid or unavailable")));
+        }
+    }
+    let filter = VerificationFilter { status: q.status, record_id: q.record_id, limit: Some(q.limit.unwrap_or(100).min(10_000)) };
+    let sh = api.shared.clone();
+    let list = tokio::task::spawn_blocking(move || sh.read_store(|s| s.list_verifications(&filter)))
+        .await
+        .map_err(internal)?
+        .map_err(|e| ApiError(StatusCode::SERVICE_UNAVAILABLE, e))?;
+    Ok(Json(json!({ "verifications": list.iter().map(stored_json).collect::<Vec<_>>() })))
+}
+
+async fn get_verification(State(api): State<Api>, UrlPath(id): UrlPath<i64>) -> Result<Json<Value>, ApiError> {
+    let sh = api.shared.clone();
+    let found = tokio::task::spawn_blocking(move || sh.read_store(|s| s.get_verification(id)))
+        .await
+        .map_err(internal)?
+        .map_err(|e| ApiError(StatusCode::SERVICE_UNAVAILABLE, e))?;
+    found.map(|v| Json(stored_json(&v))).ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no verification {id}")))
+}
+
+async fn list_records(State(api): State<Api>) -> Result<Json<Value>, ApiError> {
+    let sh = api.shared.clone();
+    let list = tokio::task::spawn_blocking(move || sh.read_store(|s| s.list_records()))
+        .await
+        .map_err(internal)?
+        .map_err(|e| ApiError(StatusCode::SERVICE_UNAVAILABLE, e))?;
+    // summaries only: ids and dates, no names (personal text stays in the store)
+    let out: Vec<Value> = list
+        .iter()
+        .map(|r| json!({ "application_id": r.application_id, "accepted_at": r.accepted_at, "imported_at": r.imported_at, "updated_at": r.updated_at }))
+        .collect();
+    Ok(Json(json!({ "records": out })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ImportBody {
+    /// A record directory, a directory of them, or a JSON Lines file, on this station.
+    path: PathBuf,
+}
+
+async fn import_records(
+    State(api): State<Api>,
+    Extension(caller): Extension<Caller>,
+    body: Result<Json<ImportBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Json(body) = body.map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("request body: {}", e.body_text())))?;
+    let sh = api.shared.clone();
+    let path = body.path.clone();
+    let out = tokio::task::spawn_blocking(move || -> Result<Value, ApiError> {
+        let loaded = crate::records::acceptance::load_any(&path).map_err(|e| ApiError(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
+        let (mut inserted, mut replaced, mut unchanged) = (0u32, 0u32, 0u32);
+        let mut errors = Vec::new();
+        for r in loaded {
+            match r {
+                Err(e) => errors.push(e.to_string()),
+                Ok(rec) => match sh.with_store(|s| s.import_record(&rec)) {
+                    Ok(ImportOutcome::Inserted) => inserted += 1,
+                    Ok(ImportOutcome::Replaced) => replaced += 1,
+                    Ok(ImportOutcome::Unchanged) => unchanged += 1,
+                    Err(e) => errors.push(format!("record {}: {e}", rec.application_id)),
+                },
+            }
+        }
+        Ok(json!({ "inserted": inserted, "replaced": replaced, "unchanged": unchanged, "errors": errors }))
+    })
+    .await
+    .map_err(internal)??;
+    tracing::info!(caller = %caller.0, path = %body.path.display(), result = %out, "records imported");
+    Ok(Json(out))
+}
+
+async fn get_maintenance(State(api): State<Api>) -> Json<Value> {
+    let m = api.shared.maintenance();
+    Json(json!({ "on": m.is_some(), "maintenance": m }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MaintenanceBody {
+    on: bool,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+async fn set_maintenance(
+    State(api): State<Api>,
+    Extension(caller): Extension<Caller>,
+    body: Result<Json<MaintenanceBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Json(body) = body.map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("request body: {}", e.body_text())))?;
+    let s = &api.shared;
+    let warning = if body.on {
+        let reason = body.reason.map(|r| r.trim().to_string()).filter(|r| !r.is_empty());
+        let Some(reason) = reason else {
+            return Err(ApiError(StatusCode::BAD_REQUEST, "maintenance on needs a reason".into()));
+        };
+        let m = Maintenance { reason: reason.clone(), by: caller.0.clone(), since: now_rfc3339() };
+        let w = s.set_maintenance(Some(m)).err();
+        tracing::info!(by = %caller.0, %reason, "maintenance on");
+        super::audit_log(s, super::AuditNote::MaintenanceOn { reason: reason.clone(), by: caller.0.clone() });
+        s.emit(DaemonEvent::MaintenanceOn { reason, by: caller.0 });
+        w
+    } else {
+        let w = s.set_maintenance(None).err();
+        tracing::info!(by = %caller.0, "maintenance off");
+        super::audit_log(s, super::AuditNote::MaintenanceOff { by: caller.0.clone() });
+        s.emit(DaemonEvent::MaintenanceOff { by: caller.0 });
+        w
+    };
+    let m = s.maintenance();
+    Ok(Json(json!({ "on": m.is_some(), "maintenance": m, "warning": warning })))
+}
+
+fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// `GET /v1/events`: first a `hello` event with the readers and the station's state, then every
+/// event as it happens. Ends when the daemon shuts down.
+async fn events(State(api): State<Api>) -> Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>> {
+    let s = api.shared.clone();
+    let readers: Vec<Value> = s.readers().iter().map(|(n, c, b)| reader_json(n, c, *b)).collect();
+    let hello = json!({
+        "type": "hello",
+        "readers": readers,
+        "maintenance": s.maintenance(),
+        "unavailable": s.unavailable_reason(None),
+    });
+    let first = Event::default().event("hello").data(hello.to_string());
+    let rx = s.events.subscribe();
+    let shutdown = s.shutdown_signal();
+    let stream = futures_util::stream::unfold((Some(first), rx, shutdown), |(first, mut rx, mut shutdown)| async move {
+        if let Some(f) = first {
+            return Some((Ok(f), (None, rx, shutdown)));
+        }
+        enum Next {
+            Event(Event),
+            End,
+        }
+        let next = tokio::select! {
+            r = rx.recv() => match r {
+                Ok(e) => Next::Event(Event::default().event(e.kind()).data(serde_json::to_string(&e).unwrap_or_default())),
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                    Next::Event(Event::default().event("lagged").data(json!({"type": "lagged", "missed": n}).to_string()))
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => Next::End,
+            },
+            _ = shutdown.wait_for(|s| *s) => Next::End,
+        };
+        match next {
+            Next::Event(ev) => Some((Ok(ev), (None, rx, shutdown))),
+            Next::End => None,
+        }
+    });
+    Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+}
+
+// ------------------------------------------------------------------------------------ auditors
+
+/// The auditors' routes: read-only, nothing else (no verification, no import, no maintenance).
+pub fn auditor_router(api: Api) -> Router {
+    Router::new()
+        .route("/v1/health", get(|| async { Json(json!({ "status": "ok", "socket": "auditor" })) }))
+        .route("/v1/audit/export", get(super::audit_api::export))
+        .route("/v1/audit/verify", get(super::audit_api::verify))
+        .fallback(|| async { ApiError(StatusCode::NOT_FOUND, "the auditor socket serves /v1/audit/export and /v1/audit/verify only".into()) })
+        .with_state(api)
+}
+
+/// Binds a Unix socket at `path` (replacing a stale socket file, never another kind of file),
+/// then sets its mode and group.
+pub fn bind_unix(path: &std::path::Path, mode: u32, group: Option<&str>) -> Result<UnixListener, String> {
+    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        if meta.file_type().is_socket() {
+            std::fs::remove_file(path).map_err(|e| format!("cannot remove stale socket {}: {e}", path.display()))?;
+        } else {
+            return Err(format!("{} exists and is not a socket", path.display()));
+        }
+    }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    let l = UnixListener::bind(path).map_err(|e| format!("cannot listen on {}: {e}", path.display()))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(|e| format!("cannot chmod {}: {e}", path.display()))?;
+    if let Some(g) = group {
+        let grp = nix::unistd::Group::from_name(g)
+            .map_err(|e| format!("group {g:?}: {e}"))?
+            .ok_or_else(|| format!("group {g:?} does not exist"))?;
+        std::os::unix::fs::chown(path, None, Some(grp.gid.as_raw())).map_err(|e| format!("cannot give {} to group {g}: {e}", path.display()))?;
+    }
+    Ok(l)
+}
+
+/// The token TCP clients must send: the first line of the file, at least 16 characters.
+pub fn read_token(path: &std::path::Path) -> Result<String, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("token file {}: {e}", path.display()))?;
+    let t = text.lines().next().unwrap_or("").trim().to_string();
+    if t.len() < 16 {
+        return Err(format!("token file {}: the token must have at least 16 characters", path.display()));
+    }
+    Ok(t)
+}
+
+/// Where the sockets are, for `serve`'s log line.
+pub fn describe(socket: &std::path::Path, tcp: Option<std::net::SocketAddr>) -> String {
+    match tcp {
+        Some(a) => format!("{} and http://{a}", socket.display()),
+        None => socket.display().to_string(),
+    }
+}

@@ -1,0 +1,415 @@
+//! The daemon end to end: the real `idcheck serve` binary, a temporary configuration, the
+//! private pcscd with vpcd readers and the card emulator (scripts/pcsc-env.sh), driven over its
+//! Unix socket by a real HTTP client (hyper). Kiosk verdicts of a good card and one card per
+//! cause, the same JSON as `idcheck verify --json`; a job waiting for a card placed later; a card
+//! placed with no job (reported, not read); two readers at once; maintenance (API and CLI, kept
+//! across a restart); reloading on SIGHUP; SIGTERM during a read; SIGKILL during a batch of 200
+//! verifications (every announced verdict is in the store afterwards, the store intact).
+
+mod daemon_common;
+mod pcsc_common;
+
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use daemon_common::*;
+use idcheck::emulator::Faults;
+use idcheck::lds::ChipImage;
+use pcsc_common::*;
+use serde_json::{json, Value};
+
+fn load_chip(case: &Case) -> ChipImage {
+    ChipImage::load_dir(&case.chip).expect("chip image")
+}
+
+/// `idcheck verify --json` on the same files, without the store: the verdict object.
+fn cli_verdict(case: &Case, trust: &std::path::Path, surface: Option<&std::path::Path>) -> Value {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_idcheck"));
+    cmd.args(["verify", "--json", "--no-store", "--record"]).arg(&case.acceptance).arg("--chip").arg(&case.chip).arg("--trust").arg(trust);
+    if let Some(s) = surface {
+        cmd.arg("--surface").arg(s);
+    }
+    let out = cmd.output().expect("idcheck verify");
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("verify --json: {e}: {}", String::from_utf8_lossy(&out.stderr)))
+}
+
+#[test]
+fn kiosk_verdicts_of_a_good_card_and_one_card_per_cause() {
+    let Some(env) = env("kiosk_verdicts_of_a_good_card_and_one_card_per_cause") else { return };
+    let lease = lease(env, 1);
+    let r = &lease.readers[0];
+    let d = Daemon::start(&lease.readers, Extra::default());
+    d.wait_readers(1, Duration::from_secs(5));
+
+    let sample = sample_case();
+    let c1_surface = cause1_surface(&d.dir);
+    let cases = vec![
+        (committed_case("pass-kiosk"), None),
+        (sample_case(), sample.surface.clone()),
+        (Case { name: "c1-surface-name", status: "invalid", causes: vec![1], ..sample_case() }, Some(c1_surface)),
+        (committed_case("c2-kiosk-chip-address"), None),
+        (committed_case("c3-dg-hash"), None),
+        (committed_case("c4-id-check-char"), None),
+    ];
+    let trust = d.dir.join("trust");
+    for (case, _) in &cases {
+        d.import(&case.acceptance);
+    }
+    let mut seen_causes = Vec::new();
+    for (case, surface) in &cases {
+        let emu = Emulator::start(r, load_chip(case), Faults::default());
+        d.wait_card(&r.name, true, Duration::from_secs(5));
+        let mut body = json!({ "record_id": case.record_id, "reader": r.name });
+        if let Some(s) = surface {
+            body["surface"] = json!(s);
+        }
+        let (code, v) = d.verify(body);
+        assert_eq!(code, 200, "{}: {v}", case.name);
+        assert_eq!(v["verdict"]["status"], case.status, "{}: {v}", case.name);
+        assert_eq!(causes(&v), case.causes, "{}: {v}", case.name);
+        seen_causes.extend(causes(&v));
+        // stored before announced, and the stored verdict is the announced one
+        let id = v["id"].as_i64().expect("stored id");
+        let (code, stored) = d.client().get(&format!("/v1/verifications/{id}")).expect("get");
+        assert_eq!(code.as_u16(), 200);
+        assert_eq!(stored["verdict"], v["verdict"], "{}", case.name);
+        assert_eq!(stored["reader"], r.name.as_str());
+        // the same object `idcheck verify --json` prints for the same files
+        let cli = cli_verdict(case, &trust, surface.as_deref());
+        assert_eq!(v["verdict"], cli, "{}: API and CLI verdicts differ", case.name);
+        // the timing split is reported
+        for k in ["wait_ms", "read_ms", "compare_ms", "store_ms", "total_ms"] {
+            assert!(v["timing"][k].as_f64().is_some(), "{k} missing: {}", v["timing"]);
+        }
+        emu.stop();
+        d.wait_card(&r.name, false, Duration::from_secs(5));
+    }
+    seen_causes.sort();
+    seen_causes.dedup();
+    assert_eq!(seen_causes, vec![1, 2, 3, 4]);
+
+    // cause 3 from the live chip itself: a mute card
+    let emu = Emulator::start(r, load_chip(&sample), Faults { mute: true, ..Faults::default() });
+    d.wait_card(&r.name, true, Duration::from_secs(5));
+    let (code, v) = d.verify(json!({ "record_id": sample.record_id, "reader": r.name }));
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["verdict"]["status"], "invalid", "{v}");
+    assert_eq!(causes(&v), vec![3], "{v}");
+    drop(emu);
+
+    // filters of the list
+    let (_, list) = d.client().get("/v1/verifications?status=pass").expect("list");
+    let n = list["verifications"].as_array().map(|a| a.len()).unwrap_or(0);
+    assert_eq!(n, 2, "{list}");
+    let (code, _) = d.client().get("/v1/verifications?status=bogus").expect("list");
+    assert_eq!(code.as_u16(), 400);
+    // unknown record: 404, nothing stored
+    let (code, v) = d.verify(json!({ "record_id": "000000000000000000", "reader": r.name }));
+    assert_eq!(code, 404, "{v}");
+    // malformed body: 400 naming the field
+    let (code, v) = d.verify(json!({ "record": "x" }));
+    assert_eq!(code, 400, "{v}");
+    assert!(v["error"].as_str().unwrap_or("").contains("record"), "{v}");
+}
+
+#[test]
+fn a_job_waits_for_a_card_placed_later_and_a_card_without_a_job_is_not_read() {
+    let Some(env) = env("a_job_waits_for_a_card_placed_later_and_a_card_without_a_job_is_not_read") else { return };
+    let lease = lease(env, 1);
+    let r = &lease.readers[0];
+    let d = Daemon::start(&lease.readers, Extra::default());
+    d.wait_readers(1, Duration::from_secs(5));
+    let sample = sample_case();
+    d.import(&sample.acceptance);
+    let client = d.client();
+    let mut events = client.events().expect("event stream");
+    let hello = events.next(Duration::from_secs(5)).expect("hello").expect("hello event");
+    assert_eq!(hello.event, "hello");
+
+    // a card placed with no job: an event, no read, nothing stored
+    let emu = Emulator::start(r, load_chip(&sample), Faults::default());
+    let ev = events.wait_for("card_inserted", Duration::from_secs(5), |d| d["reader"] == r.name.as_str()).expect("events");
+    let ev = ev.expect("card_inserted event");
+    assert_eq!(ev.data["awaited"], false, "{:?}", ev);
+    std::thread::sleep(Duration::from_millis(500));
+    let apdus = emu.events.lock().map(|e| e.len()).unwrap_or(0);
+    emu.stop();
+    let (_, list) = d.client().get("/v1/verifications").expect("list");
+    assert_eq!(list["verifications"].as_array().map(|a| a.len()), Some(0), "{list}");
+    // the emulator saw the reader power the card at most; no SELECT of the application
+    assert!(apdus < 5, "a card without a job must not be read ({apdus} emulator events)");
+
+    // a job first, the card later
+    let (code, v) = d.client().post("/v1/verifications", &json!({ "record_id": sample.record_id, "reader": r.name, "async": true, "wait_secs": 30 })).expect("post");
+    assert_eq!(code.as_u16(), 202, "{v}");
+    let job = v["job"].as_u64().expect("job id");
+    std::thread::sleep(Duration::from_millis(700));
+    let (_, st) = d.client().get(&format!("/v1/jobs/{job}")).expect("job");
+    assert_eq!(st["status"]["state"], "waiting", "{st}");
+    let emu = Emulator::start(r, load_chip(&sample), Faults::default());
+    let ev = events.wait_for("card_inserted", Duration::from_secs(5), |d| d["reader"] == r.name.as_str()).expect("events").expect("card_inserted");
+    assert_eq!(ev.data["awaited"], true);
+    let fin = events.wait_for("verification_finished", Duration::from_secs(30), |d| d["job"] == job).expect("events").expect("finished event");
+    assert_eq!(fin.data["status"], "pass", "{:?}", fin);
+    let id = fin.data["id"].as_i64().expect("stored id in the event");
+    // the event came after the commit: the stored row is there
+    let (code, stored) = d.client().get(&format!("/v1/verifications/{id}")).expect("get");
+    assert_eq!(code.as_u16(), 200);
+    assert_eq!(stored["status"], "pass");
+    let (_, st) = d.client().get(&format!("/v1/jobs/{job}")).expect("job");
+    assert_eq!(st["status"]["state"], "done", "{st}");
+    assert_eq!(st["status"]["result"]["id"], id);
+    emu.stop();
+
+    // no card in time: 408, not a verdict, nothing stored
+    let (code, v) = d.verify(json!({ "record_id": sample.record_id, "reader": r.name, "wait_secs": 1, "fresh_card": true }));
+    assert_eq!(code, 408, "{v}");
+    let (_, list) = d.client().get("/v1/verifications").expect("list");
+    assert_eq!(list["verifications"].as_array().map(|a| a.len()), Some(1), "{list}");
+}
+
+#[test]
+fn two_readers_verify_at_once() {
+    let Some(env) = env("two_readers_verify_at_once") else { return };
+    if env.readers.len() < 2 {
+        panic!("two_readers_verify_at_once needs 2 readers (scripts/pcsc-env.sh --readers 2)");
+    }
+    let lease = lease(env, 2);
+    let d = Daemon::start(&lease.readers, Extra::default());
+    d.wait_readers(2, Duration::from_secs(5));
+    let sample = sample_case();
+    let kiosk = committed_case("pass-kiosk");
+    d.import(&sample.acceptance);
+    d.import(&kiosk.acceptance);
+    // slow cards, so that the two reads certainly overlap
+    let slow = Faults { slow_ms: Some(15), ..Faults::default() };
+    let _e0 = Emulator::start(&lease.readers[0], load_chip(&sample), slow.clone());
+    let _e1 = Emulator::start(&lease.readers[1], load_chip(&kiosk), slow);
+    d.wait_card(&lease.readers[0].name, true, Duration::from_secs(5));
+    d.wait_card(&lease.readers[1].name, true, Duration::from_secs(5));
+    let client = d.client();
+    let mut events = client.events().expect("events");
+    let jobs = [(sample.record_id.clone(), lease.readers[0].name.clone()), (kiosk.record_id.clone(), lease.readers[1].name.clone())];
+    let socket = d.socket.clone();
+    let handles: Vec<_> = jobs
+        .iter()
+        .cloned()
+        .map(|(rec, reader)| {
+            let socket = socket.clone();
+            std::thread::spawn(move || {
+                let c = idcheck::daemon::client::Client::new(&socket).expect("client");
+                c.post("/v1/verifications", &json!({ "record_id": rec, "reader": reader })).expect("post")
+            })
+        })
+        .collect();
+    let results: Vec<_> = handles.into_iter().map(|h| h.join().expect("thread")).collect();
+    for (i, (code, v)) in results.iter().enumerate() {
+        assert_eq!(code.as_u16(), 200, "{v}");
+        assert_eq!(v["verdict"]["status"], "pass", "{v}");
+        assert_eq!(v["reader"], jobs[i].1.as_str());
+    }
+    // overlap: both reads started before the first verdict
+    let mut order = Vec::new();
+    while let Ok(Some(e)) = events.next(Duration::from_millis(500)) {
+        if e.event == "verification_reading" || e.event == "verification_finished" {
+            order.push(e.event);
+        }
+        if order.len() == 4 {
+            break;
+        }
+    }
+    assert_eq!(&order[..2], &["verification_reading", "verification_reading"], "reads did not overlap: {order:?}");
+}
+
+#[test]
+fn maintenance_answers_unavailable_survives_a_restart_and_ends() {
+    let Some(env) = env("maintenance_answers_unavailable_survives_a_restart_and_ends") else { return };
+    let lease = lease(env, 1);
+    let r = &lease.readers[0];
+    let mut d = Daemon::start(&lease.readers, Extra::default());
+    d.wait_readers(1, Duration::from_secs(5));
+    let sample = sample_case();
+    d.import(&sample.acceptance);
+    let _emu = Emulator::start(r, load_chip(&sample), Faults::default());
+    d.wait_card(&r.name, true, Duration::from_secs(5));
+
+    let bin = env!("CARGO_BIN_EXE_idcheck");
+    let out = Command::new(bin).args(["maintenance", "on", "--reason", "replacing the reader cable", "--socket"]).arg(&d.socket).output().expect("cli");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (code, v) = d.verify(json!({ "record_id": sample.record_id, "reader": r.name }));
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["verdict"]["status"], "unavailable", "{v}");
+    assert!(v.to_string().contains("replacing the reader cable"), "{v}");
+    assert!(causes(&v).is_empty());
+    let (_, h) = d.client().get("/v1/health").expect("health");
+    assert_eq!(h["status"], "unavailable");
+
+    // kept across a restart
+    d.signal(nix::sys::signal::Signal::SIGTERM);
+    assert!(d.wait_exit(Duration::from_secs(15)).success());
+    d.spawn();
+    d.wait_readers(1, Duration::from_secs(5));
+    let (_, m) = d.client().get("/v1/maintenance").expect("maintenance");
+    assert_eq!(m["on"], true, "{m}");
+
+    // a reason is required; then off through the API
+    let (code, _) = d.client().post("/v1/maintenance", &json!({ "on": true })).expect("post");
+    assert_eq!(code.as_u16(), 400);
+    let (code, _) = d.client().post("/v1/maintenance", &json!({ "on": false })).expect("post");
+    assert_eq!(code.as_u16(), 200);
+    d.wait_card(&r.name, true, Duration::from_secs(5));
+    let (code, v) = d.verify(json!({ "record_id": sample.record_id, "reader": r.name }));
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["verdict"]["status"], "pass", "{v}");
+    let out = Command::new(bin).args(["maintenance", "status", "--socket"]).arg(&d.socket).output().expect("cli");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "maintenance off");
+}
+
+#[test]
+fn sighup_reloads_the_configuration() {
+    let Some(env) = env("sighup_reloads_the_configuration") else { return };
+    let lease = lease(env, 1);
+    let d = Daemon::start(&lease.readers, Extra::default());
+    d.wait_readers(1, Duration::from_secs(5));
+    let text = std::fs::read_to_string(&d.config).expect("config");
+    // an impossible free-space floor: the station is "disk full", so unavailable
+    std::fs::write(&d.config, text.replace("min_free_mib = 1\n", "min_free_mib = 1000000000\n")).expect("write");
+    d.signal(nix::sys::signal::Signal::SIGHUP);
+    let end = Instant::now() + Duration::from_secs(5);
+    loop {
+        let (_, h) = d.client().get("/v1/health").expect("health");
+        if h["status"] == "unavailable" {
+            assert!(h["reason"].as_str().unwrap_or("").contains("disk full"), "{h}");
+            break;
+        }
+        assert!(Instant::now() < end, "reload not applied: {h}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // a broken file is refused and the running configuration stays
+    std::fs::write(&d.config, "[store]\nnonsense = 1\n").expect("write");
+    d.signal(nix::sys::signal::Signal::SIGHUP);
+    std::thread::sleep(Duration::from_millis(500));
+    let (_, h) = d.client().get("/v1/health").expect("health");
+    assert_eq!(h["status"], "unavailable", "{h}");
+    assert!(d.log_text().contains("reload refused"), "{}", d.log_text());
+    std::fs::write(&d.config, text).expect("write");
+    d.signal(nix::sys::signal::Signal::SIGHUP);
+    let end = Instant::now() + Duration::from_secs(5);
+    loop {
+        let (_, h) = d.client().get("/v1/health").expect("health");
+        if h["status"] == "ok" {
+            break;
+        }
+        assert!(Instant::now() < end, "reload back not applied: {h}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn sigterm_during_a_read_aborts_it_without_a_verdict() {
+    let Some(env) = env("sigterm_during_a_read_aborts_it_without_a_verdict") else { return };
+    let lease = lease(env, 1);
+    let r = &lease.readers[0];
+    let mut d = Daemon::start(&lease.readers, Extra { jobs: "shutdown_grace_secs = 1\n".into(), ..Extra::default() });
+    d.wait_readers(1, Duration::from_secs(5));
+    let sample = sample_case();
+    d.import(&sample.acceptance);
+    // a slow card: the read takes several seconds
+    let _emu = Emulator::start(r, load_chip(&sample), Faults { slow_ms: Some(60), ..Faults::default() });
+    d.wait_card(&r.name, true, Duration::from_secs(5));
+    let client = d.client();
+    let mut events = client.events().expect("events");
+    let socket = d.socket.clone();
+    let rec = sample.record_id.clone();
+    let reader = r.name.clone();
+    let req = std::thread::spawn(move || {
+        let c = idcheck::daemon::client::Client::new(&socket).expect("client");
+        c.post("/v1/verifications", &json!({ "record_id": rec, "reader": reader }))
+    });
+    events.wait_for("verification_reading", Duration::from_secs(10), |_| true).expect("events").expect("reading event");
+    let t = Instant::now();
+    d.signal(nix::sys::signal::Signal::SIGTERM);
+    let st = d.wait_exit(Duration::from_secs(15));
+    assert!(st.success(), "daemon exit: {st}");
+    let answer = req.join().expect("thread");
+    if let Ok((code, v)) = &answer {
+        assert_eq!(code.as_u16(), 503, "{v}");
+        assert!(v["error"].as_str().unwrap_or("").contains("aborted"), "{v}");
+    }
+    eprintln!("SIGTERM to exit: {:?}", t.elapsed());
+    // nothing stored as a verdict
+    let store = idcheck::store::Store::open(&d.db).expect("store");
+    let list = store.list_verifications(&Default::default()).expect("list");
+    assert!(list.is_empty(), "an aborted read must not be a verdict: {list:?}");
+    assert!(d.log_text().contains("aborted"), "{}", d.log_text());
+}
+
+#[test]
+fn sigkill_during_a_batch_loses_no_announced_verdict() {
+    let Some(env) = env("sigkill_during_a_batch_loses_no_announced_verdict") else { return };
+    let lease = lease(env, 1);
+    let r = &lease.readers[0];
+    let mut d = Daemon::start(&lease.readers, Extra::default());
+    d.wait_readers(1, Duration::from_secs(5));
+    let kiosk = committed_case("pass-kiosk");
+    d.import(&kiosk.acceptance);
+    let _emu = Emulator::start(r, load_chip(&kiosk), Faults::default());
+    d.wait_card(&r.name, true, Duration::from_secs(5));
+
+    // a batch of 200 verifications from a client thread; announced = answered with an id
+    let announced: Arc<Mutex<Vec<(i64, String)>>> = Arc::default();
+    let stop = Arc::new(AtomicBool::new(false));
+    let (socket, rec, reader) = (d.socket.clone(), kiosk.record_id.clone(), r.name.clone());
+    let (a2, s2) = (announced.clone(), stop.clone());
+    let batch = std::thread::spawn(move || {
+        let c = idcheck::daemon::client::Client::new(&socket).expect("client").with_timeout(Duration::from_secs(30));
+        let mut failures = 0;
+        for _ in 0..200 {
+            if s2.load(Ordering::SeqCst) {
+                break;
+            }
+            match c.post("/v1/verifications", &json!({ "record_id": rec, "reader": reader })) {
+                Ok((code, v)) if code.as_u16() == 200 => {
+                    if let Some(id) = v["id"].as_i64() {
+                        a2.lock().expect("lock").push((id, v["verdict"]["status"].as_str().unwrap_or("").to_string()));
+                    }
+                }
+                _ => failures += 1,
+            }
+        }
+        failures
+    });
+    // kill at an arbitrary moment once some verdicts were announced
+    let end = Instant::now() + Duration::from_secs(120);
+    while announced.lock().expect("lock").len() < 25 {
+        assert!(Instant::now() < end, "batch too slow; log:\n{}", d.log_text());
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(Duration::from_millis(37));
+    d.kill9();
+    stop.store(true, Ordering::SeqCst);
+    let _ = batch.join();
+    let announced = announced.lock().expect("lock").clone();
+    assert!(announced.len() >= 25);
+
+    // restart: the store opens, is intact, and holds every announced verdict
+    d.spawn();
+    let store = idcheck::store::Store::open(&d.db).expect("store reopens");
+    for (id, status) in &announced {
+        let v = store.get_verification(*id).expect("get").unwrap_or_else(|| panic!("announced verdict {id} lost"));
+        assert_eq!(&v.row.status, status);
+    }
+    let check: String = rusqlite::Connection::open(&d.db)
+        .expect("sqlite")
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .expect("integrity_check");
+    assert_eq!(check, "ok");
+    eprintln!("announced before SIGKILL: {}", announced.len());
+    // and the daemon works again
+    d.wait_card(&r.name, true, Duration::from_secs(5));
+    let (code, v) = d.verify(json!({ "record_id": kiosk.record_id, "reader": r.name }));
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["verdict"]["status"], "pass");
+}
