@@ -1,64 +1,131 @@
 #!/usr/bin/env bash
-# The main job: a private pcscd with a vpcd virtual reader, the card emulator serving one card
-# after another (the independent sample card, one card per defect class of causes.md from the
-# generated corpus, and cards with chip faults: mute, pulled mid-read, no application), and
-# `idcheck verify --reader` printing each verdict beside the expected one.
+# The main job: the idcheck daemon (`idcheck serve`) against a virtual reader and virtual cards.
+# A private pcscd with a vpcd virtual reader; the daemon watching it; the card emulator placing
+# one card after another on the reader (the independent sample card, cards with chip faults, one
+# card per defect class of causes.md from the generated corpus); for each card a kiosk-style
+# request through the daemon's Unix socket (curl), and the verdict printed beside the expected one.
 # Usage: scripts/demo.sh [OUT_DIR]      (default: ./out/demo)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out="${1:-out/demo}"
 
 if [ -z "${IDCHECK_VPCD_PORTS:-}" ]; then
-    command -v cc >/dev/null 2>&1 || { SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"; $SUDO apt-get update -qq; $SUDO apt-get install -y -qq build-essential pkg-config; }
-    dpkg -s libpcsclite-dev >/dev/null 2>&1 || { SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"; $SUDO apt-get update -qq; $SUDO DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libpcsclite-dev pcscd vsmartcard-vpcd; }
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    need=()
+    command -v cc >/dev/null 2>&1 || need+=(build-essential pkg-config)
+    command -v curl >/dev/null 2>&1 || need+=(curl)
+    command -v python3 >/dev/null 2>&1 || need+=(python3)
+    for p in libpcsclite-dev pcscd vsmartcard-vpcd; do dpkg -s "$p" >/dev/null 2>&1 || need+=("$p"); done
+    if [ ${#need[@]} -gt 0 ]; then $SUDO apt-get update -qq; $SUDO DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"; fi
     cargo build --release --quiet
     exec scripts/pcsc-env.sh --readers 1 -- "$0" "$out"
 fi
 
-bin=target/release/idcheck
+bin=$PWD/target/release/idcheck
 port=${IDCHECK_VPCD_PORTS%%,*}
 reader=${IDCHECK_VPCD_READERS%%,*}
-export IDCHECK_DB="$out/idcheck.db"
 mkdir -p "$out"
+out=$(cd "$out" && pwd)
 [ -f "$out/corpus/cases.json" ] || "$bin" fixtures generate --out "$out/corpus" >/dev/null
+rm -rf "$out/trust" "$out/state" "$out/idcheck.db"*
+mkdir -p "$out/trust"
+cp fixtures/samples/trust/csca.pem "$out/trust/sample.pem"
+cp "$out/corpus/trust/csca.pem" "$out/trust/corpus.pem"
+sock="$out/idcheck.sock"
+cat >"$out/idcheck.toml" <<CONF
+[store]
+database = "$out/idcheck.db"
+state_dir = "$out/state"
+[trust]
+directory = "$out/trust"
+[readers]
+include = ["$reader"]
+exchange_timeout_ms = 1500
+[jobs]
+card_wait_secs = 10
+[api]
+socket = "$sock"
+socket_mode = "0600"
+auditor_socket = "$out/audit.sock"
+[audit]
+key = "$out/station-key.pk8"
+[log]
+target = "stderr"
+CONF
+"$bin" check-config "$out/idcheck.toml" >/dev/null
+"$bin" serve --config "$out/idcheck.toml" 2>"$out/daemon.log" &
+daemon=$!
+trap 'kill -TERM $daemon 2>/dev/null || true; wait $daemon 2>/dev/null || true' EXIT
+for _ in $(seq 100); do curl -sf --unix-socket "$sock" http://idcheck/v1/health >/dev/null 2>&1 && break; sleep 0.1; done
+echo "daemon up: $(curl -s --unix-socket "$sock" http://idcheck/v1/health)"
+echo
 
-# serve CHIP_DIR [FAULTS...]: start the emulator on the virtual reader and wait for the card.
+api() { curl -s --unix-socket "$sock" -H 'content-type: application/json' "$@"; }
+
+# serve CHIP_DIR [FAULTS...]: place a card (the emulator) on the virtual reader; wait until the daemon sees it.
 serve() {
     local chip="$1"; shift
     "$bin" emulate --card "$chip" --vpcd "127.0.0.1:$port" --quiet "$@" 2>/dev/null &
     emu=$!
-    for _ in $(seq 50); do "$bin" readers 2>/dev/null | grep -q "present" && return 0; sleep 0.1; done
+    for _ in $(seq 100); do api "http://idcheck/v1/readers" | grep -q '"present":true' && return 0; sleep 0.05; done
 }
-stop() { kill "$emu" 2>/dev/null || true; wait "$emu" 2>/dev/null || true; sleep 0.3; }
+stop() {
+    kill "$emu" 2>/dev/null || true; wait "$emu" 2>/dev/null || true
+    for _ in $(seq 100); do api "http://idcheck/v1/readers" | grep -q '"present":false' && return 0; sleep 0.05; done
+}
 
-# check NAME EXPECTED RECORD TRUST [SURFACE]: verify the served card, print one line.
+# check NAME EXPECTED RECORD_DIR [SURFACE_DIR]: import the record, ask the daemon, print one line.
 check() {
-    local name="$1" expected="$2" record="$3" trust="$4" surface=()
-    [ -n "${5:-}" ] && surface=(--surface "$5")
-    local verdict
-    verdict=$("$bin" verify --json --reader "$reader" --exchange-timeout-ms 1500 --record "$record" "${surface[@]}" --trust "$trust" \
-        | python3 -c "import json,sys; v=json.load(sys.stdin); print(v['status'], ','.join(map(str,v['causes'])), '|', '; '.join(f\"[{f['cause']}] {f['item']} ({f['sources']})\" for f in v['findings'])[:110])" || true)
-    printf '%-26s %-13s %s\n' "$name" "$expected" "$verdict"
+    local name="$1" expected="$2" record="$3" surface="${4:-}" id body
+    api -X POST http://idcheck/v1/records/import -d "{\"path\": \"$record\"}" >/dev/null
+    id=$(basename "$record")
+    body="{\"record_id\": \"$id\", \"reader\": \"$reader\""
+    [ -n "$surface" ] && body="$body, \"surface\": \"${surface%/}\""
+    body="$body}"
+    api -X POST http://idcheck/v1/verifications -d "$body" | python3 -c "
+import json, sys
+v = json.load(sys.stdin)
+if 'verdict' not in v:
+    print(f'{sys.argv[1]:<26} {sys.argv[2]:<13} no verdict: {v}'); sys.exit()
+d = v['verdict']; t = v['timing']
+got = (d['status'] + ' ' + ','.join(map(str, d['causes']))).strip()
+mark = 'ok' if got == sys.argv[2].strip() else '!!'
+f = '; '.join(f\"[{x['cause']}] {x['item']} ({x['sources']})\" for x in d['findings'])[:90]
+print(f\"{mark} {sys.argv[1]:<26} {sys.argv[2]:<13} {got:<13} id {v['id']}  read {t['read_ms']:.0f} ms  {f}\")
+" "$name" "$expected"
 }
 
-printf '%-26s %-13s %s\n' "card on the reader" "expected" "verdict (status, causes | findings)"
-s=fixtures/samples/pass-case
+printf '   %-26s %-13s %s\n' "card on the reader" "expected" "verdict (status causes, stored id, read time, findings)"
+s=$PWD/fixtures/samples/pass-case
 serve "$s/chip"
-check "independent-sample" "pass" "$s/acceptance/451022202404011140" fixtures/samples/trust "$s/surface/QC-20240408-9308"
+check "independent-sample" "pass" "$s/acceptance/451022202404011140" "$s/surface/QC-20240408-9308"
 stop
 for fault in "--mute" "--leave-after 3000" "--no-application"; do
     serve "$s/chip" $fault
-    check "sample ${fault#--}" "invalid 3" "$s/acceptance/451022202404011140" fixtures/samples/trust
+    check "sample ${fault#--}" "invalid 3" "$s/acceptance/451022202404011140"
     stop
 done
 for case in "$out"/corpus/cases/*/; do
     name=$(basename "$case")
-    expected=$(python3 -c "import json,sys; l=json.load(open(sys.argv[1])); print(l['status'], ','.join(map(str,l['causes'])))" "$case/case.json")
+    expected=$(python3 -c "import json,sys; l=json.load(open(sys.argv[1])); print((l['status']+' '+','.join(map(str,l['causes']))).strip())" "$case/case.json")
     surface=""
     [ -d "$case/surface" ] && surface=$(ls -d "$case"/surface/*/)
+    case "$name" in
+        # read live, a chip whose MRZ birth date is wrong cannot be opened with the BAC key of the
+        # record: the reader sees a chip it cannot read (cause 3); from the chip image it is cause 2
+        c2-chip-mrz-birth) expected="invalid 3" ;;
+        # a chip image whose MRZ check digit is broken gives the emulator no BAC key to serve
+        c3-mrz-check-digit) printf '   %-26s %-13s %s\n' "$name" "$expected" "not served live (the emulator derives no BAC key from a broken MRZ; checked from the chip image in tests/corpus.rs)"; continue ;;
+    esac
     serve "$case/chip"
-    check "$name" "$expected" "$(ls -d "$case"/acceptance/*/)" "$out/corpus/trust" "$surface"
+    check "$name" "$expected" "$(ls -d "$case"/acceptance/*/ | head -1)" "$surface"
     stop
 done
 echo
-echo "stored verdicts: $("$bin" verifications list --limit 1000 | wc -l) in $IDCHECK_DB"
+echo "maintenance on:  $("$bin" maintenance on --reason 'demo: planned maintenance' --socket "$sock")"
+serve "$s/chip"
+check "sample during maintenance" "unavailable" "$s/acceptance/451022202404011140"
+stop
+echo "maintenance off: $("$bin" maintenance off --socket "$sock")"
+echo
+echo "stored verdicts: $(api 'http://idcheck/v1/verifications?limit=1000' | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["verifications"]))') in $out/idcheck.db; daemon log: $out/daemon.log"
