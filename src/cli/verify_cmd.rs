@@ -131,8 +131,17 @@ fn store_verdict(
         causes: verdict.causes.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(","),
         primary: verdict.primary.map(|c| c.number()),
         inputs: v.inputs.clone(),
+        requested_by: Some(cli_user()),
     };
     store.save_verification(&row).map_err(|e| e.to_string())
+}
+
+/// "cli:<user>" for the audit log: who ran the command (USER, else the uid).
+fn cli_user() -> String {
+    match std::env::var("USER").ok().filter(|u| !u.is_empty()) {
+        Some(u) => format!("cli:{u}"),
+        None => format!("cli:uid={}", nix::unistd::getuid()),
+    }
 }
 
 pub fn now_rfc3339() -> String {

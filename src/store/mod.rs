@@ -11,9 +11,13 @@ use rusqlite::{params, Connection, OptionalExtension};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
+use crate::audit::{AuditEvent, RecordImportSummary, VerificationSummary};
 use crate::model::{sha256_hex, AcceptanceRecord, Biometric};
 use crate::records::acceptance::{self, FileRef};
 use crate::records::parse_timestamp;
+
+mod audit;
+pub use audit::{AuditRow, AuditSnapshot, CheckpointRow, PruneCommit};
 
 /// Schema migrations, in order: migration `i` takes the schema from version `i` to `i + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -57,6 +61,28 @@ const MIGRATIONS: &[&str] = &[
         sha256          TEXT NOT NULL CHECK (length(sha256) = 64),
         PRIMARY KEY (verification_id, position)
     ) STRICT;",
+    // 2: the auditors' log (store/audit.rs, crate::audit): hash-chained entries and signed
+    // checkpoints; who asked for a verification.
+    "ALTER TABLE verifications ADD COLUMN requested_by TEXT;
+    CREATE TABLE audit_entries (
+        seq        INTEGER PRIMARY KEY CHECK (seq >= 1),
+        time       TEXT NOT NULL,
+        kind       TEXT NOT NULL,
+        payload    TEXT NOT NULL,
+        prev_hash  TEXT NOT NULL CHECK (length(prev_hash) = 64),
+        entry_hash TEXT NOT NULL CHECK (length(entry_hash) = 64)
+    ) STRICT;
+    CREATE INDEX audit_entries_by_time ON audit_entries (time);
+    CREATE TABLE audit_checkpoints (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        seq        INTEGER NOT NULL,
+        entry_hash TEXT NOT NULL,
+        time       TEXT NOT NULL,
+        purpose    TEXT NOT NULL CHECK (purpose IN ('checkpoint', 'anchor')),
+        public_key TEXT NOT NULL,
+        signature  TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX audit_checkpoints_by_seq ON audit_checkpoints (seq);",
 ];
 
 /// The schema version this build creates and understands.
@@ -102,6 +128,8 @@ pub enum StoreError {
     },
     #[error("no database path: set IDCHECK_DB, XDG_DATA_HOME or HOME")]
     NoDefaultPath,
+    #[error("audit log: {0}")]
+    Audit(String),
 }
 
 /// What importing a record did.
@@ -143,6 +171,8 @@ pub struct VerificationRow {
     pub causes: String,
     pub primary: Option<u8>,
     pub inputs: Vec<(String, String)>,
+    /// Who asked for the verification (`cli:<user>`, a daemon client); logged in the audit entry.
+    pub requested_by: Option<String>,
 }
 
 /// A logged verification and its id.
@@ -338,10 +368,7 @@ impl Store {
         let hash = content_hash(&json, record);
         let now = now_rfc3339();
         let what = format!("importing record {id}");
-        let tx = self
-            .conn
-            .unchecked_transaction()
-            .map_err(self.ctx(what.clone()))?;
+        let tx = self.begin_immediate(&what)?;
         let existing: Option<String> = tx
             .query_row(
                 "SELECT content_sha256 FROM records WHERE application_id = ?1",
@@ -351,7 +378,7 @@ impl Store {
             .optional()
             .map_err(self.ctx(what.clone()))?;
         let outcome = match existing {
-            Some(h) if h == hash => return Ok(ImportOutcome::Unchanged),
+            Some(h) if h == hash => ImportOutcome::Unchanged,
             Some(_) => {
                 tx.execute(
                     "UPDATE records SET id_number = ?2, accepted_at = ?3, accepted_unix = ?4, record_json = ?5,
@@ -376,13 +403,30 @@ impl Store {
                 ImportOutcome::Inserted
             }
         };
-        for (pos, t) in templates_of(record) {
-            tx.execute(
-                "INSERT INTO record_templates (application_id, position, template) VALUES (?1, ?2, ?3)",
-                params![id, pos as i64, t.bytes()],
-            )
-            .map_err(self.ctx(what.clone()))?;
+        if outcome != ImportOutcome::Unchanged {
+            for (pos, t) in templates_of(record) {
+                tx.execute(
+                    "INSERT INTO record_templates (application_id, position, template) VALUES (?1, ?2, ?3)",
+                    params![id, pos as i64, t.bytes()],
+                )
+                .map_err(self.ctx(what.clone()))?;
+            }
         }
+        // The audit entry commits with the record (every import is logged, unchanged ones too).
+        let summary = RecordImportSummary {
+            application_id: id.clone(),
+            outcome: match outcome {
+                ImportOutcome::Inserted => "inserted",
+                ImportOutcome::Replaced => "replaced",
+                ImportOutcome::Unchanged => "unchanged",
+            }
+            .to_string(),
+            content_sha256: hash,
+            photo_sha256: record.photo.sha256_hex(),
+            template_sha256: templates_of(record).iter().map(|(_, t)| t.sha256_hex()).collect(),
+        };
+        let event = AuditEvent::RecordImport(summary);
+        self.audit_append_in(&tx, event.kind(), &event.payload())?;
         tx.commit().map_err(self.ctx(what))?;
         Ok(outcome)
     }
@@ -505,10 +549,10 @@ impl Store {
     pub fn save_verification(&self, row: &VerificationRow) -> Result<i64, StoreError> {
         validate_row(row)?;
         let what = "saving a verification";
-        let tx = self.conn.unchecked_transaction().map_err(self.ctx(what))?;
+        let tx = self.begin_immediate(what)?;
         tx.execute(
             "INSERT INTO verifications (started_at, finished_at, record_id, scan_id, reader, verdict_json, status,
-             causes, primary_cause) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+             causes, primary_cause, requested_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             params![
                 row.started_at,
                 row.finished_at,
@@ -518,7 +562,8 @@ impl Store {
                 row.verdict_json,
                 row.status,
                 row.causes,
-                row.primary.map(i64::from)
+                row.primary.map(i64::from),
+                row.requested_by
             ],
         )
         .map_err(self.ctx(what))?;
@@ -530,6 +575,9 @@ impl Store {
             )
             .map_err(self.ctx(what))?;
         }
+        // The audit entry commits with the verdict: no verdict exists without its entry.
+        let event = AuditEvent::Verification(VerificationSummary::from_row(id, row));
+        self.audit_append_in(&tx, event.kind(), &event.payload())?;
         tx.commit().map_err(self.ctx(what))?;
         Ok(id)
     }
@@ -583,8 +631,8 @@ impl Store {
         let what = "reading verifications";
         let limit = limit.map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX));
         let sql = format!(
-            "SELECT id, started_at, finished_at, record_id, scan_id, reader, verdict_json, status, causes, primary_cause
-             FROM verifications {clause} ORDER BY id DESC LIMIT {limit}"
+            "SELECT id, started_at, finished_at, record_id, scan_id, reader, verdict_json, status, causes, primary_cause,
+             requested_by FROM verifications {clause} ORDER BY id DESC LIMIT {limit}"
         );
         let tx = self.conn.unchecked_transaction().map_err(self.ctx(what))?;
         let rows = {
@@ -606,6 +654,7 @@ impl Store {
                             causes: r.get(8)?,
                             primary: primary.and_then(|p| u8::try_from(p).ok()),
                             inputs: Vec::new(),
+                            requested_by: r.get(10)?,
                         },
                     })
                 })

@@ -31,6 +31,7 @@ fn row(status: &str, record: Option<&str>) -> VerificationRow {
             ("record".into(), sha256_hex(b"r")),
             ("chip".into(), sha256_hex(b"c")),
         ],
+        requested_by: None,
     }
 }
 

@@ -1,0 +1,49 @@
+//! The auditors' tamper-evident log (issue 5): what is logged ([`event`]), the canonical encoding
+//! that is hashed and signed ([`canonical`], [`entry`]), the station's Ed25519 key ([`key`]),
+//! checkpoints and retention ([`ops`]: `Store::audit_checkpoint`, `Store::audit_prune`), the
+//! offline export ([`export`]) and the verifier for an export or the live database ([`verify`]).
+//! The SQL is in `store::audit`; verification and record-import entries are appended by the store
+//! in the same transaction as their row.
+
+pub mod canonical;
+pub mod entry;
+pub mod event;
+pub mod export;
+pub mod key;
+pub mod ops;
+pub mod verify;
+
+use std::path::PathBuf;
+
+pub use entry::{AuditEntry, Checkpoint, Purpose, GENESIS};
+pub use event::{AuditEvent, EntryKind, FindingSummary, InputHash, RecordImportSummary, VerificationSummary};
+pub use export::{export, read_export, ExportFormat, ExportOptions, ExportSummary};
+pub use key::StationKey;
+pub use ops::PruneSummary;
+pub use verify::{verify_db, verify_export, Problem, ProblemKind, VerifyOptions, VerifyReport};
+
+use crate::store::StoreError;
+
+/// An audit operation that failed (not a verification finding: those are [`Problem`]s).
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("station key {path}: {message}")]
+    Key { path: PathBuf, message: String },
+    #[error("writing the {what}: {source}")]
+    Write { what: &'static str, source: std::io::Error },
+    #[error("the audit chain does not verify, refusing to {action}: {problem}")]
+    ChainBroken { action: &'static str, problem: String },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Who is asking, for entries written from the command line: `cli:<user name>` (or `cli:uid=N`).
+pub fn cli_requester() -> String {
+    let uid = nix::unistd::getuid();
+    match nix::unistd::User::from_uid(uid) {
+        Ok(Some(u)) => format!("cli:{}", u.name),
+        _ => format!("cli:uid={uid}"),
+    }
+}
