@@ -406,10 +406,81 @@ fn sigkill_during_a_batch_loses_no_announced_verdict() {
         .query_row("PRAGMA integrity_check", [], |r| r.get(0))
         .expect("integrity_check");
     assert_eq!(check, "ok");
-    eprintln!("announced before SIGKILL: {}", announced.len());
+    // the audit chain survived the kill: intact, one entry per stored verdict
+    let report = idcheck::audit::verify_db(&store, &Default::default());
+    assert!(report.intact(), "audit chain after SIGKILL: {:?}", report.first_problem());
+    eprintln!("announced before SIGKILL: {}, audit entries {}", announced.len(), report.entries);
     // and the daemon works again
     d.wait_card(&r.name, true, Duration::from_secs(5));
     let (code, v) = d.verify(json!({ "record_id": kiosk.record_id, "reader": r.name }));
     assert_eq!(code, 200, "{v}");
     assert_eq!(v["verdict"]["status"], "pass");
+}
+
+#[test]
+fn the_auditor_socket_exports_a_log_that_verifies_offline_and_does_nothing_else() {
+    let Some(env) = env("the_auditor_socket_exports_a_log_that_verifies_offline_and_does_nothing_else") else { return };
+    let lease = lease(env, 1);
+    let r = &lease.readers[0];
+    let mut d = Daemon::start(&lease.readers, Extra::default());
+    d.wait_readers(1, Duration::from_secs(5));
+    let kiosk = committed_case("pass-kiosk");
+    d.import(&kiosk.acceptance);
+    let _emu = Emulator::start(r, load_chip(&kiosk), Faults::default());
+    d.wait_card(&r.name, true, Duration::from_secs(5));
+    let (code, v) = d.verify(json!({ "record_id": kiosk.record_id, "reader": r.name }));
+    assert_eq!(code, 200, "{v}");
+    let (code, _) = d.client().post("/v1/maintenance", &json!({ "on": true, "reason": "audit test" })).expect("post");
+    assert_eq!(code.as_u16(), 200);
+    let (code, _) = d.client().post("/v1/maintenance", &json!({ "on": false })).expect("post");
+    assert_eq!(code.as_u16(), 200);
+
+    let auditor = idcheck::daemon::client::Client::new(&d.dir.join("audit.sock")).expect("client");
+    // read-only: nothing but the audit endpoints
+    let (code, _) = auditor.post("/v1/verifications", &json!({ "record_id": kiosk.record_id })).expect("post");
+    assert!(code.as_u16() == 404 || code.as_u16() == 405, "auditor socket must not verify: {code}");
+    let (code, _) = auditor.post("/v1/maintenance", &json!({ "on": true, "reason": "x" })).expect("post");
+    assert!(code.as_u16() == 404 || code.as_u16() == 405, "auditor socket must not switch maintenance: {code}");
+    let (code, rep) = auditor.get("/v1/audit/verify").expect("verify");
+    assert_eq!(code.as_u16(), 200, "{rep}");
+    assert_eq!(rep["intact"], true, "{rep}");
+
+    // the export, stopped daemon or not, verifies offline with the CLI
+    d.signal(nix::sys::signal::Signal::SIGTERM);
+    assert!(d.wait_exit(Duration::from_secs(15)).success());
+    d.spawn();
+    let body = {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
+        rt.block_on(raw_get(&d.dir.join("audit.sock"), "/v1/audit/export?format=jsonl"))
+    };
+    let kinds: Vec<String> = body
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter_map(|v| v["kind"].as_str().map(str::to_string))
+        .collect();
+    for k in ["daemon_start", "config_load", "record_import", "verification", "maintenance_on", "maintenance_off", "daemon_stop"] {
+        assert!(kinds.iter().any(|x| x == k), "export lacks a {k} entry: {kinds:?}");
+    }
+    let file = d.dir.join("export.jsonl");
+    std::fs::write(&file, &body).expect("write export");
+    let out = Command::new(env!("CARGO_BIN_EXE_idcheck")).args(["audit", "verify"]).arg(&file).output().expect("audit verify");
+    assert!(out.status.success(), "export does not verify: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    // one byte changed in an entry: detected
+    let tampered = body.replacen("\"pass\"", "\"invalid\"", 1);
+    assert_ne!(tampered, body);
+    std::fs::write(&file, &tampered).expect("write");
+    let out = Command::new(env!("CARGO_BIN_EXE_idcheck")).args(["audit", "verify"]).arg(&file).output().expect("audit verify");
+    assert!(!out.status.success(), "a tampered export must not verify");
+}
+
+/// The raw body of a GET on a Unix socket (the export is not JSON).
+async fn raw_get(socket: &std::path::Path, path: &str) -> String {
+    use http_body_util::{BodyExt, Empty};
+    let stream = tokio::net::UnixStream::connect(socket).await.expect("connect");
+    let (mut tx, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await.expect("handshake");
+    tokio::spawn(conn);
+    let req = hyper::Request::builder().uri(path).header("host", "idcheck").body(Empty::<hyper::body::Bytes>::new()).expect("request");
+    let resp = tx.send_request(req).await.expect("send");
+    assert_eq!(resp.status(), 200);
+    String::from_utf8(resp.into_body().collect().await.expect("body").to_bytes().to_vec()).expect("utf-8")
 }

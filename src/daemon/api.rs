@@ -346,13 +346,14 @@ async fn set_maintenance(
         let m = Maintenance { reason: reason.clone(), by: caller.0.clone(), since: now_rfc3339() };
         let w = s.set_maintenance(Some(m)).err();
         tracing::info!(by = %caller.0, %reason, "maintenance on");
-        super::audit_log(s, super::AuditNote::MaintenanceOn { reason: reason.clone(), by: caller.0.clone() });
+        super::audit_log(s, crate::audit::AuditEvent::MaintenanceOn { reason: reason.clone(), by: caller.0.clone() });
         s.emit(DaemonEvent::MaintenanceOn { reason, by: caller.0 });
         w
     } else {
+        let ended = s.maintenance().map(|m| m.reason).unwrap_or_default();
         let w = s.set_maintenance(None).err();
         tracing::info!(by = %caller.0, "maintenance off");
-        super::audit_log(s, super::AuditNote::MaintenanceOff { by: caller.0.clone() });
+        super::audit_log(s, crate::audit::AuditEvent::MaintenanceOff { reason: ended, by: caller.0.clone() });
         s.emit(DaemonEvent::MaintenanceOff { by: caller.0 });
         w
     };
@@ -416,6 +417,7 @@ pub fn auditor_router(api: Api) -> Router {
         .route("/v1/audit/verify", get(super::audit_api::verify))
         .fallback(|| async { ApiError(StatusCode::NOT_FOUND, "the auditor socket serves /v1/audit/export and /v1/audit/verify only".into()) })
         .with_state(api)
+        .layer(middleware::from_fn(unix_caller))
 }
 
 /// Binds a Unix socket at `path` (replacing a stale socket file, never another kind of file),

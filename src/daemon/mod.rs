@@ -21,6 +21,7 @@ use std::time::Duration;
 
 use tokio::signal::unix::{signal, SignalKind};
 
+use crate::audit::{AuditEvent, StationKey};
 use crate::pcsc_transport::{Monitor, MonitorHandle, MonitorOptions, ReaderEvent};
 use crate::store::Store;
 use config::{Config, ConfigError};
@@ -36,23 +37,15 @@ pub enum DaemonError {
     Start(String),
 }
 
-/// What the daemon itself writes into the auditors' log (besides verifications and imports,
-/// which the store logs in the same transaction as their rows).
-#[derive(Debug, Clone)]
-pub enum AuditNote {
-    Start { version: String },
-    Stop { reason: String },
-    ConfigLoaded { path: PathBuf, sha256: String },
-    MaintenanceOn { reason: String, by: String },
-    MaintenanceOff { by: String },
-    Aborted { record_id: String, reader: Option<String>, reason: String },
-}
-
-/// Appends a note to the audit log; a failure is logged and makes the store faulty (the station
-/// must not judge cards while its log cannot be written).
-pub fn audit_log(shared: &Shared, note: AuditNote) {
-    tracing::info!(?note, "audit");
-    let _ = shared;
+/// Appends what the daemon itself logs (start, stop, configuration loads, maintenance) to the
+/// auditors' chain; verifications and imports are appended by the store in the same transaction
+/// as their rows. A failure makes the store faulty: the station does not judge cards while its
+/// log cannot be written.
+pub fn audit_log(shared: &Shared, event: AuditEvent) {
+    let kind = event.kind();
+    if let Err(e) = shared.with_store(|s| s.audit_append(&event)) {
+        tracing::error!(error = %e, kind = kind.as_str(), "audit entry not written");
+    }
 }
 
 /// Runs the daemon until SIGTERM / SIGINT. Blocking; builds its own runtime.
@@ -81,9 +74,12 @@ async fn run(config_path: PathBuf, config: Config, log: logging::LogHandle) -> R
             (None, Some(format!("store unavailable: {e}")))
         }
     };
-    let shared = Shared::new(config_path.clone(), config.clone(), store, store_fault);
-    audit_log(&shared, AuditNote::Start { version: env!("CARGO_PKG_VERSION").into() });
-    audit_log(&shared, AuditNote::ConfigLoaded { path: config_path.clone(), sha256: crate::model::sha256_hex(&config_text) });
+    // the station key signs the audit chain; without it the log cannot be vouched for
+    let key = StationKey::load_or_create(&config.audit.key).map_err(|e| DaemonError::Start(e.to_string()))?;
+    let start = AuditEvent::daemon_start(&key);
+    let shared = Shared::new(config_path.clone(), config.clone(), store, store_fault, Some(Arc::new(key)));
+    audit_log(&shared, start);
+    audit_log(&shared, AuditEvent::config_load(&config_path, &config_text));
 
     // the reader monitor: its own thread, a bounded channel, a bridge thread into the state
     let monitor = start_monitor(shared.clone());
@@ -159,7 +155,7 @@ async fn run(config_path: PathBuf, config: Config, log: logging::LogHandle) -> R
     })
     .await;
     housekeeping.abort();
-    audit_log(&shared, AuditNote::Stop { reason: reason.into() });
+    audit_log(&shared, AuditEvent::DaemonStop { reason: reason.into() });
     checkpoint(&shared);
     tokio::task::spawn_blocking(move || monitor.stop()).await.ok();
     drop(shared);
@@ -194,7 +190,7 @@ fn reload(shared: &Arc<Shared>, log: &logging::LogHandle) {
     shared.set_config(effective);
     shared.prune_readers();
     let text = std::fs::read(&path).unwrap_or_default();
-    audit_log(shared, AuditNote::ConfigLoaded { path: path.clone(), sha256: crate::model::sha256_hex(&text) });
+    audit_log(shared, AuditEvent::config_load(&path, &text));
     shared.emit(DaemonEvent::ConfigReloaded { path: path.display().to_string() });
     tracing::info!(config = %path.display(), "configuration reloaded");
 }
@@ -223,9 +219,14 @@ async fn housekeeping(shared: Arc<Shared>) {
     }
 }
 
-/// Signs the audit chain's head with the station key.
+/// Signs the audit chain's head with the station key (nothing when no entry is new).
 fn checkpoint(shared: &Shared) {
-    let _ = shared;
+    let Some(key) = shared.station_key.clone() else { return };
+    match shared.with_store(|s| s.audit_checkpoint(&key)) {
+        Ok(Some(c)) => tracing::debug!(?c, "audit checkpoint signed"),
+        Ok(None) => {}
+        Err(e) => tracing::error!(error = %e, "audit checkpoint not signed"),
+    }
 }
 
 /// Starts the PC/SC monitor and the thread that applies its events to the state.

@@ -12,6 +12,7 @@ use tokio::sync::{broadcast, watch, Notify};
 
 use super::config::Config;
 use super::events::DaemonEvent;
+use crate::audit::StationKey;
 use crate::pki::TrustStore;
 use crate::rules::RuleConfig;
 use crate::store::Store;
@@ -67,6 +68,8 @@ pub struct Shared {
     /// Woken on every reader, card, fault or maintenance change: waiting jobs look again.
     pub changed: Notify,
     shutdown: watch::Sender<bool>,
+    /// The station's Ed25519 key: signs the audit chain's checkpoints.
+    pub station_key: Option<Arc<StationKey>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -74,7 +77,13 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Shared {
-    pub fn new(config_path: PathBuf, config: Config, store: Option<Store>, store_fault: Option<String>) -> Arc<Shared> {
+    pub fn new(
+        config_path: PathBuf,
+        config: Config,
+        store: Option<Store>,
+        store_fault: Option<String>,
+        station_key: Option<Arc<StationKey>>,
+    ) -> Arc<Shared> {
         let verifier = build_verifier(&config);
         let maintenance = load_maintenance(&config.store.state_dir);
         let (events, _) = broadcast::channel(1024);
@@ -90,6 +99,7 @@ impl Shared {
             events,
             changed: Notify::new(),
             shutdown,
+            station_key,
         })
     }
 
@@ -132,7 +142,7 @@ impl Shared {
 
     /// Runs `f` with the open store, reopening it if a previous open failed. The error is the
     /// store fault (also remembered for `unavailable_reason` until a later call succeeds).
-    pub fn with_store<T>(&self, f: impl FnOnce(&Store) -> Result<T, crate::store::StoreError>) -> Result<T, String> {
+    pub fn with_store<T, E: std::fmt::Display>(&self, f: impl FnOnce(&Store) -> Result<T, E>) -> Result<T, String> {
         let mut guard = lock(&self.store);
         if guard.is_none() {
             let path = self.config().store.database.clone();
@@ -163,7 +173,7 @@ impl Shared {
 
     /// Reads from the store without touching the fault state (a failed read is the caller's
     /// error, not a station fault).
-    pub fn read_store<T>(&self, f: impl FnOnce(&Store) -> Result<T, crate::store::StoreError>) -> Result<T, String> {
+    pub fn read_store<T, E: std::fmt::Display>(&self, f: impl FnOnce(&Store) -> Result<T, E>) -> Result<T, String> {
         let mut guard = lock(&self.store);
         if guard.is_none() {
             let path = self.config().store.database.clone();
