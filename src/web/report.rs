@@ -325,11 +325,10 @@ fn card_html(h: &mut String, n: usize, item: Option<&Value>, card: &ReportCard) 
     for c in &causes {
         let _ = writeln!(h, "<div>{} {}</div>", badge(*c, ""), escape(cause_title(*c as u8)));
     }
-    if let Some(it) = item {
-        let carries = carries_text(it);
-        if !carries.is_empty() {
-            let _ = writeln!(h, "<p><strong>{}</strong></p>", escape(&carries));
-        }
+    // whose data the card carries: the batch item's search result, else the view's own
+    let carries = item.map(carries_text).filter(|c| !c.is_empty()).unwrap_or_else(|| carries_text(view));
+    if !carries.is_empty() {
+        let _ = writeln!(h, "<p><strong>{}</strong></p>", escape(&carries));
     }
     if let Some(a) = verdict.get("advice").and_then(Value::as_str) {
         let _ = writeln!(h, "<p>{}</p>", escape(a));

@@ -226,6 +226,8 @@
       if (p[1] === null || p[1] === undefined || p[1] === '') return;
       dl.appendChild(el('div', null, el('dt', { text: p[0] }), el('dd', { text: str(p[1]) })));
     });
+    var carries = carriesText(view);
+    if (carries) dl.appendChild(el('div', { 'data-carries': '' }, el('dt', { text: 'whose data' }), el('dd', { text: carries })));
     if (view.batch !== null && view.batch !== undefined) {
       dl.appendChild(el('div', null, el('dt', { text: 'batch' }),
         el('dd', null, el('a', { href: '#/batch/' + encodeURIComponent(str(view.batch)), text: str(view.batch) }))));
@@ -590,10 +592,10 @@
       });
     }
     function showId(id, heading) {
-      if (id === null || id === undefined) return;
+      if (id === null || id === undefined) return Promise.resolve();
       lastShown = String(id);
       current.verificationId = lastShown;
-      api('v1/verifications/' + encodeURIComponent(id) + '/view').then(function (view) {
+      return api('v1/verifications/' + encodeURIComponent(id) + '/view').then(function (view) {
         if (gen !== generation || lastShown !== String(id)) return;
         box.textContent = '';
         var art = verdictView(view, heading);
@@ -601,11 +603,12 @@
         box.setAttribute('data-shown', String(id));
       }).catch(function (e) { if (gen === generation) box.textContent = 'verification ' + id + ': ' + e.message; });
     }
+    // the last stored verification, until a new one comes; data-initial="done" once it is shown
     api('v1/verifications?limit=1').then(function (r) {
       var last = arr(r && r.verifications)[0];
-      if (last && lastShown === null) showId(last.id, 'Last verification · ' + str(last.id));
-      if (!last && state.getAttribute('data-live-state') === 'idle') setState('idle', 'Waiting for a verification request…');
-    }).catch(function (e) { if (gen === generation) toast(e.message); });
+      if (last && lastShown === null) return showId(last.id, 'Last verification · ' + str(last.id));
+    }).catch(function (e) { if (gen === generation) toast(e.message); })
+      .then(function () { box.setAttribute('data-initial', 'done'); });
 
     var es = new EventSource('v1/events', { withCredentials: true });
     live = { es: es };
