@@ -43,7 +43,7 @@ pub struct SocketArgs {
 }
 
 impl SocketArgs {
-    fn path(&self) -> Result<PathBuf, CliError> {
+    pub(super) fn path(&self) -> Result<PathBuf, CliError> {
         match &self.socket {
             Some(s) => Ok(s.clone()),
             None => Ok(Config::load(&self.config).map_err(|e| CliError::new(EX_CONFIG, e.to_string()))?.api.socket),

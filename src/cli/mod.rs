@@ -7,6 +7,7 @@
 mod audit_cmds;
 mod chip_cmds;
 mod daemon_cmds;
+mod qc_cmds;
 mod compare_cmds;
 mod reader_cmds;
 mod report;
@@ -120,6 +121,11 @@ enum Command {
         #[command(subcommand)]
         cmd: daemon_cmds::MaintenanceCmd,
     },
+    /// The QC station: batches of scanned cards, and their reports.
+    Qc {
+        #[command(subcommand)]
+        cmd: qc_cmds::QcCmd,
+    },
     /// The auditors' log: export and verify the tamper-evident chain.
     Audit {
         #[command(subcommand)]
@@ -158,6 +164,7 @@ pub fn main() -> ExitCode {
         Command::CheckConfig(a) => daemon_cmds::check_config(a),
         Command::Maintenance { cmd } => daemon_cmds::maintenance(cmd),
         Command::Audit { cmd } => audit_cmds::audit(cmd),
+        Command::Qc { cmd } => qc_cmds::qc(cmd),
     };
     match result {
         Ok(code) => code,

@@ -87,6 +87,13 @@ pub fn routes(api: Api) -> Router {
         .route("/v1/readers", get(readers))
         .route("/v1/verifications", post(create_verification).get(list_verifications))
         .route("/v1/verifications/{id}", get(get_verification))
+        .route("/v1/verifications/{id}/view", get(get_view))
+        .route("/v1/verifications/{id}/photos/{name}", get(get_photo))
+        .route("/v1/qc/batches", get(list_batches).post(create_batch))
+        .route("/v1/qc/batches/{id}", get(get_batch))
+        .route("/v1/qc/batches/{id}/close", post(close_batch))
+        .route("/", get(ui_asset))
+        .route("/ui/{*file}", get(ui_asset))
         .route("/v1/jobs/{job}", get(get_job))
         .route("/v1/records", get(list_records))
         .route("/v1/records/import", post(import_records))
@@ -118,15 +125,34 @@ async fn unix_caller(ConnectInfo(peer): ConnectInfo<UnixPeer>, mut req: Request,
 
 /// The TCP router: every request must carry `Authorization: Bearer <token>`.
 pub fn tcp_router(api: Api, token: Arc<String>) -> Router {
-    routes(api).layer(middleware::from_fn(move |req: Request, next: Next| {
+    let login_token = token.clone();
+    let login = Router::new().route(
+        "/ui/login",
+        get(move |q: Query<LoginQuery>| {
+            let token = login_token.clone();
+            async move { ui_login(q.0, &token) }
+        }),
+    );
+    let guarded = routes(api).layer(middleware::from_fn(move |req: Request, next: Next| {
         let token = token.clone();
         async move {
-            let given = req
+            let bearer = req
                 .headers()
                 .get(header::AUTHORIZATION)
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.strip_prefix("Bearer "))
-                .map(str::trim);
+                .map(str::trim)
+                .map(str::to_string);
+            let cookie = req
+                .headers()
+                .get_all(header::COOKIE)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(';'))
+                .filter_map(|c| c.trim().strip_prefix(&format!("{COOKIE}=")).map(str::to_string))
+                .next();
+            let given = bearer.or(cookie);
+            let given = given.as_deref();
             // compare digests: equal-time in the token's content
             let ok = given.is_some_and(|g| {
                 ring::digest::digest(&ring::digest::SHA256, g.as_bytes()).as_ref()
@@ -139,7 +165,35 @@ pub fn tcp_router(api: Api, token: Arc<String>) -> Router {
             req.extensions_mut().insert(Caller("tcp:token".into()));
             next.run(req).await
         }
-    }))
+    }));
+    login.merge(guarded)
+}
+
+/// The cookie a browser on the loopback port carries instead of the bearer header.
+const COOKIE: &str = "idcheck_token";
+
+#[derive(Deserialize)]
+struct LoginQuery {
+    token: String,
+    #[serde(default)]
+    next: Option<String>,
+}
+
+/// `GET /ui/login?token=...&next=#/live`: checks the token once, then keeps it in an HttpOnly,
+/// SameSite=Strict cookie so the page's own requests are authorised.
+fn ui_login(q: LoginQuery, token: &str) -> Response {
+    let ok = ring::digest::digest(&ring::digest::SHA256, q.token.trim().as_bytes()).as_ref()
+        == ring::digest::digest(&ring::digest::SHA256, token.as_bytes()).as_ref();
+    if !ok {
+        return ApiError(StatusCode::UNAUTHORIZED, "wrong token".into()).into_response();
+    }
+    let next = q.next.filter(|n| n.starts_with('#')).unwrap_or_else(|| "#/live".into());
+    Response::builder()
+        .status(StatusCode::SEE_OTHER)
+        .header(header::SET_COOKIE, format!("{COOKIE}={}; HttpOnly; SameSite=Strict; Path=/", token))
+        .header(header::LOCATION, format!("/{next}"))
+        .body(axum::body::Body::empty())
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 
 // ------------------------------------------------------------------------------------ handlers
@@ -461,4 +515,94 @@ pub fn describe(socket: &std::path::Path, tcp: Option<std::net::SocketAddr>) -> 
         Some(a) => format!("{} and http://{a}", socket.display()),
         None => socket.display().to_string(),
     }
+}
+
+// ------------------------------------------------------------------------------------ QC station
+
+async fn ui_asset(uri: axum::http::Uri) -> Response {
+    match crate::web::asset(uri.path()) {
+        Some((ctype, body)) => (
+            [(header::CONTENT_TYPE, ctype), (header::CACHE_CONTROL, "no-cache"), (header::X_CONTENT_TYPE_OPTIONS, "nosniff")],
+            body,
+        )
+            .into_response(),
+        None => ApiError(StatusCode::NOT_FOUND, format!("no page {}", uri.path())).into_response(),
+    }
+}
+
+async fn get_view(State(api): State<Api>, UrlPath(id): UrlPath<i64>) -> Result<Json<Value>, ApiError> {
+    let sh = api.shared.clone();
+    let (row, view, photos) = tokio::task::spawn_blocking(move || {
+        sh.read_store(|s| -> Result<_, crate::store::StoreError> { Ok((s.get_verification(id)?, s.evidence_view(id)?, s.evidence_photo_names(id)?)) })
+    })
+    .await
+    .map_err(internal)?
+    .map_err(|e| ApiError(StatusCode::SERVICE_UNAVAILABLE, e))?;
+    let row = row.ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no verification {id}")))?;
+    Ok(Json(super::qc::view_value(&row, view.as_deref(), &photos)))
+}
+
+async fn get_photo(State(api): State<Api>, UrlPath((id, name)): UrlPath<(i64, String)>) -> Result<Response, ApiError> {
+    let sh = api.shared.clone();
+    let n2 = name.clone();
+    let png = tokio::task::spawn_blocking(move || sh.read_store(|s| s.evidence_photo(id, &n2)))
+        .await
+        .map_err(internal)?
+        .map_err(|e| ApiError(StatusCode::SERVICE_UNAVAILABLE, e))?
+        .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no {name} photo for verification {id}")))?;
+    Ok(([(header::CONTENT_TYPE, "image/png"), (header::CACHE_CONTROL, "private, max-age=3600")], png).into_response())
+}
+
+async fn create_batch(
+    State(api): State<Api>,
+    Extension(caller): Extension<Caller>,
+    body: Result<Json<super::qc::BatchRequest>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(body) = body.map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("request body: {}", e.body_text())))?;
+    if api.shared.shutting_down() {
+        return Err(ApiError(StatusCode::SERVICE_UNAVAILABLE, "the station is shutting down".into()));
+    }
+    let created = super::qc::create(api.shared.clone(), api.jobs.clone(), body, caller.0)
+        .await
+        .map_err(|e| ApiError(StatusCode::UNPROCESSABLE_ENTITY, e))?;
+    Ok((StatusCode::CREATED, Json(json!(created))).into_response())
+}
+
+async fn list_batches(State(api): State<Api>) -> Result<Json<Value>, ApiError> {
+    let sh = api.shared.clone();
+    let list = tokio::task::spawn_blocking(move || {
+        sh.read_store(|s| -> Result<Vec<Value>, crate::store::StoreError> {
+            let mut out = Vec::new();
+            for b in s.list_batches()? {
+                let full = s.batch(b.id)?.unwrap_or(b);
+                let items = s.batch_items(full.id)?;
+                let v = super::qc::batch_value(&full, &items);
+                out.push(json!({ "id": v["id"], "name": v["name"], "created_at": v["created_at"], "closed_at": v["closed_at"], "counts": v["counts"] }));
+            }
+            Ok(out)
+        })
+    })
+    .await
+    .map_err(internal)?
+    .map_err(|e| ApiError(StatusCode::SERVICE_UNAVAILABLE, e))?;
+    Ok(Json(json!({ "batches": list })))
+}
+
+async fn get_batch(State(api): State<Api>, UrlPath(id): UrlPath<i64>) -> Result<Json<Value>, ApiError> {
+    let sh = api.shared.clone();
+    tokio::task::spawn_blocking(move || super::qc::batch_json(&sh, id))
+        .await
+        .map_err(internal)?
+        .map_err(|e| ApiError(StatusCode::SERVICE_UNAVAILABLE, e))?
+        .map(Json)
+        .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no batch {id}")))
+}
+
+async fn close_batch(State(api): State<Api>, UrlPath(id): UrlPath<i64>) -> Result<Json<Value>, ApiError> {
+    let sh = api.shared.clone();
+    tokio::task::spawn_blocking(move || sh.with_store(|s| s.close_batch(id)))
+        .await
+        .map_err(internal)?
+        .map_err(|e| ApiError(StatusCode::SERVICE_UNAVAILABLE, e))?;
+    Ok(Json(json!({ "id": id, "closed": true })))
 }

@@ -36,6 +36,10 @@ pub enum DaemonEvent {
     /// A verification that ended without a verdict (no card in time, shutdown, read aborted).
     VerificationEnded { job: u64, record_id: String, reason: String },
     ConfigReloaded { path: String },
+    /// A QC batch finished one scanned card (`status` may be `error`: no record, no card).
+    QcItem { batch: i64, scan_id: String, status: String, causes: String, verification_id: Option<i64> },
+    /// Every record of the QC batch has been checked.
+    QcBatchDone { batch: i64 },
     ShuttingDown,
 }
 
@@ -57,6 +61,8 @@ impl DaemonEvent {
             DaemonEvent::VerificationFinished { .. } => "verification_finished",
             DaemonEvent::VerificationEnded { .. } => "verification_ended",
             DaemonEvent::ConfigReloaded { .. } => "config_reloaded",
+            DaemonEvent::QcItem { .. } => "qc_item",
+            DaemonEvent::QcBatchDone { .. } => "qc_batch_done",
             DaemonEvent::ShuttingDown => "shutting_down",
         }
     }

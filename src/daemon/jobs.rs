@@ -20,6 +20,9 @@ use crate::live::{self, LiveReadOptions};
 use crate::model::{AcceptanceRecord, SurfaceRecord};
 use crate::store::VerificationRow;
 use crate::verdict::Verdict;
+use crate::qc::Carry;
+use crate::verdict::Cause;
+use crate::verify::evidence::{self, Evidence};
 use crate::verify::{Request, Verification};
 
 /// What a client asks for.
@@ -41,6 +44,21 @@ pub struct JobRequest {
     /// Only a card placed after the request counts (QC: the operator places the next card).
     #[serde(default)]
     pub fresh_card: bool,
+    /// Set by a QC batch: the batch's records, searched when the card fails for cause 1 or 2.
+    #[serde(skip)]
+    pub batch: Option<Arc<BatchContext>>,
+}
+
+/// The QC batch a job belongs to.
+pub struct BatchContext {
+    pub id: i64,
+    pub gallery: crate::qc::Gallery,
+}
+
+impl std::fmt::Debug for BatchContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BatchContext").field("id", &self.id).field("records", &self.gallery.len()).finish()
+    }
 }
 
 /// Where the time went, milliseconds.
@@ -50,6 +68,8 @@ pub struct Timing {
     pub read_ms: f64,
     pub compare_ms: f64,
     pub store_ms: f64,
+    /// Building and storing what the QC page shows (rows, small photos), and the batch search.
+    pub evidence_ms: f64,
     pub total_ms: f64,
 }
 
@@ -62,6 +82,9 @@ pub struct JobVerdict {
     pub record_id: String,
     pub reader: Option<String>,
     pub verdict: Verdict,
+    /// QC batches: the other batch records whose data this card carries (cause 1 or 2 only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub carries: Vec<Carry>,
     pub timing: Timing,
 }
 
@@ -193,7 +216,7 @@ async fn run_inner(shared: &Arc<Shared>, jobs: &Jobs, job: u64, req: &JobRequest
 
     let unavailable = |reason: String, reader: Option<String>| {
         let verification = Verification { verdict: Verdict::unavailable(reason), inputs: Vec::new() };
-        finish(shared, job, &record, scan_id.clone(), reader, verification, &started, caller, t0, Timing::default())
+        finish(shared, job, &record, scan_id.clone(), reader, verification, None, &started, caller, t0, Timing::default())
     };
     if let Some(reason) = shared.unavailable_reason(wanted.as_deref()) {
         return unavailable(reason, wanted).await;
@@ -266,17 +289,39 @@ async fn run_inner(shared: &Arc<Shared>, jobs: &Jobs, job: u64, req: &JobRequest
     let t_cmp0 = Instant::now();
     let verifier = shared.verifier();
     let rec = record.clone();
-    let verification = tokio::task::spawn_blocking(move || match &outcome {
-        Ok(read) => Some(verifier.verify(Request { record: &rec, surface: surface.as_ref(), chip: &read.image })),
-        Err(failure) => verifier.verify_failed_read(&rec, surface.as_ref(), failure),
+    let batch = req.batch.clone();
+    let verified = tokio::task::spawn_blocking(move || {
+        let verification = match &outcome {
+            Ok(read) => Some(verifier.verify(Request { record: &rec, surface: surface.as_ref(), chip: &read.image })),
+            Err(failure) => verifier.verify_failed_read(&rec, surface.as_ref(), failure),
+        }?;
+        let t_cmp = t_cmp0.elapsed();
+        let t_ev = Instant::now();
+        let chip = outcome.as_ref().ok().map(|r| &r.image);
+        let ev = evidence::build(&rec, surface.as_ref(), chip, &verifier.rules);
+        let wrong_card = verification.verdict.causes.iter().any(|c| matches!(c, Cause::AcceptanceVsSurface | Cause::SurfaceVsChip));
+        let carries = match &batch {
+            Some(b) if wrong_card => b.gallery.carries(&rec.application_id, chip, surface.as_ref()),
+            _ => Vec::new(),
+        };
+        let extra = Extra { evidence: ev, carries, batch: batch.as_ref().map(|b| b.id), elapsed: t_ev.elapsed() };
+        Some((verification, extra, t_cmp))
     })
     .await
     .map_err(|e| JobError::Internal(format!("verification thread failed: {e}")))?;
-    let Some(verification) = verification else {
+    let Some((verification, extra, t_cmp)) = verified else {
         return Err(JobError::Aborted("the read was cancelled".into()));
     };
-    let timing = Timing { wait_ms: ms(t_wait), read_ms: ms(t_read), compare_ms: ms(t_cmp0.elapsed()), ..Timing::default() };
-    finish(shared, job, &record, scan_id, Some(reader), verification, &started, caller, t0, timing).await
+    let timing = Timing { wait_ms: ms(t_wait), read_ms: ms(t_read), compare_ms: ms(t_cmp), ..Timing::default() };
+    finish(shared, job, &record, scan_id, Some(reader), verification, Some(extra), &started, caller, t0, timing).await
+}
+
+/// What a verification of a read card adds to its verdict.
+struct Extra {
+    evidence: Evidence,
+    carries: Vec<Carry>,
+    batch: Option<i64>,
+    elapsed: Duration,
 }
 
 /// Stores the verdict (synchronous FULL: committed before anyone hears of it), then announces it.
@@ -289,6 +334,7 @@ async fn finish(
     scan_id: Option<String>,
     reader: Option<String>,
     verification: Verification,
+    extra: Option<Extra>,
     started: &str,
     caller: &str,
     t0: Instant,
@@ -321,6 +367,26 @@ async fn finish(
         }
     };
     timing.store_ms = ms(t_store.elapsed());
+    // what the QC page shows; a failure here loses the pictures, never the verdict
+    let mut carries = Vec::new();
+    if let (Some(id), Some(extra)) = (id, extra) {
+        let t_ev = Instant::now();
+        carries = extra.carries.clone();
+        let view = serde_json::json!({
+            "rows": extra.evidence.rows,
+            "fingers": extra.evidence.fingers,
+            "batch": extra.batch,
+            "carries": extra.carries,
+        })
+        .to_string();
+        let photos = extra.evidence.photos;
+        let sh = shared.clone();
+        let saved = tokio::task::spawn_blocking(move || sh.read_store(|s| s.save_evidence(id, &view, &photos))).await;
+        if let Ok(Err(e)) | Err(e) = saved.map_err(|e| e.to_string()) {
+            tracing::warn!(id, error = %e, "evidence not stored");
+        }
+        timing.evidence_ms = ms(extra.elapsed + t_ev.elapsed());
+    }
     timing.total_ms = ms(t0.elapsed());
     tracing::info!(
         job,
@@ -343,7 +409,7 @@ async fn finish(
         status: verdict.status.to_string(),
         causes: verdict.causes.iter().map(|c| c.number()).collect(),
     });
-    Ok(JobVerdict { job, id, record_id: record.application_id.clone(), reader, verdict, timing })
+    Ok(JobVerdict { job, id, record_id: record.application_id.clone(), reader, verdict, carries, timing })
 }
 
 async fn load_record(shared: &Arc<Shared>, id: &str) -> Result<AcceptanceRecord, JobError> {

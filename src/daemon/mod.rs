@@ -12,6 +12,7 @@ pub mod config;
 pub mod events;
 pub mod jobs;
 mod logging;
+pub mod qc;
 pub mod state;
 
 use std::path::{Path, PathBuf};

@@ -17,6 +17,9 @@ use crate::records::acceptance::{self, FileRef};
 use crate::records::parse_timestamp;
 
 mod audit;
+mod qc;
+
+pub use qc::{BatchItem, BatchSummary};
 pub use audit::{AuditRow, AuditSnapshot, CheckpointRow, PruneCommit};
 
 /// Schema migrations, in order: migration `i` takes the schema from version `i` to `i + 1`.
@@ -83,6 +86,44 @@ const MIGRATIONS: &[&str] = &[
         signature  TEXT NOT NULL
     ) STRICT;
     CREATE INDEX audit_checkpoints_by_seq ON audit_checkpoints (seq);",
+    // 3: the QC station (store/qc.rs): what each verification showed (rows and small photos, for
+    // the page and the batch report) and QC batches with their items.
+    "CREATE TABLE verification_evidence (
+        verification_id INTEGER PRIMARY KEY REFERENCES verifications (id) ON DELETE CASCADE,
+        view_json       TEXT NOT NULL
+    ) STRICT;
+    CREATE TABLE verification_photos (
+        verification_id INTEGER NOT NULL REFERENCES verifications (id) ON DELETE CASCADE,
+        name            TEXT NOT NULL CHECK (name IN ('acceptance', 'surface', 'chip')),
+        png             BLOB NOT NULL,
+        PRIMARY KEY (verification_id, name)
+    ) STRICT;
+    CREATE TABLE qc_batches (
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        name         TEXT NOT NULL,
+        created_at   TEXT NOT NULL,
+        records_path TEXT NOT NULL,
+        inbox        TEXT NOT NULL,
+        reader       TEXT,
+        closed_at    TEXT
+    ) STRICT;
+    CREATE TABLE qc_batch_records (
+        batch_id       INTEGER NOT NULL REFERENCES qc_batches (id) ON DELETE CASCADE,
+        application_id TEXT NOT NULL,
+        PRIMARY KEY (batch_id, application_id)
+    ) STRICT;
+    CREATE TABLE qc_batch_items (
+        batch_id        INTEGER NOT NULL REFERENCES qc_batches (id) ON DELETE CASCADE,
+        scan_id         TEXT NOT NULL,
+        record_id       TEXT,
+        verification_id INTEGER REFERENCES verifications (id),
+        status          TEXT NOT NULL,
+        causes          TEXT NOT NULL,
+        carries         TEXT NOT NULL,
+        error           TEXT,
+        done_at         TEXT NOT NULL,
+        PRIMARY KEY (batch_id, scan_id)
+    ) STRICT;",
 ];
 
 /// The schema version this build creates and understands.

@@ -3,6 +3,7 @@
 //! compare) and applies the attribution of causes.md; it does no I/O, so the daemon, the CLI and
 //! the benchmarks all run exactly this code on bytes already in memory.
 
+pub mod evidence;
 pub mod failures;
 mod fingers;
 mod photos;
@@ -97,7 +98,8 @@ impl Verifier {
 
         // Cause 4: the acceptance information alone.
         report.findings.extend(rules::check_record(record, &self.rules));
-        report.findings.extend(photos::quality_findings(record));
+        let acceptance = photos::Acceptance::decode(record);
+        report.findings.extend(photos::quality_findings(record, &acceptance));
 
         // Cause 3: can the chip be read and trusted?
         let chip = match (chip_image, read_failure) {
@@ -116,7 +118,7 @@ impl Verifier {
 
         // Causes 1 and 2: the same items across A, S and C.
         texts::compare(record, req.surface, chip.as_ref(), &self.rules, &mut report);
-        photos::compare(record, req.surface, chip.as_ref(), &mut report);
+        photos::compare(record, &acceptance, req.surface, chip.as_ref(), &mut report);
         fingers::compare(record, chip.as_ref(), &mut report);
 
         let verdict = Verdict::from_findings(report.findings, report.not_checked, report.observations);

@@ -1,0 +1,308 @@
+//! QC batches in the daemon: a batch is a set of acceptance records plus a scanner inbox folder
+//! where the scanning station drops surface record directories. The batch runner watches the
+//! inbox; for each new scan it pairs the scan with its record (printed ID number), then runs a
+//! verification job that waits for the operator to place that card (`fresh_card`), and keeps the
+//! outcome as a batch item. A card failing for cause 1 or 2 is searched against the batch's
+//! records (`qc::Gallery`). Ends when every record has an item, when closed, or at shutdown.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::events::DaemonEvent;
+use super::jobs::{self, BatchContext, JobRequest, Jobs};
+use super::state::Shared;
+use crate::model::AcceptanceRecord;
+use crate::qc::{self, Gallery};
+use crate::store::BatchItem;
+
+/// `POST /v1/qc/batches`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchRequest {
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The batch's acceptance records: a record directory, a directory of them, or JSON Lines.
+    pub records: PathBuf,
+    /// The scanner's inbox: one surface record directory per scanned card.
+    pub inbox: PathBuf,
+    #[serde(default)]
+    pub reader: Option<String>,
+    /// How long to wait for each card after its scan appears, seconds.
+    #[serde(default)]
+    pub card_wait_secs: Option<u64>,
+}
+
+/// What creating a batch did.
+#[derive(Debug, Clone, Serialize)]
+pub struct BatchCreated {
+    pub id: i64,
+    pub records: usize,
+    pub import_errors: Vec<String>,
+}
+
+/// Imports the batch's records, opens the batch and starts its runner.
+pub async fn create(shared: Arc<Shared>, jobs: Arc<Jobs>, req: BatchRequest, caller: String) -> Result<BatchCreated, String> {
+    if !req.inbox.is_dir() {
+        return Err(format!("inbox {} is not a directory", req.inbox.display()));
+    }
+    let sh = shared.clone();
+    let path = req.records.clone();
+    let (records, import_errors) = tokio::task::spawn_blocking(move || -> Result<(Vec<AcceptanceRecord>, Vec<String>), String> {
+        let loaded = crate::records::acceptance::load_any(&path).map_err(|e| e.to_string())?;
+        let mut ok = Vec::new();
+        let mut errors = Vec::new();
+        for r in loaded {
+            match r {
+                Err(e) => errors.push(e.to_string()),
+                Ok(rec) => match sh.with_store(|s| s.import_record(&rec)) {
+                    Ok(_) => ok.push(rec),
+                    Err(e) => errors.push(format!("record {}: {e}", rec.application_id)),
+                },
+            }
+        }
+        Ok((ok, errors))
+    })
+    .await
+    .map_err(|e| e.to_string())??;
+    if records.is_empty() {
+        return Err(format!("no usable record in {}: {}", req.records.display(), import_errors.join("; ")));
+    }
+    let ids: Vec<String> = records.iter().map(|r| r.application_id.clone()).collect();
+    let name = req.name.clone().unwrap_or_else(|| format!("batch {}", now_rfc3339()));
+    let sh = shared.clone();
+    let (rp, ib, rd) = (req.records.display().to_string(), req.inbox.display().to_string(), req.reader.clone());
+    let ids2 = ids.clone();
+    let id = tokio::task::spawn_blocking(move || sh.with_store(|s| s.create_batch(&name, &rp, &ib, rd.as_deref(), &ids2)))
+        .await
+        .map_err(|e| e.to_string())??;
+    tracing::info!(batch = id, records = ids.len(), by = %caller, "qc batch opened");
+    let gallery = tokio::task::spawn_blocking(move || {
+        let g = Gallery::build(&records);
+        (g, records)
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    let ctx = Arc::new(BatchContext { id, gallery: gallery.0 });
+    tokio::spawn(run(shared, jobs, ctx, gallery.1, req, caller));
+    Ok(BatchCreated { id, records: ids.len(), import_errors })
+}
+
+/// Surface record directories in the inbox, by name.
+fn scans(inbox: &Path) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = std::fs::read_dir(inbox)
+        .map(|rd| rd.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.join("surface.json").is_file()).collect())
+        .unwrap_or_default();
+    out.sort();
+    out
+}
+
+async fn run(shared: Arc<Shared>, jobs: Arc<Jobs>, ctx: Arc<BatchContext>, records: Vec<AcceptanceRecord>, req: BatchRequest, caller: String) {
+    let mut seen: BTreeSet<PathBuf> = BTreeSet::new();
+    let mut done: BTreeSet<String> = BTreeSet::new();
+    let mut stop = shared.shutdown_signal();
+    loop {
+        if shared.shutting_down() || is_closed(&shared, ctx.id) {
+            break;
+        }
+        let new: Vec<PathBuf> = scans(&req.inbox).into_iter().filter(|p| !seen.contains(p)).collect();
+        for dir in new {
+            seen.insert(dir.clone());
+            let item = one_scan(&shared, &jobs, &ctx, &records, &req, &caller, &dir).await;
+            if let Some(r) = &item.record_id {
+                done.insert(r.clone());
+            }
+            let sh = shared.clone();
+            let (bid, it) = (ctx.id, item.clone());
+            let _ = tokio::task::spawn_blocking(move || sh.with_store(|s| s.save_batch_item(bid, &it))).await;
+            shared.emit(DaemonEvent::QcItem {
+                batch: ctx.id,
+                scan_id: item.scan_id.clone(),
+                status: item.status.clone(),
+                causes: item.causes.clone(),
+                verification_id: item.verification_id,
+            });
+            if shared.shutting_down() {
+                break;
+            }
+        }
+        if records.iter().all(|r| done.contains(&r.application_id)) {
+            let sh = shared.clone();
+            let bid = ctx.id;
+            let _ = tokio::task::spawn_blocking(move || sh.with_store(|s| s.close_batch(bid))).await;
+            tracing::info!(batch = ctx.id, "qc batch complete");
+            shared.emit(DaemonEvent::QcBatchDone { batch: ctx.id });
+            break;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(300)) => {}
+            _ = stop.wait_for(|s| *s) => break,
+        }
+    }
+}
+
+fn is_closed(shared: &Shared, id: i64) -> bool {
+    shared.read_store(|s| s.batch(id)).ok().flatten().is_some_and(|b| b.closed_at.is_some())
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn one_scan(
+    shared: &Arc<Shared>,
+    jobs: &Arc<Jobs>,
+    ctx: &Arc<BatchContext>,
+    records: &[AcceptanceRecord],
+    req: &BatchRequest,
+    caller: &str,
+    dir: &Path,
+) -> BatchItem {
+    let scan_name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let fail = |scan_id: String, record_id: Option<String>, error: String| BatchItem {
+        scan_id,
+        record_id,
+        status: "error".into(),
+        carries: "[]".into(),
+        error: Some(error),
+        ..BatchItem::default()
+    };
+    let d2 = dir.to_path_buf();
+    let surface = match tokio::task::spawn_blocking(move || crate::records::surface::load_dir(&d2)).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => return fail(scan_name, None, format!("surface record: {e}")),
+        Err(e) => return fail(scan_name, None, e.to_string()),
+    };
+    let Some(record) = qc::pair(&surface, records) else {
+        return fail(surface.scan_id.clone(), None, "no record of this batch has the printed ID number".into());
+    };
+    let job_req = JobRequest {
+        record_id: record.application_id.clone(),
+        surface: Some(dir.to_path_buf()),
+        reader: req.reader.clone(),
+        wait_secs: req.card_wait_secs,
+        fresh_card: true,
+        batch: Some(ctx.clone()),
+    };
+    let max = shared.config().jobs.max_pending;
+    let (job, pending) = match jobs.admit(max, &record.application_id) {
+        Ok(x) => x,
+        Err(e) => return fail(surface.scan_id.clone(), Some(record.application_id.clone()), e.to_string()),
+    };
+    let out = jobs::run(shared.clone(), jobs.clone(), job, job_req, format!("qc-batch:{}:{caller}", ctx.id)).await;
+    drop(pending);
+    match out {
+        Ok(v) => BatchItem {
+            scan_id: surface.scan_id.clone(),
+            record_id: Some(record.application_id.clone()),
+            verification_id: v.id,
+            status: v.verdict.status.to_string(),
+            causes: v.verdict.causes.iter().map(|c| c.number().to_string()).collect::<Vec<_>>().join(","),
+            carries: serde_json::to_string(&v.carries).unwrap_or_else(|_| "[]".into()),
+            error: None,
+            done_at: String::new(),
+        },
+        Err(e) => fail(surface.scan_id.clone(), Some(record.application_id.clone()), e.to_string()),
+    }
+}
+
+/// The batch as the page and the report show it: counts per cause and the items.
+pub fn batch_json(shared: &Shared, id: i64) -> Result<Option<serde_json::Value>, String> {
+    shared.read_store(|s| -> Result<Option<serde_json::Value>, crate::store::StoreError> {
+        let Some(b) = s.batch(id)? else { return Ok(None) };
+        let items = s.batch_items(id)?;
+        Ok(Some(batch_value(&b, &items)))
+    })
+}
+
+/// Counts and items of a batch as JSON (also used by the CLI report).
+pub fn batch_value(b: &crate::store::BatchSummary, items: &[BatchItem]) -> serde_json::Value {
+    let count = |st: &str| items.iter().filter(|i| i.status == st).count();
+    let cause = |c: &str| items.iter().filter(|i| i.causes.split(',').any(|x| x == c)).count();
+    let items_json: Vec<serde_json::Value> = items
+        .iter()
+        .map(|i| {
+            serde_json::json!({
+                "scan_id": i.scan_id,
+                "record_id": i.record_id,
+                "verification_id": i.verification_id,
+                "status": i.status,
+                "causes": i.causes.split(',').filter_map(|c| c.parse::<u8>().ok()).collect::<Vec<_>>(),
+                "carries": serde_json::from_str::<serde_json::Value>(&i.carries).unwrap_or(serde_json::Value::Array(vec![])),
+                "error": i.error,
+                "done_at": i.done_at,
+            })
+        })
+        .collect();
+    let pending: Vec<&String> = b.records.iter().filter(|r| !items.iter().any(|i| i.record_id.as_deref() == Some(r.as_str()))).collect();
+    serde_json::json!({
+        "id": b.id,
+        "name": b.name,
+        "created_at": b.created_at,
+        "closed_at": b.closed_at,
+        "inbox": b.inbox,
+        "reader": b.reader,
+        "records": b.records.len(),
+        "pending_records": pending,
+        "counts": {
+            "total": items.len(),
+            "pass": count("pass"),
+            "invalid": count("invalid"),
+            "unavailable": count("unavailable"),
+            "error": count("error"),
+            "cause1": cause("1"),
+            "cause2": cause("2"),
+            "cause3": cause("3"),
+            "cause4": cause("4"),
+        },
+        "items": items_json,
+    })
+}
+
+/// Score and threshold of a fingerprint position, from the verdict's findings or observations.
+fn finger_score(verdict: &serde_json::Value, position: u64) -> (serde_json::Value, serde_json::Value) {
+    let item = format!("fingerprint[{position}]");
+    for list in ["findings", "observations"] {
+        if let Some(x) = verdict[list].as_array().and_then(|a| a.iter().find(|f| f["item"] == item.as_str() && f["sources"] == "A~C")) {
+            return (x["score"].clone(), x["threshold"].clone());
+        }
+    }
+    (serde_json::Value::Null, serde_json::Value::Null)
+}
+
+/// The view of one stored verification: the verdict beside the evidence (text rows, fingerprint
+/// slots with their scores, photo URLs) — what the QC page and the batch report show.
+pub fn view_value(v: &crate::store::StoredVerification, evidence: Option<&str>, photos: &[String]) -> serde_json::Value {
+    use serde_json::{json, Value};
+    let id = v.id;
+    let verdict: Value = serde_json::from_str(&v.row.verdict_json).unwrap_or(Value::Null);
+    let view: Value = evidence.and_then(|e| serde_json::from_str(e).ok()).unwrap_or_else(|| json!({}));
+    let photo = |n: &str| photos.iter().any(|p| p == n).then(|| format!("/v1/verifications/{id}/photos/{n}"));
+    let mut fingers = view["fingers"].as_array().cloned().unwrap_or_default();
+    for f in fingers.iter_mut() {
+        let (score, threshold) = finger_score(&verdict, f["position"].as_u64().unwrap_or(0));
+        f["score"] = score;
+        f["threshold"] = threshold;
+    }
+    json!({
+        "id": id,
+        "record_id": v.row.record_id,
+        "scan_id": v.row.scan_id,
+        "reader": v.row.reader,
+        "started_at": v.row.started_at,
+        "finished_at": v.row.finished_at,
+        "status": v.row.status,
+        "batch": view["batch"],
+        "carries": view["carries"],
+        "verdict": verdict,
+        "photos": { "acceptance": photo("acceptance"), "surface": photo("surface"), "chip": photo("chip") },
+        "rows": view["rows"].as_array().cloned().unwrap_or_default(),
+        "fingers": fingers,
+    })
+}
+
+fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}

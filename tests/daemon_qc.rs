@@ -1,0 +1,179 @@
+//! A QC batch end to end through the real daemon, pcscd, vpcd and the card emulator: three
+//! generated applications, a scanner inbox, `idcheck qc run` as the operator's console; the test
+//! plays the scanner (drops each surface record into the inbox) and the operator (places the card
+//! once the daemon waits for it). One card is right, one is misprinted (cause 1), one carries
+//! another batch applicant's photo and fingerprints on its chip (cause 2), and the batch says
+//! whose. Then the view JSON and photos of a verdict, and `idcheck qc report`.
+
+mod daemon_common;
+mod pcsc_common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use daemon_common::*;
+use idcheck::emulator::Faults;
+use idcheck::fixtures::corpus::{generate_with, Pool};
+use idcheck::fixtures::{CaseLabel, Defect};
+use idcheck::lds::ChipImage;
+use idcheck::personalize::ChipContent;
+use idcheck::pki::testpki::TestPki;
+use pcsc_common::*;
+use serde_json::json;
+
+fn copy_dir(src: &Path, dst: &Path) {
+    std::fs::create_dir_all(dst).expect("mkdir");
+    for e in std::fs::read_dir(src).expect("read_dir") {
+        let p = e.expect("entry").path();
+        let to = dst.join(p.file_name().expect("name"));
+        if p.is_dir() {
+            copy_dir(&p, &to);
+        } else {
+            std::fs::copy(&p, &to).expect("copy");
+        }
+    }
+}
+
+struct Gen {
+    dir: PathBuf,
+    label: CaseLabel,
+}
+
+impl Gen {
+    fn acceptance(&self) -> PathBuf {
+        self.dir.join(&self.label.acceptance)
+    }
+    fn surface(&self) -> PathBuf {
+        self.dir.join(self.label.surface.as_ref().expect("QC case has a surface"))
+    }
+    fn chip(&self) -> ChipImage {
+        ChipImage::load_dir(&self.dir.join(&self.label.chip)).expect("chip")
+    }
+    fn record_id(&self) -> String {
+        self.acceptance().file_name().and_then(|n| n.to_str()).expect("id").to_string()
+    }
+}
+
+#[test]
+fn a_qc_batch_pairs_scans_verifies_cards_and_names_whose_data_a_wrong_card_carries() {
+    let Some(env) = env("a_qc_batch_pairs_scans_verifies_cards_and_names_whose_data_a_wrong_card_carries") else { return };
+    let lease = lease(env, 1);
+    let r = &lease.readers[0];
+    let d = Daemon::start(&lease.readers, Extra::default());
+    d.wait_readers(1, Duration::from_secs(5));
+
+    // three applications of a generated corpus
+    let corpus = d.dir.join("corpus");
+    let pool = Pool::load(&repo().join("fixtures/faces")).expect("faces");
+    let labels = generate_with(&pool, &corpus, 4242, &[Defect::None, Defect::NoneMinority, Defect::SurfaceName]).expect("corpus");
+    let cases: Vec<Gen> = labels.into_iter().map(|l| Gen { dir: corpus.join("cases").join(&l.name), label: l }).collect();
+    let (a, b, c) = (&cases[0], &cases[1], &cases[2]);
+    assert_ne!(a.record_id(), b.record_id());
+
+    // the corpus CSCA joins the daemon's trust anchors (reloaded on SIGHUP)
+    std::fs::copy(corpus.join("trust/csca.pem"), d.dir.join("trust/corpus.pem")).expect("trust");
+    d.signal(nix::sys::signal::Signal::SIGHUP);
+    std::thread::sleep(Duration::from_millis(500));
+
+    // A's card made with B's photo and fingerprints on the chip (A's text, A's MRZ: it opens)
+    let rec_a = idcheck::records::acceptance::load_dir(&a.acceptance()).expect("record a");
+    let rec_b = idcheck::records::acceptance::load_dir(&b.acceptance()).expect("record b");
+    let mut mixed = rec_a.clone();
+    mixed.photo = rec_b.photo.clone();
+    mixed.fingerprints = rec_b.fingerprints.clone();
+    let pki = TestPki::load_dir(&corpus.join("pki")).expect("test pki");
+    let wrong_chip = ChipContent::from_record(&mixed).expect("content").write(&pki, time::OffsetDateTime::now_utc()).expect("chip");
+
+    // the batch's records, and the operator's console
+    let records = d.dir.join("batch-records");
+    for g in &cases {
+        copy_dir(&g.acceptance(), &records.join(g.record_id()));
+    }
+    let inbox = d.dir.join("inbox");
+    std::fs::create_dir_all(&inbox).expect("inbox");
+    let client = d.client();
+    let mut events = client.events().expect("events");
+    let console = Command::new(env!("CARGO_BIN_EXE_idcheck"))
+        .args(["qc", "run", "--name", "test batch", "--card-wait-secs", "30", "--reader"])
+        .arg(&r.name)
+        .arg("--records")
+        .arg(&records)
+        .arg("--inbox")
+        .arg(&inbox)
+        .arg("--socket")
+        .arg(&d.socket)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("qc run");
+
+    // scanner and operator: B (right card), C (misprinted), A (wrong chip)
+    let plan: Vec<(&Gen, ChipImage)> = vec![(b, b.chip()), (c, c.chip()), (a, wrong_chip)];
+    for (g, chip) in plan {
+        let scan = g.surface();
+        copy_dir(&scan, &inbox.join(scan.file_name().expect("scan dir")));
+        let rid = g.record_id();
+        events
+            .wait_for("verification_waiting", Duration::from_secs(20), |e| e["record_id"] == rid.as_str())
+            .expect("events")
+            .unwrap_or_else(|| panic!("no job waiting for {rid}; log:\n{}", d.log_text()));
+        let emu = Emulator::start(r, chip, Faults::default());
+        events
+            .wait_for("qc_item", Duration::from_secs(30), |_| true)
+            .expect("events")
+            .unwrap_or_else(|| panic!("no qc_item for {rid}; log:\n{}", d.log_text()));
+        emu.stop();
+    }
+    let out = console.wait_with_output().expect("qc run ends");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "qc run exits 1 when a card is invalid:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("summary"), "{stdout}");
+
+    // the batch: counts per cause, and whose data the wrong card carries
+    let (_, list) = d.client().get("/v1/qc/batches").expect("batches");
+    let id = list["batches"][0]["id"].as_i64().expect("batch id");
+    let (_, batch) = d.client().get(&format!("/v1/qc/batches/{id}")).expect("batch");
+    let counts = &batch["counts"];
+    assert_eq!((counts["total"].as_u64(), counts["pass"].as_u64(), counts["invalid"].as_u64()), (Some(3), Some(1), Some(2)), "{batch}");
+    assert_eq!((counts["cause1"].as_u64(), counts["cause2"].as_u64()), (Some(1), Some(1)), "{batch}");
+    let item_a = batch["items"].as_array().expect("items").iter().find(|i| i["record_id"] == a.record_id().as_str()).expect("item a").clone();
+    let carries = item_a["carries"].as_array().expect("carries");
+    for by in ["photo", "fingerprint"] {
+        assert!(carries.iter().any(|c| c["record_id"] == b.record_id().as_str() && c["by"] == by), "A's card carries B's data by {by}: {item_a}");
+    }
+    assert!(carries.iter().all(|c| c["record_id"] == b.record_id().as_str()), "{item_a}");
+    assert!(stdout.contains(&b.record_id()), "the console names whose data the card carries:\n{stdout}");
+
+    // the view of that verdict: three columns, the photos, the fingerprint scores
+    let vid = item_a["verification_id"].as_i64().expect("verification id");
+    let (code, view) = d.client().get(&format!("/v1/verifications/{vid}/view")).expect("view");
+    assert_eq!(code.as_u16(), 200, "{view}");
+    assert_eq!(view["rows"].as_array().map(|r| r.len()), Some(9), "{view}");
+    let name_row = view["rows"].as_array().expect("rows").iter().find(|r| r["item"] == "name").expect("name row");
+    assert_eq!(name_row["acceptance"], name_row["chip"]);
+    for col in ["acceptance", "surface", "chip"] {
+        let url = view["photos"][col].as_str().unwrap_or_else(|| panic!("no {col} photo: {view}"));
+        let (code, _) = d.client().get(url).expect("photo");
+        assert_eq!(code.as_u16(), 200, "{url}");
+    }
+    assert!(view["fingers"].as_array().is_some_and(|f| f.len() == 2 && f.iter().all(|f| f["score"].is_number())), "{view}");
+    assert!(view["verdict"]["findings"].as_array().is_some_and(|f| f.iter().any(|f| f["item"] == "photo" && f["sources"] == "S~C")), "{view}");
+
+    // the batch report from the store
+    let report = d.dir.join("report");
+    let out = Command::new(env!("CARGO_BIN_EXE_idcheck"))
+        .args(["qc", "report", "--batch", &id.to_string(), "--out"])
+        .arg(&report)
+        .arg("--db")
+        .arg(&d.db)
+        .output()
+        .expect("qc report");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let html = std::fs::read_to_string(report.join("report.html")).expect("report.html");
+    assert!(html.contains("data:image/png;base64,"), "the report carries its pictures");
+    assert!(!html.contains("src=\"/v1/"), "the report must not link to the daemon");
+    let csv = std::fs::read_to_string(report.join("report.csv")).expect("report.csv");
+    assert_eq!(csv.lines().count(), 4, "header and three cards:\n{csv}");
+    let _ = json!({});
+}
