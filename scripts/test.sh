@@ -18,6 +18,12 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 command -v cargo >/dev/null 2>&1 || { echo "cargo not found: install Rust (https://rustup.rs)" >&2; exit 1; }
 
+# The real-browser tests of the QC web page: Debian's chromium, a CJK font, playwright-core
+# (pinned, into tests/browser/node_modules). IDCHECK_REQUIRE_BROWSER=1 makes them fail, not skip,
+# when the browser is not there.
+bash scripts/browser-deps.sh
+export IDCHECK_REQUIRE_BROWSER=1
+
 # Benches must keep compiling (they are run by hand: cargo bench).
 cargo check --benches --quiet
 # Build the tests before starting the private pcscd, so its lifetime covers only the run.
