@@ -315,6 +315,7 @@
       var tr = el('tr', { 'data-row': item, class: cls || null }, el('th', { scope: 'row' }, label));
       COLS.forEach(function (c) {
         var td = el('td');
+        if (nc.cols[c.key]) td.classList.add('nc-col');
         cellFn(td, c.key);
         tr.appendChild(decorate(td, item, c.key, marks, nc));
       });
@@ -583,7 +584,11 @@
     show(gen, [el('h1', { text: 'Live · station reader' }), state, readers, box], true);
     var rs = {};
     var lastShown = null;
-    function setState(s, text) { state.setAttribute('data-live-state', s); state.textContent = text; }
+    function setState(s, text, status) {
+      state.setAttribute('data-live-state', s);
+      if (status) state.setAttribute('data-status', status); else state.removeAttribute('data-status');
+      state.textContent = text;
+    }
     function drawReaders() {
       readers.textContent = '';
       Object.keys(rs).sort().forEach(function (n) {
@@ -638,7 +643,8 @@
     on('verification_reading', function (d) { setState('reading', 'Reading the card… (' + str(d.reader) + ')'); });
     on('verification_finished', function (d) {
       var st = STATUS[d.status] || STATUS.unavailable;
-      setState('finished', st.sym + ' ' + st.zh + ' ' + st.en + (arr(d.causes).length ? ' — cause ' + arr(d.causes).join(', ') : '') + ' · record ' + str(d.record_id));
+      setState('finished', st.sym + ' ' + st.zh + ' ' + st.en + (arr(d.causes).length ? ' — cause ' + arr(d.causes).join(', ') : '') + ' · record ' + str(d.record_id),
+        STATUS[d.status] ? d.status : 'unavailable');
       showId(d.id, 'Verification ' + str(d.id));
     });
     on('verification_ended', function (d) { setState('idle', 'No verdict for record ' + str(d.record_id) + ': ' + str(d.reason)); });

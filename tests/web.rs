@@ -1,0 +1,381 @@
+//! The QC station page in a real browser: Debian's headless Chromium, driven by playwright-core
+//! (tests/browser/driver.js), over the real `idcheck serve` (loopback TCP listener, the page's
+//! login cookie) with the private pcscd, vpcd readers and the card emulator of
+//! scripts/pcsc-env.sh. For a pass verdict and one verdict per cause, the page must mark exactly
+//! the cells the verdict's findings name (data-item / data-col / data-cause), show the status,
+//! load its photos only from the station, draw Chinese text with the CJK font, answer the
+//! keyboard, and follow a verification live through the event stream. Screenshots go to
+//! target/browser-artifacts/.
+//!
+//! Needs scripts/browser-deps.sh (chromium, fonts-wqy-zenhei, tests/browser/node_modules).
+//! Without them the test is skipped with a message, unless IDCHECK_REQUIRE_BROWSER=1, which makes
+//! it a failure; without the PC/SC environment it is skipped like the other daemon tests.
+
+mod daemon_common;
+mod pcsc_common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use daemon_common::*;
+use idcheck::emulator::Faults;
+use idcheck::lds::ChipImage;
+use pcsc_common::*;
+use serde_json::{json, Value};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+fn browser_dir() -> PathBuf {
+    repo().join("tests/browser")
+}
+
+/// Whether the browser tools are installed; a visible skip message (or a failure under
+/// IDCHECK_REQUIRE_BROWSER=1) when they are not.
+fn browser_ready(test: &str) -> bool {
+    let mut missing = Vec::new();
+    if !Path::new(CHROMIUM).exists() {
+        missing.push(CHROMIUM.to_string());
+    }
+    if !browser_dir().join("node_modules/playwright-core/package.json").exists() {
+        missing.push("tests/browser/node_modules/playwright-core".to_string());
+    }
+    if Command::new("node").arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().map(|s| !s.success()).unwrap_or(true) {
+        missing.push("node".to_string());
+    }
+    if missing.is_empty() {
+        return true;
+    }
+    if std::env::var("IDCHECK_REQUIRE_BROWSER").as_deref() == Ok("1") {
+        panic!("{test}: IDCHECK_REQUIRE_BROWSER=1 but {} missing: run scripts/browser-deps.sh", missing.join(", "));
+    }
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIPPED browser test {test}: {} missing; run scripts/browser-deps.sh (IDCHECK_REQUIRE_BROWSER=1 makes this a failure)",
+        missing.join(", ")
+    );
+    false
+}
+
+fn artifacts_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| repo().join("target"));
+    let target = if target.is_absolute() { target } else { repo().join(target) };
+    target.join("browser-artifacts")
+}
+
+/// A free loopback port (bound then released; the daemon binds it right after).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+/// Restarts the harness's daemon with a loopback TCP listener and a token file added to its
+/// `[api]` section; returns the base URL and the token.
+fn with_tcp(d: &mut Daemon) -> (String, String) {
+    let token: String = {
+        use ring::rand::SecureRandom;
+        let mut b = [0u8; 16];
+        ring::rand::SystemRandom::new().fill(&mut b).expect("random token");
+        hex::encode(b)
+    };
+    let token_file = d.dir.join("api.token");
+    std::fs::write(&token_file, format!("{token}\n")).expect("token file");
+    let port = free_port();
+    let text = std::fs::read_to_string(&d.config).expect("config");
+    assert!(text.contains("[api]\n"), "harness config has an [api] section");
+    let text = text.replacen("[api]\n", &format!("[api]\ntcp = \"127.0.0.1:{port}\"\ntoken_file = {token_file:?}\n"), 1);
+    std::fs::write(&d.config, text).expect("config");
+    d.signal(nix::sys::signal::Signal::SIGTERM);
+    let _ = d.wait_exit(Duration::from_secs(15));
+    d.spawn();
+    (format!("http://127.0.0.1:{port}/"), token)
+}
+
+/// The cells a verdict marks, as the page writes them: (data-item, data-col, causes "1 2").
+fn expected_marks(verdict: &Value) -> BTreeSet<(String, String, String)> {
+    let mut per: BTreeMap<(String, &'static str), BTreeSet<u8>> = BTreeMap::new();
+    for m in idcheck::web::verdict_marks(verdict) {
+        per.entry((m.item, m.col.name())).or_default().insert(m.cause);
+    }
+    per.into_iter()
+        .map(|((item, col), causes)| {
+            let c: Vec<String> = causes.iter().map(u8::to_string).collect();
+            (item, col.to_string(), c.join(" "))
+        })
+        .collect()
+}
+
+fn shown_marks(step: &Value) -> BTreeSet<(String, String, String)> {
+    step["marks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|m| (m[0].as_str().unwrap_or("").to_string(), m[1].as_str().unwrap_or("").to_string(), m[2].as_str().unwrap_or("").to_string()))
+        .collect()
+}
+
+fn mark(item: &str, col: &str, causes: &str) -> (String, String, String) {
+    (item.to_string(), col.to_string(), causes.to_string())
+}
+
+/// The node driver, running: its stdout lines arrive on a channel.
+struct Driver {
+    child: std::process::Child,
+    lines: mpsc::Receiver<String>,
+    stderr: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl Driver {
+    fn start(job: &Value) -> Driver {
+        let mut child = Command::new("node")
+            .arg(browser_dir().join("driver.js"))
+            .current_dir(browser_dir())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start node tests/browser/driver.js");
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(job.to_string().as_bytes()).expect("job to the driver");
+        drop(stdin);
+        let (tx, lines) = mpsc::channel();
+        let out = child.stdout.take().expect("stdout");
+        std::thread::spawn(move || {
+            for l in BufReader::new(out).lines().map_while(Result::ok) {
+                if tx.send(l).is_err() {
+                    break;
+                }
+            }
+        });
+        let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let (err, s2) = (child.stderr.take().expect("stderr"), stderr.clone());
+        std::thread::spawn(move || {
+            for l in BufReader::new(err).lines().map_while(Result::ok) {
+                if let Ok(mut s) = s2.lock() {
+                    s.push_str(&l);
+                    s.push('\n');
+                }
+            }
+        });
+        Driver { child, lines, stderr }
+    }
+
+    /// The next line the driver writes, as JSON (fails the test after `within`).
+    fn next(&self, within: Duration) -> Value {
+        match self.lines.recv_timeout(within) {
+            Ok(l) => serde_json::from_str(&l).unwrap_or_else(|e| panic!("driver wrote no JSON ({e}): {l}")),
+            Err(e) => panic!("browser driver: no answer within {within:?} ({e}); its stderr:\n{}", self.stderr.lock().map(|s| s.clone()).unwrap_or_default()),
+        }
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Shown {
+    name: &'static str,
+    id: i64,
+    verdict: Value,
+    view: Value,
+    must: Vec<(String, String, String)>,
+}
+
+#[test]
+fn the_page_marks_what_each_verdict_names_in_a_real_browser() {
+    let test = "the_page_marks_what_each_verdict_names_in_a_real_browser";
+    if !browser_ready(test) {
+        return;
+    }
+    let Some(env) = env(test) else { return };
+    let lease = lease(env, 1);
+    let r = &lease.readers[0];
+    let mut d = Daemon::start(&lease.readers, Extra::default());
+    let (base, token) = with_tcp(&mut d);
+    d.wait_readers(1, Duration::from_secs(5));
+
+    let sample = sample_case();
+    let c1_surface = cause1_surface(&d.dir);
+    let cases: Vec<(&'static str, Case, Option<PathBuf>, Vec<(String, String, String)>)> = vec![
+        ("pass", sample_case(), sample.surface.clone(), vec![]),
+        (
+            "cause1",
+            Case { name: "c1-surface-name", status: "invalid", causes: vec![1], ..sample_case() },
+            Some(c1_surface),
+            vec![mark("name", "acceptance", "1"), mark("name", "surface", "1")],
+        ),
+        ("cause2", committed_case("c2-kiosk-chip-address"), None, vec![mark("address", "acceptance", "2"), mark("address", "chip", "2")]),
+        ("cause3", committed_case("c3-dg-hash"), None, vec![mark("chip", "chip", "3")]),
+        ("cause4", committed_case("c4-id-check-char"), None, vec![mark("id_number", "acceptance", "4")]),
+    ];
+    for (_, case, _, _) in &cases {
+        d.import(&case.acceptance);
+    }
+
+    // one stored verdict per case, through the daemon's API as a kiosk or QC client makes it
+    let mut shown = Vec::new();
+    for (name, case, surface, must) in cases {
+        let emu = Emulator::start(r, ChipImage::load_dir(&case.chip).expect("chip image"), Faults::default());
+        d.wait_card(&r.name, true, Duration::from_secs(5));
+        let mut body = json!({ "record_id": case.record_id, "reader": r.name });
+        if let Some(s) = &surface {
+            body["surface"] = json!(s);
+        }
+        let (code, v) = d.verify(body);
+        assert_eq!(code, 200, "{name}: {v}");
+        assert_eq!(v["verdict"]["status"], case.status, "{name}: {v}");
+        assert_eq!(causes(&v), case.causes, "{name}: {v}");
+        let id = v["id"].as_i64().expect("stored id");
+        let (code, view) = d.client().get(&format!("/v1/verifications/{id}/view")).expect("view");
+        assert_eq!(code.as_u16(), 200, "{name}: view {view}");
+        assert_eq!(view["verdict"], v["verdict"], "{name}: the view shows the stored verdict");
+        shown.push(Shown { name, id, verdict: v["verdict"].clone(), view, must });
+        drop(emu);
+        d.wait_card(&r.name, false, Duration::from_secs(5));
+    }
+
+    let artifacts = artifacts_dir();
+    let mut steps: Vec<Value> = shown
+        .iter()
+        .map(|s| {
+            json!({
+                "name": format!("verdict-{}", s.name),
+                "hash": format!("#/v/{}", s.id),
+                "wait": format!("article.verdict[data-verification=\"{}\"]", s.id),
+                "keys": true,
+            })
+        })
+        .collect();
+    steps.push(json!({"name": "recent", "hash": "#/recent", "wait": "table[aria-label=\"recent verifications\"]"}));
+    steps.push(json!({"name": "live", "hash": "#/live", "live": true, "wait": ".live-verdict article.verdict", "timeout_ms": 60000}));
+    let job = json!({ "base": base, "token": token, "artifacts": artifacts, "chromium": CHROMIUM, "steps": steps });
+    let driver = Driver::start(&job);
+
+    let mut failures = Vec::new();
+    for s in &shown {
+        let step = driver.next(Duration::from_secs(120));
+        let name = format!("verdict-{}", s.name);
+        assert_eq!(step["step"], name.as_str(), "driver order: {step}");
+        let errs = step["errors"].as_array().cloned().unwrap_or_default();
+        if !errs.is_empty() {
+            failures.push(format!("{name}: browser errors {errs:?}"));
+        }
+        // exactly the cells the findings name
+        let want = expected_marks(&s.verdict);
+        let got = shown_marks(&step);
+        if got != want {
+            failures.push(format!("{name}: marked cells {got:?}, the verdict names {want:?}"));
+        }
+        for m in &s.must {
+            if !got.contains(m) {
+                failures.push(format!("{name}: {m:?} is not marked (marked: {got:?})"));
+            }
+        }
+        if s.name == "pass" && !got.is_empty() {
+            failures.push(format!("{name}: a pass verdict has marked cells {got:?}"));
+        }
+        // status in words, photos loaded from the station, CJK font used
+        if step["status"] != s.verdict["status"] {
+            failures.push(format!("{name}: page status {} != verdict {}", step["status"], s.verdict["status"]));
+        }
+        let want_words = if s.verdict["status"] == "pass" { "PASS" } else { "INVALID" };
+        if !step["banner"].as_str().unwrap_or("").contains(want_words) {
+            failures.push(format!("{name}: banner does not say {want_words}: {}", step["banner"]));
+        }
+        let photos = ["acceptance", "surface", "chip"].iter().filter(|c| s.view["photos"][**c].is_string()).count() as u64;
+        if step["images"]["total"].as_u64() != Some(photos) || step["images"]["loaded"].as_u64() != Some(photos) {
+            failures.push(format!("{name}: images {} (the view names {photos} photos)", step["images"]));
+        }
+        let fonts = step["fonts"].as_array().cloned().unwrap_or_default();
+        if !fonts.iter().any(|f| f["familyName"] == "WenQuanYi Zen Hei" && f["glyphCount"].as_u64().unwrap_or(0) > 0) {
+            failures.push(format!("{name}: Chinese text not drawn with WenQuanYi Zen Hei: {fonts:?}"));
+        }
+        // not-checked items are shown: the kiosk cases have no surface column
+        let nc_cols: BTreeSet<String> = step["not_checked"].as_array().into_iter().flatten().filter_map(|n| n[1].as_str().map(str::to_string)).collect();
+        for n in s.verdict["not_checked"].as_array().into_iter().flatten() {
+            let item = n["item"].as_str().unwrap_or("");
+            if (item == "surface" || item == "chip") && !nc_cols.contains(item) {
+                failures.push(format!("{name}: not_checked {item} not shown ({nc_cols:?})"));
+            }
+        }
+        // keyboard: visible focus, help, first finding
+        let keys = &step["keys"];
+        if keys["tab"]["outline"].as_str().is_none_or(|o| o.starts_with("none")) {
+            failures.push(format!("{name}: no visible focus after Tab: {keys}"));
+        }
+        if keys["help_open"] != true || keys["help_closed"] != true {
+            failures.push(format!("{name}: '?' / Escape do not open / close the help: {keys}"));
+        }
+        let has_findings = s.verdict["findings"].as_array().is_some_and(|f| !f.is_empty());
+        if has_findings && keys["f_focus"] != "goto" {
+            failures.push(format!("{name}: 'f' does not focus the first finding: {keys}"));
+        }
+        let shot = step["screenshot"].as_str().unwrap_or("");
+        if std::fs::metadata(shot).map(|m| m.len()).unwrap_or(0) < 10_000 {
+            failures.push(format!("{name}: no screenshot at {shot}"));
+        }
+    }
+
+    // recent verifications: every stored verdict is listed
+    let step = driver.next(Duration::from_secs(60));
+    assert_eq!(step["step"], "recent", "{step}");
+    if !step["errors"].as_array().is_some_and(|e| e.is_empty()) {
+        failures.push(format!("recent: browser errors {}", step["errors"]));
+    }
+
+    // live: the page is connected; a verification now must show up by itself
+    let ready = driver.next(Duration::from_secs(60));
+    assert_eq!(ready, json!({"step": "live", "ready": true}), "live page not ready: {ready}");
+    let kiosk = committed_case("pass-kiosk");
+    d.import(&kiosk.acceptance);
+    let emu = Emulator::start(r, ChipImage::load_dir(&kiosk.chip).expect("chip image"), Faults::default());
+    let (code, v) = d.verify(json!({ "record_id": kiosk.record_id, "reader": r.name }));
+    assert_eq!(code, 200, "live verification: {v}");
+    let live_id = v["id"].as_i64().expect("id");
+    let step = driver.next(Duration::from_secs(90));
+    drop(emu);
+    assert_eq!(step["step"], "live", "{step}");
+    if step["shown"] != json!(live_id.to_string()) {
+        failures.push(format!("live: shows verification {} instead of {live_id}", step["shown"]));
+    }
+    let states: Vec<String> = step["live_states"].as_array().into_iter().flatten().filter_map(|s| s.as_str().map(str::to_string)).collect();
+    if !states.iter().any(|s| s.starts_with("reading:")) || !states.last().is_some_and(|s| s.starts_with("finished:")) {
+        failures.push(format!("live: states seen {states:?} (want reading… then finished)"));
+    }
+    if step["status"] != "pass" || !shown_marks(&step).is_empty() {
+        failures.push(format!("live: status {} marks {:?}", step["status"], shown_marks(&step)));
+    }
+    if !step["errors"].as_array().is_some_and(|e| e.is_empty()) {
+        failures.push(format!("live: browser errors {}", step["errors"]));
+    }
+
+    let _ = writeln!(std::io::stderr(), "browser screenshots in {}", artifacts.display());
+    assert!(failures.is_empty(), "{} problem(s):\n{}", failures.len(), failures.join("\n"));
+}
+
+#[test]
+fn without_a_login_the_page_loads_nothing_from_the_api() {
+    let test = "without_a_login_the_page_loads_nothing_from_the_api";
+    if !browser_ready(test) {
+        return;
+    }
+    let Some(env) = env(test) else { return };
+    let lease = lease(env, 1);
+    let mut d = Daemon::start(&lease.readers, Extra::default());
+    let (base, _token) = with_tcp(&mut d);
+    // the browser without the cookie: every request is refused, the page says why
+    let job = json!({
+        "base": base, "token": null, "artifacts": artifacts_dir(), "chromium": CHROMIUM,
+        "steps": [{"name": "no-login", "hash": "#/recent", "wait": "body"}],
+    });
+    let driver = Driver::start(&job);
+    let step = driver.next(Duration::from_secs(60));
+    let errs: Vec<String> = step["errors"].as_array().into_iter().flatten().filter_map(|e| e.as_str().map(str::to_string)).collect();
+    assert!(errs.iter().any(|e| e.starts_with("HTTP 401")), "the page was served without the token: {errs:?}");
+    assert!(step["marks"].as_array().is_none_or(|m| m.is_empty()), "{step}");
+}
