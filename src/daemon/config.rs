@@ -25,7 +25,7 @@ pub enum ConfigError {
 
 /// The whole configuration. Every section and key is optional except where said; defaults suit
 /// a station PC installed by the package (systemd's StateDirectory / RuntimeDirectory).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub store: StoreConfig,
@@ -132,21 +132,6 @@ pub struct LogConfig {
     pub level: String,
     /// "auto" (journald under systemd, stderr otherwise), "journald" or "stderr".
     pub target: String,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            store: StoreConfig::default(),
-            trust: TrustConfig::default(),
-            readers: ReadersConfig::default(),
-            jobs: JobsConfig::default(),
-            thresholds: ThresholdsConfig::default(),
-            api: ApiConfig::default(),
-            audit: AuditConfig::default(),
-            log: LogConfig::default(),
-        }
-    }
 }
 
 impl Default for StoreConfig {

@@ -113,7 +113,7 @@ pub enum JobError {
 pub enum JobState {
     Waiting { record_id: String },
     Reading { record_id: String, reader: String },
-    Done { result: JobVerdict },
+    Done { result: Box<JobVerdict> },
     Failed { error: String },
 }
 
@@ -186,7 +186,7 @@ fn now_rfc3339() -> String {
 pub async fn run(shared: Arc<Shared>, jobs: Arc<Jobs>, job: u64, req: JobRequest, caller: String) -> Result<JobVerdict, JobError> {
     let out = run_inner(&shared, &jobs, job, &req, &caller).await;
     match &out {
-        Ok(v) => jobs.set(job, JobState::Done { result: v.clone() }),
+        Ok(v) => jobs.set(job, JobState::Done { result: Box::new(v.clone()) }),
         Err(e) => {
             jobs.set(job, JobState::Failed { error: e.to_string() });
             tracing::info!(job, error = %e, "verification ended without a verdict");

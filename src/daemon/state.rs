@@ -357,6 +357,7 @@ fn disk_space_fault(db: &Path, min_free_mib: u64) -> Option<String> {
     }
     let dir = db.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let st = nix::sys::statvfs::statvfs(dir).ok()?;
+    #[allow(clippy::useless_conversion)] // the field types differ between targets
     let free = u64::from(st.blocks_available()).saturating_mul(st.fragment_size());
     let need = min_free_mib.saturating_mul(1 << 20);
     (free < need).then(|| format!("disk full: {} MiB free on {}, {} MiB needed", free >> 20, dir.display(), min_free_mib))
