@@ -161,7 +161,10 @@ struct ReadEntry {
 struct Chain {
     key: Option<String>,
     report: VerifyReport,
-    problems: Vec<Problem>,
+    /// Problems with their position in the chain (the expected sequence number when found).
+    problems: Vec<(u64, Problem)>,
+    /// The position problems found now are filed under.
+    position: u64,
     expect_seq: u64,
     prev_hash: String,
     /// seq -> computed hash (the content as it is now).
@@ -185,6 +188,7 @@ impl Chain {
             report: VerifyReport { source, station_key: key.clone(), ..Default::default() },
             key,
             problems: Vec::new(),
+            position: 0,
             expect_seq: 1,
             prev_hash: GENESIS.to_string(),
             hashes: BTreeMap::new(),
@@ -197,7 +201,7 @@ impl Chain {
     }
 
     fn problem(&mut self, kind: ProblemKind, seq: Option<u64>, line: Option<u64>, detail: impl Into<String>) {
-        self.problems.push(Problem { kind, seq, line, detail: detail.into() });
+        self.problems.push((self.position, Problem { kind, seq, line, detail: detail.into() }));
     }
 
     /// The chain starts after entry `seq` whose hash is `hash`.
@@ -239,6 +243,7 @@ impl Chain {
 
     fn push(&mut self, r: ReadEntry) {
         let ReadEntry { seq, line, entry, payload_text } = r;
+        self.position = self.expect_seq.min(seq);
         self.report.entries += 1;
         if self.report.first_seq.is_none() {
             self.report.first_seq = Some(seq);
@@ -253,8 +258,12 @@ impl Chain {
                 format!("comes where entry {} was expected: entries repeated, inserted or reordered", self.expect_seq),
             );
         } else if seq > self.expect_seq {
-            let missing = if seq - 1 == self.expect_seq { format!("entry {}", self.expect_seq) } else { format!("entries {}..{}", self.expect_seq, seq - 1) };
-            self.problem(ProblemKind::Missing, Some(seq), line, format!("{missing} are not there: removed or reordered"));
+            let missing = if seq - 1 == self.expect_seq {
+                format!("entry {} is", self.expect_seq)
+            } else {
+                format!("entries {}..{} are", self.expect_seq, seq - 1)
+            };
+            self.problem(ProblemKind::Missing, Some(seq), line, format!("{missing} not there before it: removed or reordered"));
         }
         // Kind.
         let kind = EntryKind::parse(&entry.kind);
@@ -371,6 +380,7 @@ impl Chain {
                 );
                 continue;
             }
+            self.position = c.seq;
             let what = format!("the {} at entry {}", c.purpose.as_str(), c.seq);
             if !self.signature_holds(&c, line, &what) {
                 continue;
@@ -400,12 +410,13 @@ impl Chain {
             (Some(l), Some(s)) => l.saturating_sub(s),
             (Some(l), None) => l.saturating_sub(self.anchor_seq),
         };
-        self.problems.sort_by_key(|p| p.seq.map_or(0, |s| s.saturating_add(1)));
+        // In chain order (stable: within a position, in the order found).
+        self.problems.sort_by_key(|(position, _)| *position);
         if self.problems.len() > MAX_PROBLEMS {
             self.report.more_problems = (self.problems.len() - MAX_PROBLEMS) as u64;
             self.problems.truncate(MAX_PROBLEMS);
         }
-        self.report.problems = self.problems;
+        self.report.problems = self.problems.into_iter().map(|(_, p)| p).collect();
         (self.report, valid)
     }
 }
@@ -497,7 +508,8 @@ pub fn verify_db(store: &Store, options: &VerifyOptions) -> VerifyReport {
         for c in checkpoints {
             chain.add_checkpoint(c, None);
         }
-        // Cross-checks with the stored rows.
+        // Cross-checks with the stored rows (filed under their entry, or after the chain).
+        chain.position = u64::MAX;
         let min_verification = chain.verifications.keys().next().copied();
         let verifications = std::mem::take(&mut chain.verifications);
         let imports = std::mem::take(&mut chain.imports);
