@@ -379,3 +379,107 @@ fn without_a_login_the_page_loads_nothing_from_the_api() {
     assert!(errs.iter().any(|e| e.starts_with("HTTP 401")), "the page was served without the token: {errs:?}");
     assert!(step["marks"].as_array().is_none_or(|m| m.is_empty()), "{step}");
 }
+
+fn copy_dir(src: &Path, dst: &Path) {
+    std::fs::create_dir_all(dst).expect("mkdir");
+    for e in std::fs::read_dir(src).expect("read_dir") {
+        let p = e.expect("entry").path();
+        let to = dst.join(p.file_name().expect("name"));
+        if p.is_dir() {
+            copy_dir(&p, &to);
+        } else {
+            std::fs::copy(&p, &to).expect("copy");
+        }
+    }
+}
+
+#[test]
+fn the_batch_page_counts_the_causes_and_n_opens_the_invalid_card() {
+    use idcheck::fixtures::corpus::{generate_with, Pool};
+    use idcheck::fixtures::Defect;
+    let test = "the_batch_page_counts_the_causes_and_n_opens_the_invalid_card";
+    if !browser_ready(test) {
+        return;
+    }
+    let Some(env) = env(test) else { return };
+    let lease = lease(env, 1);
+    let r = &lease.readers[0];
+    let mut d = Daemon::start(&lease.readers, Extra::default());
+
+    // two generated QC applications: a right card and a misprinted one (cause 1)
+    let corpus = d.dir.join("corpus");
+    let pool = Pool::load(&repo().join("fixtures/faces")).expect("faces");
+    let labels = generate_with(&pool, &corpus, 7007, &[Defect::None, Defect::SurfaceName]).expect("corpus");
+    std::fs::copy(corpus.join("trust/csca.pem"), d.dir.join("trust/corpus.pem")).expect("trust");
+    let (base, token) = with_tcp(&mut d); // the restart also loads the corpus CSCA
+    d.wait_readers(1, Duration::from_secs(5));
+    let records = d.dir.join("batch-records");
+    let inbox = d.dir.join("inbox");
+    std::fs::create_dir_all(&inbox).expect("inbox");
+    let cases: Vec<(PathBuf, PathBuf, ChipImage, String)> = labels
+        .iter()
+        .map(|l| {
+            let dir = corpus.join("cases").join(&l.name);
+            let acc = dir.join(&l.acceptance);
+            let rid = acc.file_name().and_then(|n| n.to_str()).expect("record id").to_string();
+            copy_dir(&acc, &records.join(&rid));
+            let surface = dir.join(l.surface.as_ref().expect("QC case has a surface"));
+            (acc, surface, ChipImage::load_dir(&dir.join(&l.chip)).expect("chip"), rid)
+        })
+        .collect();
+
+    // the batch through the API; the test plays the scanner and the operator
+    let client = d.client();
+    let mut events = client.events().expect("events");
+    let (code, created) = client
+        .post("/v1/qc/batches", &json!({"name": "早班 browser", "records": records, "inbox": inbox, "reader": r.name, "card_wait_secs": 30}))
+        .expect("create batch");
+    assert!(code.is_success(), "create batch: {code} {created}");
+    let batch_id = created["id"].as_i64().expect("batch id");
+    for (_, surface, chip, rid) in cases {
+        copy_dir(&surface, &inbox.join(surface.file_name().expect("scan dir")));
+        events
+            .wait_for("verification_waiting", Duration::from_secs(30), |e| e["record_id"] == rid.as_str())
+            .expect("events")
+            .unwrap_or_else(|| panic!("no job waiting for {rid}; log:\n{}", d.log_text()));
+        let emu = Emulator::start(r, chip, Faults::default());
+        events
+            .wait_for("verification_finished", Duration::from_secs(60), |e| e["record_id"] == rid.as_str())
+            .expect("events")
+            .unwrap_or_else(|| panic!("no verdict for {rid}; log:\n{}", d.log_text()));
+        emu.stop();
+    }
+    // the batch as the API tells it, once both items are in
+    let mut batch = Value::Null;
+    for _ in 0..100 {
+        let (_, b) = d.client().get(&format!("/v1/qc/batches/{batch_id}")).expect("batch");
+        batch = b;
+        if batch["items"].as_array().is_some_and(|i| i.len() == 2) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let invalid: Vec<&Value> = batch["items"].as_array().expect("items").iter().filter(|i| i["status"] == "invalid").collect();
+    assert_eq!(invalid.len(), 1, "one misprinted card: {batch}");
+    let vid = invalid[0]["verification_id"].as_i64().expect("verification id");
+    let (_, view) = d.client().get(&format!("/v1/verifications/{vid}/view")).expect("view");
+
+    let job = json!({
+        "base": base, "token": token, "artifacts": artifacts_dir(), "chromium": CHROMIUM,
+        "steps": [{
+            "name": "batch", "hash": format!("#/batch/{batch_id}"), "wait": "article.batch",
+            "then": {"press": "n", "wait": format!("article.verdict[data-verification=\"{vid}\"] nav[data-batch-nav] a[data-nav-next]")},
+        }],
+    });
+    let driver = Driver::start(&job);
+    let step = driver.next(Duration::from_secs(120));
+    assert!(step["errors"].as_array().is_some_and(|e| e.is_empty()), "browser errors: {}", step["errors"]);
+    for k in ["total", "pass", "invalid", "unavailable", "cause1", "cause2", "cause3", "cause4"] {
+        assert_eq!(step["counts"][k], batch["counts"][k], "count {k}: page {} api {}", step["counts"], batch["counts"]);
+    }
+    assert_eq!(step["counts"]["cause1"], 1, "{}", step["counts"]);
+    assert_eq!(step["hash_after"], format!("#/v/{vid}"), "n opens the batch's invalid card");
+    assert_eq!(shown_marks(&step), expected_marks(&view["verdict"]), "marks of the invalid card");
+    assert!(shown_marks(&step).iter().any(|(_, col, c)| col == "surface" && c.contains('1')), "cause 1 marked on the printed card: {step}");
+    assert_eq!(step["images"]["loaded"], 3, "three photos: {}", step["images"]);
+}

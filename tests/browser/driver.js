@@ -4,9 +4,11 @@
 //   { "base": "http://127.0.0.1:PORT/", "token": "..."|null, "artifacts": "/abs/dir",
 //     "chromium": "/usr/bin/chromium",
 //     "steps": [ { "name": "c1", "hash": "#/v/12", "wait": "CSS selector", "keys": true },
+//                { "name": "batch", "hash": "#/batch/3", "wait": "...", "then": {"press": "n", "wait": "..."} },
 //                { "name": "live", "hash": "#/live", "live": true } ] }
 // and writes one JSON line per step to stdout:
 //   { "step", "marks": [[item, col, causes]], "not_checked": [...], "status", "banner",
+//     "counts" and "hash_after" (steps with "then"),
 //     "images": {"total", "loaded"}, "fonts": [{familyName, glyphCount}], "keys": {...},
 //     "screenshot", "errors": [...] }
 // A live step first writes {"step", "ready": true} once the page is connected to the event
@@ -87,6 +89,16 @@ async function main() {
         await page.goto(new URL(step.hash, base).toString(), { waitUntil: 'load' });
         if (step.live) await liveStep(page, step, res);
         await page.waitForSelector(step.wait || 'main[data-ready]', { state: 'attached' });
+        if (step.then) {
+          // what the page shows first (a batch's counts), then a key press and where it leads
+          res.counts = await counts(page);
+          const shot = path.join(job.artifacts, step.name + '-before.png');
+          await page.screenshot({ path: shot, fullPage: true });
+          res.screenshot_before = shot;
+          await page.keyboard.press(step.then.press);
+          await page.waitForSelector(step.then.wait, { state: 'attached' });
+          res.hash_after = await page.evaluate(() => location.hash);
+        }
         await page.waitForFunction(() => Array.from(document.images).every((i) => i.complete));
         Object.assign(res, await page.evaluate(() => {
           const marks = Array.from(document.querySelectorAll('[data-cause]')).map((e) =>
@@ -128,6 +140,18 @@ async function main() {
     if (context) await context.close().catch(() => {});
     fs.rmSync(profile, { recursive: true, force: true });
   }
+}
+
+// The numbers of a batch's count tiles: { total: 2, pass: 1, ... }.
+async function counts(page) {
+  return page.evaluate(() => {
+    const c = {};
+    document.querySelectorAll('[data-count]').forEach((e) => {
+      const n = e.querySelector('.n');
+      c[e.getAttribute('data-count')] = n ? Number(n.textContent) : null;
+    });
+    return c;
+  });
 }
 
 // The platform fonts Chromium used for the first node matching `selector` (CDP): proves the CJK
