@@ -5,6 +5,11 @@
 //! simulation (fast PNG compression).
 //!
 //! Run: `cargo bench --bench photo`.
+//!
+//! For instruction counts (callgrind), `IDCHECK_PROFILE=features|scan|chip [IDCHECK_PROFILE_N=20]`
+//! runs one case a fixed number of times instead of criterion (decode + features of the
+//! acceptance JPEG; crop + features from the sample's PNG scan; decode + features of the chip
+//! JPEG).
 
 use std::hint::black_box;
 use std::path::PathBuf;
@@ -25,7 +30,8 @@ struct Inputs {
     front_ours: Vec<u8>,
 }
 
-fn inputs() -> Inputs {
+/// The inputs; `with_ours` also renders and scans a card with our print simulation (slow).
+fn inputs_with(with_ours: bool) -> Inputs {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/samples/pass-case");
     let read = |p: &str| std::fs::read(root.join(p)).unwrap_or_else(|e| panic!("{p}: {e}"));
     let dg2 = read("chip/dg2.bin");
@@ -34,10 +40,14 @@ fn inputs() -> Inputs {
         .position(|w| w == [0xFF, 0xD8])
         .expect("jpeg in dg2");
     let acceptance = read("acceptance/451022202404011140/photo.jpg");
-    let acc = decode(&acceptance).expect("acceptance");
-    let card = print::render_front(&acc, &[("姓名", "尹思")], 1);
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
-    let front_ours = print::encode_png(&print::scan(&card, &Degradation::realistic(&mut rng)));
+    let front_ours = if with_ours {
+        let acc = decode(&acceptance).expect("acceptance");
+        let card = print::render_front(&acc, &[("姓名", "尹思")], 1);
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+        print::encode_png(&print::scan(&card, &Degradation::realistic(&mut rng)))
+    } else {
+        Vec::new()
+    };
     Inputs {
         acceptance,
         chip: dg2[at..].to_vec(),
@@ -46,8 +56,40 @@ fn inputs() -> Inputs {
     }
 }
 
+/// The fixed-count profiling mode (see the module comment); false when not asked for.
+fn profile_mode() -> bool {
+    let Ok(which) = std::env::var("IDCHECK_PROFILE") else {
+        return false;
+    };
+    let n: usize = std::env::var("IDCHECK_PROFILE_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20);
+    let inp = inputs_with(false);
+    for _ in 0..n {
+        match which.as_str() {
+            "features" => {
+                black_box(PhotoFeatures::from_bytes(black_box(&inp.acceptance)).expect("a"));
+            }
+            "chip" => {
+                black_box(PhotoFeatures::from_bytes(black_box(&inp.chip)).expect("c"));
+            }
+            "scan" => {
+                let crop = crop_printed_photo_from_png(black_box(&inp.front_sample), 600);
+                black_box(Probe::from_printed_crop(&crop.expect("crop"), 600));
+            }
+            other => panic!("IDCHECK_PROFILE={other}: expected features, scan or chip"),
+        }
+    }
+    println!("{which} x{n}");
+    true
+}
+
 fn benches(c: &mut Criterion) {
-    let inp = inputs();
+    if profile_mode() {
+        return;
+    }
+    let inp = inputs_with(true);
     let acc_img = decode(&inp.acceptance).expect("acceptance");
     let chip_img = decode(&inp.chip).expect("chip");
     let scan_img = decode(&inp.front_sample).expect("scan");

@@ -1,6 +1,10 @@
 //! Whole-card verification from bytes already in memory (the independent sample card): the kiosk
 //! case (record + chip) and the QC case (record + 600-dpi surface scan + chip), plus the text
 //! comparison on its own. Run: cargo bench --bench verify
+//!
+//! For instruction counts (callgrind), `IDCHECK_PROFILE=kiosk|qc [IDCHECK_PROFILE_N=20]` runs the
+//! named case a fixed number of times instead of criterion:
+//! `IDCHECK_PROFILE=qc valgrind --tool=callgrind target/release/deps/verify-<hash>`.
 
 use std::path::PathBuf;
 
@@ -11,12 +15,46 @@ use idcheck::pki::TrustStore;
 use idcheck::records;
 use idcheck::verify::{Request, Verifier};
 
-fn bench(c: &mut Criterion) {
+struct Card {
+    record: idcheck::model::AcceptanceRecord,
+    surface: idcheck::model::SurfaceRecord,
+    chip: ChipImage,
+    verifier: Verifier,
+}
+
+fn card() -> Card {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/samples");
     let record = records::acceptance::load_dir(&root.join("pass-case/acceptance/451022202404011140")).expect("record");
     let surface = records::surface::load_dir(&root.join("pass-case/surface/QC-20240408-9308")).expect("surface");
     let chip = ChipImage::load_dir(&root.join("pass-case/chip")).expect("chip");
     let verifier = Verifier::new(TrustStore::load_dir(&root.join("trust")).expect("trust"));
+    Card { record, surface, chip, verifier }
+}
+
+/// The fixed-count profiling mode (see the module comment); false when not asked for.
+fn profile_mode() -> bool {
+    let Ok(which) = std::env::var("IDCHECK_PROFILE") else { return false };
+    let n: usize = std::env::var("IDCHECK_PROFILE_N").ok().and_then(|v| v.parse().ok()).unwrap_or(20);
+    let Card { record, surface, chip, verifier } = card();
+    let surface = match which.as_str() {
+        "kiosk" => None,
+        "qc" => Some(&surface),
+        other => panic!("IDCHECK_PROFILE={other}: expected kiosk or qc"),
+    };
+    let mut status = 0usize;
+    for _ in 0..n {
+        let v = verifier.verify(Request { record: black_box(&record), surface: black_box(surface), chip: black_box(&chip) });
+        status += v.verdict.findings.len();
+    }
+    println!("{which} x{n}: {status} findings");
+    true
+}
+
+fn bench(c: &mut Criterion) {
+    if profile_mode() {
+        return;
+    }
+    let Card { record, surface, chip, verifier } = card();
 
     c.bench_function("text/compare_all_items", |b| {
         let ethnic = |n: &str| idcheck::rules::ethnicity::code_for_short_name(n).map(str::to_string);

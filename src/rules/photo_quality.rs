@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 use image::RgbImage;
 use serde::{Deserialize, Serialize};
 
-use crate::compare::photo::{decode, sniff, ImageKind};
+use crate::compare::photo::{decode, sniff, ImageKind, PhotoError};
 
 /// Required acceptance photo size (GA 461).
 pub const REQUIRED_SIZE: (u32, u32) = (358, 441);
@@ -170,8 +170,27 @@ pub fn jpeg_components(bytes: &[u8]) -> Option<(u8, u8)> {
     }
 }
 
-fn luma(p: &image::Rgb<u8>) -> f64 {
-    0.299 * p.0[0] as f64 + 0.587 * p.0[1] as f64 + 0.114 * p.0[2] as f64
+/// The three products of the luma sum for every 8-bit value: `0.299 * r as f64` etc. are the
+/// same doubles whether computed here or per pixel, so a table changes no result.
+struct LumaTables {
+    r: [f64; 256],
+    g: [f64; 256],
+    b: [f64; 256],
+}
+
+fn luma_tables() -> &'static LumaTables {
+    static T: OnceLock<LumaTables> = OnceLock::new();
+    T.get_or_init(|| LumaTables {
+        r: std::array::from_fn(|v| 0.299 * v as f64),
+        g: std::array::from_fn(|v| 0.587 * v as f64),
+        b: std::array::from_fn(|v| 0.114 * v as f64),
+    })
+}
+
+/// BT.601 luma `0.299 r + 0.587 g + 0.114 b`, summed in that order.
+#[inline]
+fn luma3(t: &LumaTables, r: u8, g: u8, b: u8) -> f64 {
+    t.r[r as usize] + t.g[g as usize] + t.b[b as usize]
 }
 
 fn rect(w: u32, h: u32, r: (f32, f32, f32, f32)) -> (u32, u32, u32, u32) {
@@ -183,35 +202,70 @@ fn rect(w: u32, h: u32, r: (f32, f32, f32, f32)) -> (u32, u32, u32, u32) {
 }
 
 /// Measures a decoded photo. Works on any size (the region is relative to the frame).
+///
+/// One pass per region over the raw rows: the luma of the face region (with a one-pixel apron
+/// for the Laplacian) is computed once into a small plane; every sum runs in the same order as
+/// the per-pixel definition (row by row, left to right), so the values do not depend on how
+/// they are computed.
 pub fn measure(img: &RgbImage) -> RawMetrics {
     let (w, h) = img.dimensions();
+    let (wu, hu) = (w as usize, h as usize);
+    let raw = img.as_raw();
+    let t = luma_tables();
+    let row = |y: usize| raw.get(y * wu * 3..(y + 1) * wu * 3).unwrap_or_default();
     let (x0, x1, y0, y1) = rect(w, h, FACE_REGION);
-    let mut n = 0f64;
-    let (mut under, mut over, mut sum, mut chroma) = (0f64, 0f64, 0f64, 0f64);
-    for y in y0..y1 {
-        for x in x0..x1 {
-            if let Some(p) = img.get_pixel_checked(x, y) {
-                let l = luma(p);
-                if l <= 25.5 {
-                    under += 1.0;
-                }
-                if l >= 246.5 {
-                    over += 1.0;
-                }
-                sum += l;
-                let (r, g, b) = (p.0[0] as f64, p.0[1] as f64, p.0[2] as f64);
-                chroma += r.max(g).max(b) - r.min(g).min(b);
-                n += 1.0;
+    let (x0, x1, y0, y1) = (x0 as usize, x1 as usize, y0 as usize, y1 as usize);
+    // Luma plane of the face region plus a one-pixel apron (clamped to the image).
+    let (ax0, ax1) = (x0.saturating_sub(1), (x1 + 1).min(wu));
+    let (ay0, ay1) = (y0.saturating_sub(1), (y1 + 1).min(hu));
+    let pw = ax1.saturating_sub(ax0);
+    let mut plane = vec![0f64; pw * ay1.saturating_sub(ay0)];
+    for (y, dst) in (ay0..ay1).zip(plane.chunks_exact_mut(pw.max(1))) {
+        if let Some(src) = row(y).get(ax0 * 3..ax1 * 3) {
+            for (d, p) in dst.iter_mut().zip(src.chunks_exact(3)) {
+                *d = luma3(t, p[0], p[1], p[2]);
             }
         }
     }
-    let n = n.max(1.0);
+    // Counts and the chroma sum are sums of small integers: exact in integers and in f64 alike.
+    let (mut n, mut under, mut over, mut chroma) = (0u64, 0u64, 0u64, 0u64);
+    let mut sum = 0f64;
+    for y in y0..y1 {
+        let Some(src) = row(y).get(x0 * 3..x1 * 3) else {
+            continue;
+        };
+        let lrow = (y - ay0) * pw + (x0 - ax0);
+        let lums = plane.get(lrow..lrow + (x1 - x0)).unwrap_or_default();
+        for (p, &lv) in src.chunks_exact(3).zip(lums) {
+            under += (lv <= 25.5) as u64;
+            over += (lv >= 246.5) as u64;
+            sum += lv;
+            chroma += (p[0].max(p[1]).max(p[2]) - p[0].min(p[1]).min(p[2])) as u64;
+            n += 1;
+        }
+    }
+    let (under, over, chroma) = (under as f64, over as f64, chroma as f64);
+    let n = (n as f64).max(1.0);
     // Variance of the 4-neighbour Laplacian of luma over the face region.
-    let l = |x: u32, y: u32| img.get_pixel_checked(x, y).map(luma).unwrap_or(0.0);
     let (mut ls, mut lss, mut ln) = (0f64, 0f64, 0f64);
-    for y in y0.max(1)..y1.min(h.saturating_sub(1)) {
-        for x in x0.max(1)..x1.min(w.saturating_sub(1)) {
-            let v = l(x - 1, y) + l(x + 1, y) + l(x, y - 1) + l(x, y + 1) - 4.0 * l(x, y);
+    let (lx0, lx1) = (x0.max(1), x1.min(wu.saturating_sub(1)));
+    for y in y0.max(1)..y1.min(hu.saturating_sub(1)) {
+        if lx0 >= lx1 {
+            break;
+        }
+        // Plane rows y - 1, y, y + 1 from column lx0 - 1 (all inside the plane's apron).
+        let at = |yy: usize| (yy - ay0) * pw + (lx0 - 1 - ax0);
+        let span = lx1 - lx0 + 2;
+        let (Some(up), Some(mid), Some(down)) = (
+            plane.get(at(y - 1)..at(y - 1) + span),
+            plane.get(at(y)..at(y) + span),
+            plane.get(at(y + 1)..at(y + 1) + span),
+        ) else {
+            continue;
+        };
+        for ((m, &u), &d) in mid.windows(3).zip(&up[1..]).zip(&down[1..]) {
+            // l(x-1, y) + l(x+1, y) + l(x, y-1) + l(x, y+1) - 4 l(x, y), in this order.
+            let v = m[0] + m[2] + u + d - 4.0 * m[1];
             ls += v;
             lss += v * v;
             ln += 1.0;
@@ -220,18 +274,29 @@ pub fn measure(img: &RgbImage) -> RawMetrics {
     let ln = ln.max(1.0);
     let sharpness = (lss / ln - (ls / ln).powi(2)).max(0.0);
     // Background: top strip and the side strips of the upper part.
-    let top = ((h as f32 * BORDER_TOP) as u32).max(1);
-    let side = ((w as f32 * BORDER_SIDE) as u32).max(1);
-    let depth = ((h as f32 * BORDER_SIDE_DEPTH) as u32).max(top);
+    let top = ((h as f32 * BORDER_TOP) as u32).max(1) as usize;
+    let side = ((w as f32 * BORDER_SIDE) as u32).max(1) as usize;
+    let depth = ((h as f32 * BORDER_SIDE_DEPTH) as u32).max(top as u32) as usize;
     let (mut bs, mut bss, mut bn) = (0f64, 0f64, 0f64);
-    for y in 0..depth.min(h) {
-        for x in 0..w {
-            if y < top || x < side || x >= w.saturating_sub(side) {
-                let v = l(x, y);
-                bs += v;
-                bss += v * v;
-                bn += 1.0;
-            }
+    let mut add = |px: &[u8]| {
+        for p in px.chunks_exact(3) {
+            let v = luma3(t, p[0], p[1], p[2]);
+            bs += v;
+            bss += v * v;
+            bn += 1.0;
+        }
+    };
+    let right = wu.saturating_sub(side);
+    for y in 0..depth.min(hu) {
+        let r = row(y);
+        if y < top {
+            add(r);
+        } else if side >= right {
+            // Both strips cover the whole row.
+            add(r);
+        } else {
+            add(r.get(..side * 3).unwrap_or_default());
+            add(r.get(right * 3..).unwrap_or_default());
         }
     }
     let bn = bn.max(1.0);
@@ -284,6 +349,20 @@ fn flag(name: &str, ok: bool, actual: String, expected: &str) -> Metric {
 
 /// Assesses acceptance-photo bytes against explicit bounds.
 pub fn assess_with(bytes: &[u8], b: &QualityBounds) -> QualityReport {
+    assess_decoded_with(bytes, decode(bytes).as_ref(), b)
+}
+
+/// [`assess`] when the caller has already decoded `bytes` with [`decode`] (the verification
+/// decodes the acceptance photo once for every use).
+pub fn assess_decoded(bytes: &[u8], decoded: Result<&RgbImage, &PhotoError>) -> QualityReport {
+    assess_decoded_with(bytes, decoded, &bounds())
+}
+
+fn assess_decoded_with(
+    bytes: &[u8],
+    decoded: Result<&RgbImage, &PhotoError>,
+    b: &QualityBounds,
+) -> QualityReport {
     let mut metrics = Vec::new();
     let kind = sniff(bytes);
     let kind_name = match kind {
@@ -298,7 +377,7 @@ pub fn assess_with(bytes: &[u8], b: &QualityBounds) -> QualityReport {
         kind_name.into(),
         "jpeg",
     ));
-    let img = match decode(bytes) {
+    let img = match decoded {
         Ok(img) => {
             metrics.push(flag("photo.decodable", true, "decoded".into(), "decodable"));
             img
@@ -429,6 +508,90 @@ mod tests {
         RgbImage::from_fn(img.width(), img.height(), |x, y| {
             Rgb(f(x, y, img.get_pixel(x, y).0))
         })
+    }
+
+    /// The per-pixel definition of the metrics (the first implementation), kept as the oracle
+    /// for [`measure`].
+    fn reference_measure(img: &RgbImage) -> RawMetrics {
+        let luma = |p: &Rgb<u8>| 0.299 * p.0[0] as f64 + 0.587 * p.0[1] as f64 + 0.114 * p.0[2] as f64;
+        let (w, h) = img.dimensions();
+        let (x0, x1, y0, y1) = rect(w, h, FACE_REGION);
+        let mut n = 0f64;
+        let (mut under, mut over, mut sum, mut chroma) = (0f64, 0f64, 0f64, 0f64);
+        for y in y0..y1 {
+            for x in x0..x1 {
+                let p = img.get_pixel(x, y);
+                let l = luma(p);
+                if l <= 25.5 {
+                    under += 1.0;
+                }
+                if l >= 246.5 {
+                    over += 1.0;
+                }
+                sum += l;
+                let (r, g, b) = (p.0[0] as f64, p.0[1] as f64, p.0[2] as f64);
+                chroma += r.max(g).max(b) - r.min(g).min(b);
+                n += 1.0;
+            }
+        }
+        let n = n.max(1.0);
+        let l = |x: u32, y: u32| img.get_pixel_checked(x, y).map(luma).unwrap_or(0.0);
+        let (mut ls, mut lss, mut ln) = (0f64, 0f64, 0f64);
+        for y in y0.max(1)..y1.min(h.saturating_sub(1)) {
+            for x in x0.max(1)..x1.min(w.saturating_sub(1)) {
+                let v = l(x - 1, y) + l(x + 1, y) + l(x, y - 1) + l(x, y + 1) - 4.0 * l(x, y);
+                ls += v;
+                lss += v * v;
+                ln += 1.0;
+            }
+        }
+        let ln = ln.max(1.0);
+        let top = ((h as f32 * BORDER_TOP) as u32).max(1);
+        let side = ((w as f32 * BORDER_SIDE) as u32).max(1);
+        let depth = ((h as f32 * BORDER_SIDE_DEPTH) as u32).max(top);
+        let (mut bs, mut bss, mut bn) = (0f64, 0f64, 0f64);
+        for y in 0..depth.min(h) {
+            for x in 0..w {
+                if y < top || x < side || x >= w.saturating_sub(side) {
+                    let v = l(x, y);
+                    bs += v;
+                    bss += v * v;
+                    bn += 1.0;
+                }
+            }
+        }
+        let bn = bn.max(1.0);
+        RawMetrics {
+            sharpness: (lss / ln - (ls / ln).powi(2)).max(0.0),
+            under_exposure: under / n,
+            over_exposure: over / n,
+            luminance: sum / n,
+            background_lightness: bs / bn,
+            background_uniformity: (bss / bn - (bs / bn).powi(2)).max(0.0).sqrt(),
+            colourfulness: chroma / n,
+        }
+    }
+
+    #[test]
+    fn measure_equals_the_per_pixel_definition_exactly() {
+        let g = good();
+        let mut imgs = vec![
+            g.clone(),
+            face("A000370.jpg"),
+            image::imageops::resize(&g, 7, 9, image::imageops::FilterType::Triangle),
+            RgbImage::from_fn(3, 2, |x, y| Rgb([(x * 90) as u8, (y * 100) as u8, 7])),
+            RgbImage::from_pixel(1, 1, Rgb([1, 2, 3])),
+        ];
+        let mut rng = 12345u32;
+        imgs.push(RgbImage::from_fn(61, 47, |_, _| {
+            rng = rng.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            let v = (rng >> 8).to_le_bytes();
+            Rgb([v[0], v[1], v[2]])
+        }));
+        for img in &imgs {
+            let (a, b) = (measure(img), reference_measure(img));
+            assert_eq!(a, b, "{}x{}", img.width(), img.height());
+        }
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! The photo across A, S and C: SHA-256 first, then the calibrated perceptual distance per
 //! comparison kind, with the attribution of causes.md; and the acceptance photo's quality rules.
 
+use image::RgbImage;
+
 use crate::compare::photo::{self, CompareKind, ImageKind, PhotoError, PhotoFeatures, Probe};
 use crate::lds::{ChipData, ImageFormat};
 use crate::model::{AcceptanceRecord, SurfaceRecord};
@@ -9,9 +11,20 @@ use crate::verdict::{attribute, Agreement, Cause, Finding, Observation, Sources}
 
 use super::Report;
 
+/// The acceptance photo, decoded once for the quality rules and the comparisons.
+pub(super) struct Acceptance {
+    decoded: Result<RgbImage, PhotoError>,
+}
+
+impl Acceptance {
+    pub(super) fn decode(record: &AcceptanceRecord) -> Acceptance {
+        Acceptance { decoded: photo::decode(record.photo.bytes()) }
+    }
+}
+
 /// Cause-4 findings from the acceptance photo's quality metrics.
-pub(super) fn quality_findings(record: &AcceptanceRecord) -> Vec<Finding> {
-    let q = photo_quality::assess(record.photo.bytes());
+pub(super) fn quality_findings(record: &AcceptanceRecord, acceptance: &Acceptance) -> Vec<Finding> {
+    let q = photo_quality::assess_decoded(record.photo.bytes(), acceptance.decoded.as_ref());
     q.failures()
         .into_iter()
         .map(|m| {
@@ -45,19 +58,22 @@ pub fn printed_probe(scan: &[u8], dpi: u32) -> Result<Probe, PhotoError> {
 }
 
 fn decide(kind: CompareKind, a: &PhotoFeatures, b: &Probe) -> Pair {
-    let score = photo::compare(a, b, kind);
-    let (same, borderline) = photo::decide(kind, score.distance);
-    Pair { same, distance: score.distance, threshold: photo::thresholds(kind).threshold, borderline, by_hash: false }
+    let distance = photo::compare_distance(a, b, kind);
+    let (same, borderline) = photo::decide(kind, distance);
+    Pair { same, distance, threshold: photo::thresholds(kind).threshold, borderline, by_hash: false }
 }
 
 pub(super) fn compare(
     record: &AcceptanceRecord,
+    acceptance: &Acceptance,
     surface: Option<&SurfaceRecord>,
     chip: Option<&ChipData>,
     report: &mut Report,
 ) {
-    let a = match photo::decode(record.photo.bytes()) {
-        Ok(img) => PhotoFeatures::from_reference(&img),
+    // Features as the calibration made them (PhotoFeatures::from_bytes: the reduced-size decode
+    // where it applies); the full decode has already vouched that the photo decodes.
+    let a = match &acceptance.decoded {
+        Ok(img) => PhotoFeatures::from_bytes_decoded(record.photo.bytes(), img),
         Err(e) => {
             report.not_checked("photo", Sources::A, format!("acceptance photo not decodable: {e}"));
             return;
@@ -75,12 +91,19 @@ pub(super) fn compare(
     };
     let c = match chip {
         Some(chip) => {
+            let bytes = chip.face.data.bytes();
             let decoded = match chip.face.format {
-                ImageFormat::Jpeg => photo::decode(chip.face.data.bytes()).map_err(|e| e.to_string()),
-                ImageFormat::Jpeg2000 => chip.face.decode_jpeg2000().map_err(|e| e.to_string()),
+                ImageFormat::Jpeg => photo::decode(bytes)
+                    .map(|img| PhotoFeatures::from_bytes_decoded(bytes, &img))
+                    .map_err(|e| e.to_string()),
+                ImageFormat::Jpeg2000 => chip
+                    .face
+                    .decode_jpeg2000()
+                    .map(|img| PhotoFeatures::from_reference(&img))
+                    .map_err(|e| e.to_string()),
             };
             match decoded {
-                Ok(img) => Some(PhotoFeatures::from_reference(&img)),
+                Ok(features) => Some(features),
                 Err(e) => {
                     // The chip photo parses as a data group but its image does not decode: the chip
                     // content cannot be used (cause 3).

@@ -291,6 +291,13 @@ pub fn compare(reference: &PhotoFeatures, probe: &Probe, kind: CompareKind) -> P
     compare_with(reference, probe, kind, &PLAN)
 }
 
+/// The decision distance of [`compare`] (`PhotoScore::distance`) without the measures that are
+/// only reported (pHashes, unaligned correlation): what a verification needs.
+pub fn compare_distance(reference: &PhotoFeatures, probe: &Probe, kind: CompareKind) -> f64 {
+    let (_, rbest, _) = search(reference, probe, kind, &PLAN);
+    (1.0 - rbest as f64).clamp(0.0, 2.0)
+}
+
 #[doc(hidden)]
 pub fn compare_with(
     reference: &PhotoFeatures,
@@ -298,6 +305,43 @@ pub fn compare_with(
     kind: CompareKind,
     plan: &SearchPlan,
 ) -> PhotoScore {
+    let (xf, rbest, evaluations) = search(reference, probe, kind, plan);
+    let unaligned = corr(
+        &reference.fine,
+        &probe.grids.fine,
+        &probe.grids.frame,
+        &Xf::IDENTITY,
+    );
+    let distance = (1.0 - rbest as f64).clamp(0.0, 2.0);
+    let ph = phash_region(&probe.grids.fine, &probe.grids.frame, &xf, &PARAMS);
+    let ph0 = phash_region(
+        &probe.grids.fine,
+        &probe.grids.frame,
+        &Xf::IDENTITY,
+        &PARAMS,
+    );
+    PhotoScore {
+        kind,
+        distance,
+        aligned: Alignment {
+            dx_mm: xf.tx as f64,
+            dy_mm: xf.ty as f64,
+            angle_deg: xf.angle_deg as f64,
+            scale: xf.scale as f64,
+            aspect: xf.aspect as f64,
+        },
+        measures: Measures {
+            correlation_distance: distance,
+            unaligned_correlation_distance: (1.0 - unaligned as f64).clamp(0.0, 2.0),
+            phash_bits: hamming(&reference.phash(), &ph),
+            unaligned_phash_bits: hamming(&reference.phash(), &ph0),
+        },
+        evaluations,
+    }
+}
+
+/// The alignment search: the best transform, its correlation and the number of evaluations.
+fn search(reference: &PhotoFeatures, probe: &Probe, kind: CompareKind, plan: &SearchPlan) -> (Xf, f32, u32) {
     let r = ranges(kind, probe.printed);
     let mid = Xf {
         tx: 0.0,
@@ -359,38 +403,6 @@ pub fn compare_with(
         evals: 0,
     };
     let from = coarse_best.first().map(|b| b.0).unwrap_or(mid);
-    let best = refine(&mut fine, from, &r, plan.fine_init, plan.fine_min);
-    let unaligned = corr(
-        &reference.fine,
-        &probe.grids.fine,
-        &probe.grids.frame,
-        &Xf::IDENTITY,
-    );
-    let (xf, rbest) = best;
-    let distance = (1.0 - rbest as f64).clamp(0.0, 2.0);
-    let ph = phash_region(&probe.grids.fine, &probe.grids.frame, &xf, &PARAMS);
-    let ph0 = phash_region(
-        &probe.grids.fine,
-        &probe.grids.frame,
-        &Xf::IDENTITY,
-        &PARAMS,
-    );
-    PhotoScore {
-        kind,
-        distance,
-        aligned: Alignment {
-            dx_mm: xf.tx as f64,
-            dy_mm: xf.ty as f64,
-            angle_deg: xf.angle_deg as f64,
-            scale: xf.scale as f64,
-            aspect: xf.aspect as f64,
-        },
-        measures: Measures {
-            correlation_distance: distance,
-            unaligned_correlation_distance: (1.0 - unaligned as f64).clamp(0.0, 2.0),
-            phash_bits: hamming(&reference.hash, &ph),
-            unaligned_phash_bits: hamming(&reference.hash, &ph0),
-        },
-        evaluations: coarse.evals + fine.evals,
-    }
+    let (xf, rbest) = refine(&mut fine, from, &r, plan.fine_init, plan.fine_min);
+    (xf, rbest, coarse.evals + fine.evals)
 }

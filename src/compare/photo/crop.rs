@@ -74,14 +74,76 @@ pub fn crop_printed_photo(front_scan: &RgbImage, dpi: u32) -> Result<RgbImage, P
 }
 
 /// [`crop_printed_photo`] straight from PNG bytes, decoding rows only down to the last row the
-/// crop needs and converting only the columns it needs. Interlaced PNGs are decoded whole.
+/// crop needs and converting only the columns it needs. The common scan (8-bit grey or colour,
+/// not interlaced) takes the fast row reader of `png_rows`; anything else, and anything that
+/// reader refuses, goes through the `png` crate (which then words the error). Interlaced PNGs
+/// are decoded whole.
 pub fn crop_printed_photo_from_png(bytes: &[u8], dpi: u32) -> Result<RgbImage, PhotoError> {
+    if let Some(h) = super::png_rows::header(bytes) {
+        if h.width <= MAX_SIDE && h.height <= MAX_SIDE && check_scan(h.width, h.height, dpi).is_ok() {
+            let (x0, y0, w, hh) = crop_rect(dpi);
+            let mut out = RgbImage::from_pixel(w, hh, Rgb([255, 255, 255]));
+            let y_end = (y0 + hh as i64).clamp(0, h.height as i64) as usize;
+            let fast = super::png_rows::read_rows(bytes, &h, y_end, |y, row| {
+                copy_row(&mut out, row, y as i64, x0, y0, h.width, h.channels);
+            });
+            if fast.is_some() {
+                return Ok(out);
+            }
+        }
+    }
+    crop_with_png_crate(bytes, dpi)
+}
+
+/// Copies the crop's columns of scan row `y` (`channels` bytes per pixel) into `out`, whose
+/// top-left is scan pixel (`x0`, `y0`). Alpha is dropped, as `image`'s RGBA -> RGB conversion
+/// does; grey is repeated.
+fn copy_row(out: &mut RgbImage, data: &[u8], y: i64, x0: i64, y0: i64, width: u32, channels: usize) {
+    let (w, h) = (out.width() as i64, out.height() as i64);
+    if y < y0 || y >= y0 + h {
+        return;
+    }
+    let xa = x0.max(0);
+    let xb = (x0 + w).min(width as i64);
+    if xa >= xb {
+        return;
+    }
+    let dst_stride = w as usize * 3;
+    let d0 = (y - y0) as usize * dst_stride + (xa - x0) as usize * 3;
+    let n = (xb - xa) as usize;
+    let src = data.get(xa as usize * channels..(xa as usize + n) * channels);
+    let dst = out.get_mut(d0..d0 + n * 3);
+    if let (Some(src), Some(dst)) = (src, dst) {
+        match channels {
+            3 => dst.copy_from_slice(src),
+            1 => {
+                for (px, o) in src.iter().zip(dst.chunks_exact_mut(3)) {
+                    o.fill(*px);
+                }
+            }
+            _ => {
+                for (px, o) in src.chunks_exact(channels).zip(dst.chunks_exact_mut(3)) {
+                    let (r, g, b) = match channels {
+                        2 => (px[0], px[0], px[0]),
+                        _ => (px[0], px[1], px[2]),
+                    };
+                    o[0] = r;
+                    o[1] = g;
+                    o[2] = b;
+                }
+            }
+        }
+    }
+}
+
+/// The `png` crate path of [`crop_printed_photo_from_png`]: every PNG, and the judge of errors.
+fn crop_with_png_crate(bytes: &[u8], dpi: u32) -> Result<RgbImage, PhotoError> {
     let bad = |e: png::DecodingError| PhotoError::Decode {
         format: "png",
         reason: e.to_string(),
     };
     let mut dec =
-        png::Decoder::new_with_limits(Cursor::new(bytes), png::Limits { bytes: 256 << 20 });
+        png::Decoder::new_with_limits(Cursor::new(bytes), png::Limits { bytes: super::png_rows::LIMIT_BYTES });
     dec.set_transformations(png::Transformations::EXPAND | png::Transformations::STRIP_16);
     let mut reader = dec.read_info().map_err(bad)?;
     let (width, height, interlaced) = {
@@ -115,10 +177,7 @@ pub fn crop_printed_photo_from_png(bytes: &[u8], dpi: u32) -> Result<RgbImage, P
     };
     let (x0, y0, w, h) = crop_rect(dpi);
     let mut out = RgbImage::from_pixel(w, h, Rgb([255, 255, 255]));
-    let xa = x0.max(0);
-    let xb = (x0 + w as i64).min(width as i64);
     let y_end = (y0 + h as i64).min(height as i64);
-    let dst_stride = w as usize * 3;
     let mut y: i64 = 0;
     while y < y_end {
         let Some(row) = reader.next_row().map_err(bad)? else {
@@ -127,25 +186,7 @@ pub fn crop_printed_photo_from_png(bytes: &[u8], dpi: u32) -> Result<RgbImage, P
                 reason: format!("image data ends at row {y} of {height}"),
             });
         };
-        if y >= y0 && xa < xb {
-            let data = row.data();
-            let d0 = (y - y0) as usize * dst_stride + (xa - x0) as usize * 3;
-            let n = (xb - xa) as usize;
-            let src = data.get(xa as usize * channels..(xa as usize + n) * channels);
-            let dst = out.get_mut(d0..d0 + n * 3);
-            if let (Some(src), Some(dst)) = (src, dst) {
-                for (px, o) in src.chunks_exact(channels).zip(dst.chunks_exact_mut(3)) {
-                    // Alpha is dropped, as `image`'s RGBA -> RGB conversion does.
-                    let (r, g, b) = match channels {
-                        1 | 2 => (px[0], px[0], px[0]),
-                        _ => (px[0], px[1], px[2]),
-                    };
-                    o[0] = r;
-                    o[1] = g;
-                    o[2] = b;
-                }
-            }
-        }
+        copy_row(&mut out, row.data(), y, x0, y0, width, channels);
         y += 1;
     }
     Ok(out)

@@ -471,8 +471,11 @@ pub struct PhotoFeatures {
     pub(crate) grids: Grids,
     pub(crate) fine: Thumb,
     pub(crate) coarse: Thumb,
-    pub(crate) hash: [u8; 32],
+    /// The unaligned pHash, computed when first asked for (only the reported measures use it).
+    pub(crate) hash: OnceLock<[u8; 32]>,
     pub(crate) size: (u32, u32),
+    /// The parameters the features were made with.
+    pub(crate) params: Params,
 }
 
 impl fmt::Debug for PhotoFeatures {
@@ -511,6 +514,20 @@ impl PhotoFeatures {
         Ok(Self::from_reference(&super::decode(bytes)?))
     }
 
+    /// [`PhotoFeatures::from_bytes`] when the caller already holds the full decode of `bytes`
+    /// (by [`super::decode`]): the same features, without decoding a second time when the
+    /// reduced-size path does not apply.
+    pub fn from_bytes_decoded(bytes: &[u8], decoded: &RgbImage) -> PhotoFeatures {
+        if super::sniff(bytes) == Some(super::ImageKind::Jpeg) {
+            if let Some(q) = decode_quarter(bytes, min_block_height(&PARAMS)) {
+                if let Some(grids) = Grids::of_quarter(&q, &PARAMS) {
+                    return Self::from_grids(grids, (q.width, q.height), &PARAMS);
+                }
+            }
+        }
+        Self::from_reference(decoded)
+    }
+
     fn from_grids(grids: Grids, size: (u32, u32), p: &Params) -> PhotoFeatures {
         let fine = Thumb::build(
             &grids.fine,
@@ -528,19 +545,21 @@ impl PhotoFeatures {
             p.coarse.1,
             p,
         );
-        let hash = phash_region(&grids.fine, &grids.frame, &Xf::IDENTITY, p);
         PhotoFeatures {
             grids,
             fine,
             coarse,
-            hash,
+            hash: OnceLock::new(),
             size,
+            params: *p,
         }
     }
 
     /// The unaligned 256-bit pHash of the face-centred region.
     pub fn phash(&self) -> [u8; 32] {
-        self.hash
+        *self.hash.get_or_init(|| {
+            phash_region(&self.grids.fine, &self.grids.frame, &Xf::IDENTITY, &self.params)
+        })
     }
 }
 

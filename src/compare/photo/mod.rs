@@ -23,8 +23,9 @@ mod crop;
 mod features;
 mod grid;
 mod jpeg_quarter;
+mod png_rows;
 
-pub use align::{compare, Alignment, Measures, PhotoScore};
+pub use align::{compare, compare_distance, Alignment, Measures, PhotoScore};
 #[doc(hidden)]
 pub use align::{compare_with, SearchPlan, PLAN};
 pub use calibrate::{
