@@ -116,7 +116,10 @@ fn shown_marks(step: &Value) -> BTreeSet<(String, String, String)> {
         .collect()
 }
 
-fn mark(item: &str, col: &str, causes: &str) -> (String, String, String) {
+/// A marked cell: (data-item, data-col, data-cause).
+type Cell = (String, String, String);
+
+fn mark(item: &str, col: &str, causes: &str) -> Cell {
     (item.to_string(), col.to_string(), causes.to_string())
 }
 
@@ -183,7 +186,7 @@ struct Shown {
     id: i64,
     verdict: Value,
     view: Value,
-    must: Vec<(String, String, String)>,
+    must: Vec<Cell>,
 }
 
 #[test]
@@ -201,7 +204,7 @@ fn the_page_marks_what_each_verdict_names_in_a_real_browser() {
 
     let sample = sample_case();
     let c1_surface = cause1_surface(&d.dir);
-    let cases: Vec<(&'static str, Case, Option<PathBuf>, Vec<(String, String, String)>)> = vec![
+    let cases: Vec<(&'static str, Case, Option<PathBuf>, Vec<Cell>)> = vec![
         ("pass", sample_case(), sample.surface.clone(), vec![]),
         (
             "cause1",
