@@ -54,7 +54,7 @@ fn main() {
         .collect();
     let row = row();
     let save: Vec<f64> = (0..runs)
-        .map(|_| rate(n, || (0..n).for_each(|_| drop(store.save_verification(&row).expect("save")))))
+        .map(|_| rate(n, || (0..n).for_each(|_| { store.save_verification(&row).expect("save"); })))
         .collect();
     let checkpoint: Vec<f64> = (0..runs)
         .map(|_| {

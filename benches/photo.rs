@@ -66,7 +66,9 @@ fn profile_mode() -> bool {
         .and_then(|v| v.parse().ok())
         .unwrap_or(20);
     let inp = inputs_with(false);
+    let mut times = Vec::with_capacity(n);
     for _ in 0..n {
+        let t = std::time::Instant::now();
         match which.as_str() {
             "features" => {
                 black_box(PhotoFeatures::from_bytes(black_box(&inp.acceptance)).expect("a"));
@@ -80,8 +82,14 @@ fn profile_mode() -> bool {
             }
             other => panic!("IDCHECK_PROFILE={other}: expected features, scan or chip"),
         }
+        times.push(t.elapsed().as_secs_f64() * 1e3);
     }
-    println!("{which} x{n}");
+    times.sort_by(f64::total_cmp);
+    println!(
+        "{which} x{n}: min {:.3} ms, median {:.3} ms",
+        times.first().copied().unwrap_or(0.0),
+        times.get(n / 2).copied().unwrap_or(0.0)
+    );
     true
 }
 

@@ -42,11 +42,19 @@ fn profile_mode() -> bool {
         other => panic!("IDCHECK_PROFILE={other}: expected kiosk or qc"),
     };
     let mut status = 0usize;
+    let mut times = Vec::with_capacity(n);
     for _ in 0..n {
+        let t = std::time::Instant::now();
         let v = verifier.verify(Request { record: black_box(&record), surface: black_box(surface), chip: black_box(&chip) });
+        times.push(t.elapsed().as_secs_f64() * 1e3);
         status += v.verdict.findings.len();
     }
-    println!("{which} x{n}: {status} findings");
+    times.sort_by(f64::total_cmp);
+    println!(
+        "{which} x{n}: {status} findings; min {:.3} ms, median {:.3} ms",
+        times.first().copied().unwrap_or(0.0),
+        times.get(n / 2).copied().unwrap_or(0.0)
+    );
     true
 }
 

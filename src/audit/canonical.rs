@@ -22,9 +22,80 @@ pub enum CanonicalError {
 
 /// The canonical encoding of `value`.
 pub fn encode(value: &Value) -> Result<String, CanonicalError> {
-    let mut out = String::new();
+    let mut out = String::with_capacity(256);
+    if write_fast(value, &mut out) {
+        return Ok(out);
+    }
+    // Only on failure: again, tracking where, for the error.
+    out.clear();
     write_value(value, &mut out, &mut String::from("$"))?;
     Ok(out)
+}
+
+/// Append the canonical encoding of `value` to `out`; false when it has none.
+pub fn encode_into(value: &Value, out: &mut String) -> Result<(), CanonicalError> {
+    let start = out.len();
+    if write_fast(value, out) {
+        return Ok(());
+    }
+    out.truncate(start);
+    write_value(value, out, &mut String::from("$"))
+}
+
+/// The encoder without error context (false: a number without a canonical form).
+fn write_fast(value: &Value, out: &mut String) -> bool {
+    match value {
+        Value::Null => out.push_str("null"),
+        Value::Bool(true) => out.push_str("true"),
+        Value::Bool(false) => out.push_str("false"),
+        Value::Number(n) => {
+            let fits = match (n.as_u64(), n.as_i64()) {
+                (Some(u), _) => u <= MAX_SAFE_INTEGER,
+                (None, Some(i)) => i.unsigned_abs() <= MAX_SAFE_INTEGER,
+                _ => false,
+            };
+            if !fits {
+                return false;
+            }
+            use std::fmt::Write;
+            let _ = write!(out, "{n}");
+        }
+        Value::String(s) => write_string(s, out),
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                if !write_fast(item, out) {
+                    return false;
+                }
+            }
+            out.push(']');
+        }
+        Value::Object(map) => {
+            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+            entries.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+            out.push('{');
+            for (i, (key, v)) in entries.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_string(key, out);
+                out.push(':');
+                if !write_fast(v, out) {
+                    return false;
+                }
+            }
+            out.push('}');
+        }
+    }
+    true
+}
+
+/// Append `s` as a canonical JSON string.
+pub fn push_string(s: &str, out: &mut String) {
+    write_string(s, out)
 }
 
 fn write_value(value: &Value, out: &mut String, path: &mut String) -> Result<(), CanonicalError> {
@@ -86,6 +157,11 @@ fn write_value(value: &Value, out: &mut String, path: &mut String) -> Result<(),
 
 fn write_string(s: &str, out: &mut String) {
     out.push('"');
+    if !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
     for c in s.chars() {
         match c {
             '"' => out.push_str("\\\""),

@@ -51,13 +51,29 @@ impl AuditEntry {
 
 /// The canonical encoding of an entry's content.
 pub fn encode_entry(seq: u64, time: &str, kind: &str, payload: &Value, prev_hash: &str) -> Result<String, CanonicalError> {
-    canonical::encode(&json!({
-        "seq": seq,
-        "time": time,
-        "kind": kind,
-        "payload": payload,
-        "prev_hash": prev_hash,
-    }))
+    let mut payload_text = String::with_capacity(1024);
+    canonical::encode_into(payload, &mut payload_text)?;
+    encode_entry_with_payload(seq, time, kind, &payload_text, prev_hash)
+}
+
+/// [`encode_entry`] from the payload's canonical text (the keys in their sorted order).
+pub fn encode_entry_with_payload(seq: u64, time: &str, kind: &str, payload_text: &str, prev_hash: &str) -> Result<String, CanonicalError> {
+    if seq > canonical::MAX_SAFE_INTEGER {
+        return Err(CanonicalError::IntegerTooLarge { path: "$.seq".into(), number: seq.to_string() });
+    }
+    let mut out = String::with_capacity(payload_text.len() + 200);
+    out.push_str("{\"kind\":");
+    canonical::push_string(kind, &mut out);
+    out.push_str(",\"payload\":");
+    out.push_str(payload_text);
+    out.push_str(",\"prev_hash\":");
+    canonical::push_string(prev_hash, &mut out);
+    out.push_str(",\"seq\":");
+    out.push_str(&seq.to_string());
+    out.push_str(",\"time\":");
+    canonical::push_string(time, &mut out);
+    out.push('}');
+    Ok(out)
 }
 
 /// Why a checkpoint was signed.
@@ -209,6 +225,8 @@ mod tests {
             format!(r#"{{"kind":"daemon_stop","payload":{{"reason":"signal"}},"prev_hash":"{GENESIS}","seq":1,"time":"2024-04-08T04:40:00.000000Z"}}"#)
         );
         assert_eq!(e.computed_hash().expect("hash"), sha256_hex(enc.as_bytes()));
+        let generic = canonical::encode(&json!({"seq": 1, "time": e.time, "kind": e.kind, "payload": e.payload, "prev_hash": e.prev_hash}));
+        assert_eq!(generic.expect("encodes"), enc);
     }
 
     #[test]

@@ -14,7 +14,7 @@ use std::ops::ControlFlow;
 use serde_json::Value;
 
 use super::canonical;
-use super::entry::{AuditEntry, Checkpoint, Purpose, GENESIS};
+use super::entry::{encode_entry_with_payload, AuditEntry, Checkpoint, Purpose, GENESIS};
 use super::event::EntryKind;
 use super::export::{self, ExportHeader, ExportRecord, ExportAnchor};
 use crate::model::sha256_hex;
@@ -270,17 +270,17 @@ impl Chain {
         if kind.is_none() {
             self.problem(ProblemKind::UnknownKind, Some(seq), line, format!("kind `{}` is not one this build writes", entry.kind));
         }
-        // Stored payload form.
-        if let Some(text) = &payload_text {
-            match canonical::encode(&entry.payload) {
-                Ok(c) if &c == text => {}
-                Ok(_) => self.problem(ProblemKind::NotCanonical, Some(seq), line, "the stored payload text is not its canonical encoding: edited"),
-                Err(e) => self.problem(ProblemKind::NotCanonical, Some(seq), line, format!("the payload has no canonical encoding: {e}")),
+        // Own hash (over the payload's canonical form, which the stored text must be).
+        let encoded = canonical::encode(&entry.payload).and_then(|p| {
+            if let Some(text) = &payload_text {
+                if p != *text {
+                    self.problem(ProblemKind::NotCanonical, Some(seq), line, "the stored payload text is not its canonical encoding: edited");
+                }
             }
-        }
-        // Own hash.
-        let computed = match entry.computed_hash() {
-            Ok(h) => Some(h),
+            encode_entry_with_payload(seq, &entry.time, &entry.kind, &p, &entry.prev_hash)
+        });
+        let computed = match encoded {
+            Ok(text) => Some(sha256_hex(text.as_bytes())),
             Err(e) => {
                 self.problem(ProblemKind::Modified, Some(seq), line, format!("the content has no canonical encoding ({e}): edited"));
                 None

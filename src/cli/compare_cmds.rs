@@ -1,5 +1,7 @@
 //! `idcheck photo compare` and `idcheck fingerprint compare`: one pairwise comparison with its
-//! score, threshold and decision.
+//! score, threshold and decision; `idcheck fingerprint eval`: the matcher's error rates, re-encoding
+//! checks and speed on a directory of labelled templates; `idcheck fingerprint search`: 1:N search
+//! of a template among the fingers of a batch of acceptance records (whose finger a card carries).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -46,6 +48,29 @@ pub enum FingerprintCmd {
     Compare {
         a: String,
         b: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Evaluate the matcher on a directory (searched recursively) of ISO/IEC 19794-2 templates
+    /// named FINGER_IMPRESSION.iso: the same FINGER in the same directory is the same finger.
+    /// Prints per directory and overall the equal-error rate, the false-non-match rate at
+    /// false-match rates 1e-2, 1e-3 and 1e-4, the chip-slot and compact re-encoding checks against
+    /// the committed threshold, and comparisons per second (one thread).
+    Eval {
+        dir: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Search the fingers of a batch of acceptance records for the best matches of TEMPLATE (an
+    /// ISO 19794-2 file or PATH#N, as for compare): whose fingerprint does a card carry?
+    Search {
+        template: String,
+        /// A record directory, a directory of record directories, or a JSON Lines file.
+        #[arg(long)]
+        records: PathBuf,
+        /// How many candidates to list.
+        #[arg(long, default_value_t = 5)]
+        top: usize,
         #[arg(long)]
         json: bool,
     },
@@ -118,8 +143,15 @@ fn load_minutiae(spec: &str) -> Result<Vec<Minutia>, CliError> {
 }
 
 pub fn fingerprint(cmd: FingerprintCmd) -> CliResult {
-    let FingerprintCmd::Compare { a, b, json } = cmd;
-    let (ma, mb) = (load_minutiae(&a)?, load_minutiae(&b)?);
+    match cmd {
+        FingerprintCmd::Compare { a, b, json } => fingerprint_compare(&a, &b, json),
+        FingerprintCmd::Eval { dir, json } => fingerprint_eval(&dir, json),
+        FingerprintCmd::Search { template, records, top, json } => fingerprint_search(&template, &records, top, json),
+    }
+}
+
+fn fingerprint_compare(a: &str, b: &str, json: bool) -> CliResult {
+    let (ma, mb) = (load_minutiae(a)?, load_minutiae(b)?);
     let same_hash = fingerprint::canonical_hash(&ma) == fingerprint::canonical_hash(&mb);
     let score = if same_hash {
         1.0
@@ -147,4 +179,146 @@ pub fn fingerprint(cmd: FingerprintCmd) -> CliResult {
         );
     }
     Ok(ExitCode::from(if same { 0 } else { 1 }))
+}
+
+/// Every `*.iso` file under `dir`, sorted; the finger id is the directory relative to `dir` and
+/// the part of the file name before `_` ("DB1_B/101" for DB1_B/101_3.iso).
+fn load_labelled(dir: &Path) -> Result<Vec<(String, MinutiaeRecord)>, CliError> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let rd = std::fs::read_dir(&d).map_err(|e| CliError::new(EX_NOINPUT, format!("cannot read {}: {e}", d.display())))?;
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().and_then(|x| x.to_str()).is_some_and(|x| x.eq_ignore_ascii_case("iso")) {
+                files.push(p);
+            }
+        }
+    }
+    files.sort();
+    let mut out = Vec::with_capacity(files.len());
+    for p in files {
+        let rec = MinutiaeRecord::parse(&read(&p)?).map_err(|e| CliError::data(format!("{}: {e}", p.display())))?;
+        let group = p.parent().and_then(|d| d.strip_prefix(dir).ok()).map(|g| g.to_string_lossy().into_owned()).unwrap_or_default();
+        let stem = p.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+        let finger = stem.split('_').next().unwrap_or(stem);
+        out.push((if group.is_empty() { finger.to_string() } else { format!("{group}/{finger}") }, rec));
+    }
+    if out.is_empty() {
+        return Err(CliError::new(EX_NOINPUT, format!("{}: no *.iso templates", dir.display())));
+    }
+    Ok(out)
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.2}%", 100.0 * x)
+}
+
+fn fingerprint_eval(dir: &Path, json: bool) -> CliResult {
+    let templates = load_labelled(dir)?;
+    let th = fingerprint::thresholds();
+    let ev = fingerprint::evaluate(&templates, &th);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&ev).map_err(CliError::data)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("matcher {}: {} templates of {} fingers", ev.matcher, ev.templates, ev.fingers);
+    let line = |g: &fingerprint::GroupStats| {
+        let fnmr: Vec<String> = g.operating_points.iter().map(|o| pct(o.fnmr)).collect();
+        println!(
+            "  {:<8} {:>4} templates, {:>5} genuine / {:>6} impostor pairs: EER {:>6}; FNMR at FMR 1e-2 / 1e-3 / 1e-4: {}",
+            g.group,
+            g.templates,
+            g.genuine_pairs,
+            g.impostor_pairs,
+            pct(g.eer),
+            fnmr.join(" / ")
+        );
+    };
+    ev.groups.iter().for_each(line);
+    line(&ev.overall);
+    println!("  mean EER over {} groups: {}", ev.groups.len(), pct(ev.mean_group_eer));
+    println!(
+        "verdict threshold {:.4} (committed): FNMR {} and {} false matches of {} impostor pairs on this data",
+        ev.verdict.threshold,
+        pct(ev.verdict.fnmr),
+        ev.verdict.false_matches,
+        ev.overall.impostor_pairs
+    );
+    for (name, r) in [("chip slot", &ev.chip), ("compact card", &ev.compact)] {
+        println!(
+            "{name} re-encoding: {}/{} match their original (lowest score {:.4}); {} of {} comparisons with another finger match (highest {:.4})",
+            r.matched, r.templates, r.min_score, r.other_finger_matches, r.other_finger_comparisons, r.other_finger_max_score
+        );
+    }
+    println!(
+        "speed: prepare {:.0} us per template (max {:.0}); {} comparisons in {:.2} s: {:.0} comparisons/s on one core",
+        ev.speed.prepare_mean_us, ev.speed.prepare_max_us, ev.speed.comparisons, ev.speed.seconds, ev.speed.comparisons_per_second
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn fingerprint_search(template: &str, records: &Path, top: usize, json: bool) -> CliResult {
+    let probe = fingerprint::Template::prepare(&load_minutiae(template)?);
+    let loaded = idcheck::records::acceptance::load_any(records).map_err(CliError::data)?;
+    // (application id, entry index, finger code) of every finger with a usable template.
+    let mut labels: Vec<(String, usize, u8)> = Vec::new();
+    let mut gallery = Vec::new();
+    let mut skipped = Vec::new();
+    for r in loaded {
+        let rec = match r {
+            Ok(rec) => rec,
+            Err(e) => {
+                skipped.push(e.to_string());
+                continue;
+            }
+        };
+        for (i, f) in rec.fingerprints.iter().enumerate() {
+            let Some(t) = &f.template else { continue };
+            match MinutiaeRecord::parse(t.bytes()) {
+                Ok(m) => {
+                    gallery.push(fingerprint::Template::prepare(&m.minutiae));
+                    labels.push((rec.application_id.clone(), i + 1, f.finger));
+                }
+                Err(e) => skipped.push(format!("{} fingerprint[{}]: {e}", rec.application_id, i + 1)),
+            }
+        }
+    }
+    for s in &skipped {
+        eprintln!("skipped: {s}");
+    }
+    let hits = fingerprint::search(&probe, &gallery, top);
+    let th = fingerprint::thresholds();
+    let found = hits.iter().any(|h| h.decision.is_match());
+    if json {
+        let v: Vec<serde_json::Value> = hits
+            .iter()
+            .filter_map(|h| {
+                let (app, i, code) = labels.get(h.index)?;
+                Some(serde_json::json!({
+                    "application_id": app, "fingerprint": i, "finger": code, "score": h.score,
+                    "same": h.decision.is_match(), "borderline": h.decision.is_borderline(),
+                }))
+            })
+            .collect();
+        let out = serde_json::json!({
+            "threshold": th.threshold, "fingers_searched": gallery.len(), "skipped": skipped.len(), "candidates": v,
+        });
+        println!("{out}");
+    } else {
+        println!("{} fingers searched, threshold {:.4}", gallery.len(), th.threshold);
+        for (rank, h) in hits.iter().enumerate() {
+            let Some((app, i, code)) = labels.get(h.index) else { continue };
+            println!(
+                "{:>3}. {app} fingerprint[{i}] (finger {code}): score {:.4}: {}{}",
+                rank + 1,
+                h.score,
+                if h.decision.is_match() { "same finger" } else { "different finger" },
+                if h.decision.is_borderline() { " (borderline: look)" } else { "" }
+            );
+        }
+    }
+    Ok(ExitCode::from(if found { 0 } else { 1 }))
 }

@@ -1,6 +1,8 @@
 //! Fingerprints: each chip slot against the acceptance fingers (the surface carries none, so the
-//! card's fingerprints are defined by the acceptance record: sources A~C). All four pairs are
-//! compared so that swapped slots are told apart from a foreign finger.
+//! card's fingerprints are defined by the acceptance record: sources A~C). All four pairs (2 chip
+//! slots x 2 acceptance fingers) are compared with templates prepared once, so that fingers
+//! swapped between slots, a slot holding another finger of the same person, and a foreign finger
+//! are told apart; the finding says which.
 
 use crate::biometrics::MinutiaeRecord;
 use crate::compare::fingerprint::{self, Template};
@@ -79,17 +81,34 @@ pub(super) fn compare(record: &AcceptanceRecord, chip: Option<&ChipData>, report
             continue;
         }
         // Which acceptance finger (if any) does this slot hold?
-        let other = (0..acc.len()).filter(|&j| j != i).find(|&j| score(i, j).is_some_and(|x| fingerprint::decide(x).is_match()));
+        let matches = |i: usize, j: usize| score(i, j).is_some_and(|x| fingerprint::decide(x).is_match());
+        let other = (0..acc.len()).filter(|&j| j != i).find(|&j| matches(i, j));
         let detail = match other {
-            Some(j) => format!(
-                "chip slot {} holds acceptance finger {} (code {}): fingerprints swapped or in the wrong order; score {s:.3} against its own finger, threshold {:.3}",
+            // Slot j holds finger i in turn: the two slots are swapped.
+            Some(j) if matches(j, i) && !matches(j, j) => format!(
+                "chip slot {} holds acceptance finger {} (code {}) and chip slot {} holds acceptance finger {}: fingerprints swapped between slots; score {s:.3} against its own finger, {:.3} against finger {}, threshold {:.3}",
                 i + 1,
                 j + 1,
-                acc[j].finger,
+                acc.get(j).map_or(0, |x| x.finger),
+                j + 1,
+                i + 1,
+                score(i, j).unwrap_or(0.0),
+                j + 1,
+                th.threshold
+            ),
+            Some(j) => format!(
+                "chip slot {} holds acceptance finger {} (code {}), another finger of the same person, instead of finger {} (code {}); score {s:.3} against its own finger, {:.3} against finger {}, threshold {:.3}",
+                i + 1,
+                j + 1,
+                acc.get(j).map_or(0, |x| x.finger),
+                i + 1,
+                a.finger,
+                score(i, j).unwrap_or(0.0),
+                j + 1,
                 th.threshold
             ),
             None => format!(
-                "chip slot {} holds a finger not captured at acceptance (another person's or another finger); score {s:.3}, threshold {:.3}",
+                "chip slot {} holds a foreign finger, not captured at acceptance (another person's or another finger); score {s:.3} against its own finger, threshold {:.3}",
                 i + 1,
                 th.threshold
             ),

@@ -1,15 +1,24 @@
 //! Fingerprint comparison for cause 2 (causes.md): the canonical minutiae hash that proves a chip
-//! slot holds exactly the acceptance minutiae, an alignment-based minutiae matcher for everything
-//! else, the calibrated verdict threshold (loaded from calibration/fingerprint.json) and the
-//! reproducible calibration that produces it. Pure computation: no I/O, never panics.
+//! slot holds exactly the acceptance minutiae, prepared templates and the minutiae matcher
+//! (Minutia Cylinder-Code MCC16b with LSS-R, in [`mcc`]) for everything else, 1:N search, the
+//! calibrated verdict threshold (loaded from calibration/fingerprint.json) and, in
+//! [`calibration`], the reproducible calibration and evaluation that produce and check it. Pure
+//! computation: no I/O, never panics.
 
-use std::f32::consts::PI;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::biometrics::{Minutia, MinutiaeRecord};
+use crate::biometrics::Minutia;
+
+pub mod calibration;
+mod mcc;
+
+pub use calibration::{
+    calibrate, chip_reencode, compact_reencode, evaluate, Evaluation, FingerprintCalibration, FmrPoint, GroupStats,
+    ReencodedStats, ScoreDistribution, MATCHER_ID,
+};
 
 // ---------------------------------------------------------------------------------------------
 // Canonical hash
@@ -46,168 +55,57 @@ pub fn canonical_hash(minutiae: &[Minutia]) -> [u8; 32] {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Matcher
+
+// ---------------------------------------------------------------------------------------------
+// Templates and the matcher
 // ---------------------------------------------------------------------------------------------
 
 /// At most this many minutiae of a template take part in matching (an ISO view holds at most
 /// 255, a chip slot 83); extra ones, in canonical order, are ignored.
 pub const MAX_MINUTIAE: usize = 255;
 
-/// One angle unit of the 6-byte form in radians (360/256 degrees).
-const ANGLE_UNIT: f32 = 2.0 * PI / 256.0;
-
-/// Number of nearest neighbours in a local structure (the neighbour bit masks assume 8).
-const K: usize = 8;
-const _: () = assert!(K == 8);
-
-/// Matcher parameters (lengths in pixels at 500 dpi, angles in radians). Tuned on FVC2002
-/// DB1_B..DB4_B; changing any of them invalidates calibration/fingerprint.json (see `MATCHER_ID`).
-struct Params {
-    /// Neighbours farther than this are not part of a local structure.
-    r_max: f32,
-    /// Local structures: tolerance on a neighbour's distance, its direction from the centre and
-    /// its angle (both relative to the centre's angle).
-    td: f32,
-    tphi: f32,
-    tdt: f32,
-    /// Number of best local matches tried as alignments.
-    seeds: usize,
-    /// Global pairing after alignment: position and angle tolerance.
-    tg: f32,
-    ta: f32,
-}
-
-const PARAMS: Params = Params { r_max: 160.0, td: 8.0, tphi: 0.35, tdt: 0.45, seeds: 20, tg: 12.0, ta: 0.5 };
-
-#[derive(Clone, Copy)]
-struct Point {
-    x: f32,
-    /// Upward y (the negated image row), so that the counter-clockwise minutia angle is the
-    /// ordinary mathematical angle of the (x, y) frame.
-    y: f32,
-    t: f32,
-}
-
-/// Distance marking an unused neighbour slot: never within any tolerance.
-const NO_NEIGHBOUR: f32 = 1.0e9;
-
-/// The local structure of one minutia: its nearest neighbours, nearest first.
-#[derive(Clone, Copy)]
-struct Local {
-    /// Distance to the centre minutia (`NO_NEIGHBOUR` in unused slots).
-    d: [f32; K],
-    /// Direction of the centre->neighbour vector relative to the centre's angle.
-    phi: [f32; K],
-    /// Neighbour's angle relative to the centre's angle.
-    dt: [f32; K],
-    /// Index of the neighbour in the template.
-    j: [u16; K],
-    /// Used slots.
-    count: u8,
-}
-
-impl Default for Local {
-    fn default() -> Self {
-        Local { d: [NO_NEIGHBOUR; K], phi: [0.0; K], dt: [0.0; K], j: [0; K], count: 0 }
-    }
-}
-
-/// A minutiae template prepared for matching: points in an upward-y frame and one local
-/// structure (the nearest neighbours, described invariantly to rotation and translation) per
-/// minutia. Prepare once, compare many times.
+/// A minutiae template prepared for matching: one MCC16b cylinder per minutia that has enough
+/// neighbours and valid cells (see [`mcc`]), and the distances and radial angles between their
+/// minutiae. Prepare once (at load), compare many times.
 #[derive(Clone)]
 pub struct Template {
-    points: Vec<Point>,
-    local: Vec<Local>,
-    /// (x, index) of every point, sorted by x: the pairing looks only at an x window.
-    by_x: Vec<(f32, u16)>,
+    cylinders: mcc::Cylinders,
+    minutiae: usize,
     hash: [u8; 32],
 }
 
 impl fmt::Debug for Template {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Minutiae are biometric data: never printed.
-        write!(f, "Template(REDACTED, {} minutiae)", self.points.len())
-    }
-}
-
-/// Absolute difference of two angles given in 0..2PI, in 0..=PI.
-#[inline]
-fn ang_diff(a: f32, b: f32) -> f32 {
-    let d = (a - b).abs();
-    if d > PI {
-        2.0 * PI - d
-    } else {
-        d
-    }
-}
-
-/// Angle normalised to 0..2PI.
-#[inline]
-fn norm_angle(a: f32) -> f32 {
-    let r = a.rem_euclid(2.0 * PI);
-    if r.is_finite() {
-        r
-    } else {
-        0.0
+        // Minutiae and cylinders are biometric data: never printed.
+        write!(f, "Template(REDACTED, {} minutiae, {} cylinders)", self.minutiae, self.cylinders.len())
     }
 }
 
 impl Template {
-    /// Prepare a template: canonical order, at most [`MAX_MINUTIAE`] minutiae, local structures.
+    /// Prepare a template: canonical order, at most [`MAX_MINUTIAE`] minutiae, cylinders.
+    /// Minutia quality (0 = not reported) plays no part.
     pub fn prepare(minutiae: &[Minutia]) -> Template {
-        let p = &PARAMS;
         let hash = canonical_hash(minutiae);
         let mut sorted: Vec<Minutia> = minutiae.to_vec();
         sorted.sort_by_key(canonical_key);
         sorted.truncate(MAX_MINUTIAE);
-        let points: Vec<Point> = sorted
-            .iter()
-            .map(|m| Point {
-                x: f32::from(m.x & 0x3FFF),
-                y: -f32::from(m.y & 0x3FFF),
-                t: f32::from(m.angle) * ANGLE_UNIT,
-            })
-            .collect();
-        let n = points.len();
-        let mut local = vec![Local::default(); n];
-        let mut cand: Vec<(f32, usize)> = Vec::with_capacity(n);
-        for (i, pi) in points.iter().enumerate() {
-            cand.clear();
-            for (j, pj) in points.iter().enumerate() {
-                if j == i {
-                    continue;
-                }
-                let d = ((pj.x - pi.x).powi(2) + (pj.y - pi.y).powi(2)).sqrt();
-                if d > 0.5 && d <= p.r_max {
-                    cand.push((d, j));
-                }
-            }
-            cand.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-            let Some(l) = local.get_mut(i) else { continue };
-            for (slot, &(d, j)) in cand.iter().take(K).enumerate() {
-                let Some(pj) = points.get(j) else { continue };
-                let dir = (pj.y - pi.y).atan2(pj.x - pi.x);
-                l.d[slot] = d;
-                l.phi[slot] = norm_angle(dir - pi.t);
-                l.dt[slot] = norm_angle(pj.t - pi.t);
-                l.j[slot] = j as u16;
-                l.count = slot as u8 + 1;
-            }
-        }
-        let mut by_x: Vec<(f32, u16)> = points.iter().enumerate().map(|(i, q)| (q.x, i as u16)).collect();
-        by_x.sort_by(|u, v| u.0.total_cmp(&v.0).then(u.1.cmp(&v.1)));
-        Template { points, local, by_x, hash }
+        Template { cylinders: mcc::Cylinders::build(&sorted), minutiae: sorted.len(), hash }
     }
 
     /// Number of minutiae taking part in matching.
     pub fn len(&self) -> usize {
-        self.points.len()
+        self.minutiae
     }
 
     /// True when the template holds no minutia.
     pub fn is_empty(&self) -> bool {
-        self.points.is_empty()
+        self.minutiae == 0
+    }
+
+    /// Number of valid cylinders (minutiae with at least 2 neighbours within reach and 75 % of
+    /// their cells inside the print): only these take part in matching.
+    pub fn cylinders(&self) -> usize {
+        self.cylinders.len()
     }
 
     /// [`canonical_hash`] of the minutiae the template was prepared from.
@@ -216,234 +114,54 @@ impl Template {
     }
 }
 
-/// Similarity of the local structures of minutia `i` of `a` and `k` of `b`, in 0..=1; the
-/// one-to-one neighbour pairs found are appended to `pairs` when given.
-fn local_similarity(
-    a: &Template,
-    i: usize,
-    b: &Template,
-    k: usize,
-    p: &Params,
-    mut pairs: Option<&mut Vec<(u16, u16)>>,
-) -> f32 {
-    let (Some(x), Some(y)) = (a.local.get(i), b.local.get(k)) else { return 0.0 };
-    if x.count == 0 || y.count == 0 {
-        return 0.0;
-    }
-    // All K x K neighbour pairings, branch-free; unused slots have an unreachable distance.
-    // Rows of unused slots of `a` stay -1; unused slots of `b` fail the distance test.
-    let mut sims = [-1f32; K * K];
-    let (inv_d, inv_phi, inv_dt) = (1.0 / p.td, 1.0 / p.tphi, 1.0 / p.tdt);
-    const TAU: f32 = 2.0 * PI;
-    let mut mask = 0u64;
-    for (pi, row) in sims.chunks_exact_mut(K).enumerate().take(usize::from(x.count)) {
-        let (xd, xphi, xdt) = (x.d[pi], x.phi[pi], x.dt[pi]);
-        let mut ok = [0u8; K];
-        for ((out, flag), ((&yd, &yphi), &ydt)) in row.iter_mut().zip(ok.iter_mut()).zip(y.d.iter().zip(&y.phi).zip(&y.dt)) {
-            let dd = (xd - yd).abs() * inv_d;
-            let a1 = (xphi - yphi).abs();
-            let dphi = a1.min(TAU - a1) * inv_phi;
-            let a2 = (xdt - ydt).abs();
-            let ddt = a2.min(TAU - a2) * inv_dt;
-            let worst = dd.max(dphi).max(ddt);
-            *out = 1.0 - (dd + dphi + ddt) * (1.0 / 3.0);
-            *flag = u8::from(worst <= 1.0);
-        }
-        let bits = u64::from_le_bytes(ok);
-        if bits != 0 {
-            // One bit per slot: gather the low bit of each byte.
-            let packed = (bits.wrapping_mul(0x0102_0408_1020_4080) >> 56) & 0xFF;
-            mask |= packed << (pi * K);
-        }
-    }
-    if mask == 0 {
-        return 0.0;
-    }
-    // Greedy one-to-one: repeatedly take the best remaining pairing (ties: lowest index).
-    let mut sum = 0.0;
-    while mask != 0 {
-        let (mut best, mut best_idx) = (-1.0f32, 0usize);
-        let mut m = mask;
-        while m != 0 {
-            let idx = m.trailing_zeros() as usize;
-            m &= m - 1;
-            let s = sims.get(idx).copied().unwrap_or(-1.0);
-            if s > best {
-                best = s;
-                best_idx = idx;
-            }
-        }
-        let (pi, qi) = (best_idx / K, best_idx % K);
-        sum += best;
-        // Drop every pairing that uses neighbour pi of `a` or neighbour qi of `b`.
-        let row = 0xFFu64 << (pi * K);
-        let col = 0x0101_0101_0101_0101u64 << qi;
-        mask &= !(row | col);
-        if let Some(v) = pairs.as_deref_mut() {
-            if let (Some(&ja), Some(&jb)) = (x.j.get(pi), y.j.get(qi)) {
-                v.push((ja, jb));
-            }
-        }
-    }
-    sum / ((f32::from(x.count) + f32::from(y.count)) / 2.0)
-}
-
-/// A rigid transform (rotation `r` about the origin, then translation) of the upward-y frame.
-#[derive(Clone, Copy)]
-struct Transform {
-    cos: f32,
-    sin: f32,
-    r: f32,
-    tx: f32,
-    ty: f32,
-}
-
-impl Transform {
-    fn apply(&self, q: &Point) -> Point {
-        Point {
-            x: self.cos * q.x - self.sin * q.y + self.tx,
-            y: self.sin * q.x + self.cos * q.y + self.ty,
-            t: norm_angle(q.t + self.r),
-        }
-    }
-}
-
-/// Least-squares rigid alignment taking the `pairs` of `a` onto those of `b`.
-fn estimate_transform(a: &Template, b: &Template, pairs: &[(u16, u16)]) -> Option<Transform> {
-    let mut n = 0.0f32;
-    let (mut cax, mut cay, mut cbx, mut cby) = (0.0, 0.0, 0.0, 0.0);
-    let (mut ds, mut dc) = (0.0f32, 0.0f32);
-    for &(i, k) in pairs {
-        let (pa, pb) = (a.points.get(i as usize)?, b.points.get(k as usize)?);
-        cax += pa.x;
-        cay += pa.y;
-        cbx += pb.x;
-        cby += pb.y;
-        ds += (pb.t - pa.t).sin();
-        dc += (pb.t - pa.t).cos();
-        n += 1.0;
-    }
-    if n == 0.0 {
-        return None;
-    }
-    let (cax, cay, cbx, cby) = (cax / n, cay / n, cbx / n, cby / n);
-    let r = if pairs.len() >= 3 {
-        let (mut s, mut c) = (0.0f32, 0.0f32);
-        for &(i, k) in pairs {
-            let (pa, pb) = (a.points.get(i as usize)?, b.points.get(k as usize)?);
-            let (ax, ay, bx, by) = (pa.x - cax, pa.y - cay, pb.x - cbx, pb.y - cby);
-            s += ax * by - ay * bx;
-            c += ax * bx + ay * by;
-        }
-        s.atan2(c)
-    } else {
-        ds.atan2(dc)
-    };
-    let (sin, cos) = r.sin_cos();
-    Some(Transform { cos, sin, r, tx: cbx - (cos * cax - sin * cay), ty: cby - (sin * cax + cos * cay) })
-}
-
-/// Matching of `a` onto `b` in one direction; see [`match_score`].
-fn directed_score(a: &Template, b: &Template, p: &Params) -> f64 {
-    let (na, nb) = (a.points.len(), b.points.len());
-    if na < 2 || nb < 2 {
-        return 0.0;
-    }
-    // Local similarity of every minutia pair; the best `seeds` pairs are alignment candidates
-    // (kept sorted, best first; ties keep the earlier pair).
-    let mut seeds: Vec<(f32, usize, usize)> = Vec::with_capacity(p.seeds + 1);
-    let mut ls = vec![0f32; na * nb];
-    for i in 0..na {
-        for k in 0..nb {
-            let s = local_similarity(a, i, b, k, p, None);
-            if let Some(v) = ls.get_mut(i * nb + k) {
-                *v = s;
-            }
-            if s <= 0.0 {
-                continue;
-            }
-            if seeds.len() < p.seeds || seeds.last().is_some_and(|l| s > l.0) {
-                let pos = seeds.partition_point(|x| x.0 >= s);
-                seeds.insert(pos, (s, i, k));
-                seeds.truncate(p.seeds);
-            }
-        }
-    }
-    let mut best = 0.0f64;
-    let mut pairs: Vec<(u16, u16)> = Vec::with_capacity(K + 1);
-    let mut cand: Vec<(f32, u16, u16)> = Vec::with_capacity(na * 4);
-    let mut used_a = vec![false; na];
-    let mut used_b = vec![false; nb];
-    let mut moved: Vec<Point> = Vec::with_capacity(na);
-    let tg2 = p.tg * p.tg;
-    for &(_, i, k) in &seeds {
-        // Align on the seed pair and its matched neighbours.
-        pairs.clear();
-        pairs.push((i as u16, k as u16));
-        local_similarity(a, i, b, k, p, Some(&mut pairs));
-        let Some(tr) = estimate_transform(a, b, &pairs) else { continue };
-        moved.clear();
-        moved.extend(a.points.iter().map(|q| tr.apply(q)));
-        // Every pairing within the tolerances, closest first, then greedy one-to-one.
-        cand.clear();
-        for (ia, qa) in moved.iter().enumerate() {
-            // A window one pixel wider than the tolerance; the distance test decides.
-            let first = b.by_x.partition_point(|e| e.0 < qa.x - p.tg - 1.0);
-            for &(xb, ib) in b.by_x.get(first..).unwrap_or(&[]) {
-                if xb > qa.x + p.tg + 1.0 {
-                    break;
-                }
-                let Some(qb) = b.points.get(usize::from(ib)) else { continue };
-                let (dx, dy) = (qa.x - qb.x, qa.y - qb.y);
-                let d2 = dx * dx + dy * dy;
-                if d2 > tg2 || ang_diff(qa.t, qb.t) > p.ta {
-                    continue;
-                }
-                cand.push((d2, ia as u16, ib));
-            }
-        }
-        cand.sort_unstable_by(|x, y| x.0.total_cmp(&y.0).then(x.1.cmp(&y.1)).then(x.2.cmp(&y.2)));
-        used_a.iter_mut().for_each(|u| *u = false);
-        used_b.iter_mut().for_each(|u| *u = false);
-        // Each pair counts by how well the two neighbourhoods agree: chance pairings of
-        // unrelated minutiae weigh little.
-        let mut weight = 0.0f64;
-        for &(_, ia, ib) in &cand {
-            let (ia, ib) = (usize::from(ia), usize::from(ib));
-            match (used_a.get_mut(ia), used_b.get_mut(ib)) {
-                (Some(ua), Some(ub)) if !*ua && !*ub => {
-                    *ua = true;
-                    *ub = true;
-                }
-                _ => continue,
-            }
-            weight += f64::from(ls.get(ia * nb + ib).copied().unwrap_or(0.0).min(1.0));
-        }
-        let s = weight / (na as f64 * nb as f64).sqrt();
-        if s > best {
-            best = s;
-        }
-    }
-    best.clamp(0.0, 1.0)
-}
-
-/// Similarity of two prepared templates in 0..=1 (1 for a template against itself when every
-/// minutia has a neighbour within reach).
+/// Similarity of two prepared templates in 0..=1 (higher = more alike; about 1 for a template
+/// against itself, 0 when no cylinder of one is comparable with one of the other).
 ///
-/// Local structures (each minutia's 8 nearest neighbours, described by distance, direction and
-/// relative angle, invariant to rotation and translation) are compared for every minutia pair;
-/// the 20 best pairs each propose an alignment (least-squares fit of the pair and its matched
-/// neighbours). For each alignment, the minutiae of one template are moved onto the other and
-/// paired greedily one-to-one (closest first, within 12 px and 0.5 rad); each pair weighs the
-/// local similarity of its two minutiae. Score of the best alignment: weight / sqrt(n_a · n_b)
-/// (the square root of the usual pairs² / (n_a · n_b), for a readable scale).
-/// Exactly symmetric: the template with the smaller canonical hash is always the one moved.
+/// MCC16b with LSS-R (Cappelli, Ferrara, Maltoni 2010): every pair of cylinders whose minutia
+/// directions differ by at most 90 degrees and which share at least 60 % of their cells is
+/// scored 1 - |a XOR b| / (|a| + |b|) (norms: square roots of popcounts, over the shared cells);
+/// the min(n_A, n_B) best pairs are relaxed five times by how well their distances, relative
+/// directions and radial angles agree with the other pairs; the score is the mean relaxed
+/// similarity of the n_P (4..12, by template size) pairs that kept most of their similarity.
+/// Exactly symmetric: the template with the smaller canonical hash is always taken first.
 pub fn match_score(a: &Template, b: &Template) -> f64 {
     if a.hash <= b.hash {
-        directed_score(a, b, &PARAMS)
+        mcc::score(&a.cylinders, &b.cylinders)
     } else {
-        directed_score(b, a, &PARAMS)
+        mcc::score(&b.cylinders, &a.cylinders)
     }
+}
+
+/// One candidate of a 1:N search.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct SearchHit {
+    /// Position of the template in the gallery.
+    pub index: usize,
+    pub score: f64,
+    pub decision: FingerDecision,
+}
+
+/// 1:N search: the probe against every template of the gallery; the `top` best candidates, best
+/// first (equal scores: lower index first), each decided against the committed threshold.
+pub fn search<'a>(probe: &Template, gallery: impl IntoIterator<Item = &'a Template>, top: usize) -> Vec<SearchHit> {
+    let mut hits: Vec<SearchHit> = gallery
+        .into_iter()
+        .enumerate()
+        .map(|(index, t)| {
+            let score = if t.hash == probe.hash { 1.0 } else { match_score(probe, t) };
+            SearchHit { index, score, decision: decide(score) }
+        })
+        .collect();
+    let order = |a: &SearchHit, b: &SearchHit| b.score.total_cmp(&a.score).then(a.index.cmp(&b.index));
+    if top < hits.len() {
+        if top == 0 {
+            return Vec::new();
+        }
+        hits.select_nth_unstable_by(top - 1, order);
+        hits.truncate(top);
+    }
+    hits.sort_by(order);
+    hits
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -465,7 +183,7 @@ pub struct FingerprintThresholds {
 const FALLBACK_THRESHOLDS: FingerprintThresholds =
     FingerprintThresholds { threshold: 1.0, borderline_low: 1.0, borderline_high: 1.0 };
 
-const CALIBRATION_JSON: &str = include_str!("../../calibration/fingerprint.json");
+const CALIBRATION_JSON: &str = include_str!("../../../calibration/fingerprint.json");
 
 #[derive(Deserialize)]
 struct ThresholdsOnly {
@@ -537,365 +255,11 @@ pub fn compare(a: &[Minutia], b: &[Minutia]) -> FingerComparison {
     FingerComparison { identical: false, score, decision: decide(score) }
 }
 
-// ---------------------------------------------------------------------------------------------
-// Calibration
-// ---------------------------------------------------------------------------------------------
-
-/// Summary of a score distribution.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ScoreDistribution {
-    pub count: usize,
-    pub min: f64,
-    pub p01: f64,
-    pub p05: f64,
-    pub p10: f64,
-    pub p25: f64,
-    pub p50: f64,
-    pub p75: f64,
-    pub p90: f64,
-    pub p95: f64,
-    pub p99: f64,
-    pub max: f64,
-    pub mean: f64,
-}
-
-/// Operating point for a target false match rate.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FmrPoint {
-    pub fmr_target: f64,
-    /// Smallest threshold (rule: see [`FingerprintCalibration::threshold_rule`]) meeting the target.
-    pub threshold: f64,
-    /// Impostor pairs scoring at or above the threshold, and their share.
-    pub false_matches: usize,
-    pub fmr: f64,
-    /// Share of genuine pairs scoring below the threshold.
-    pub fnmr: f64,
-}
-
-/// Error rates of one group of templates (one database), impostors within the group only.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct GroupStats {
-    pub group: String,
-    pub templates: usize,
-    pub genuine_pairs: usize,
-    pub impostor_pairs: usize,
-    pub eer: f64,
-    pub operating_points: Vec<FmrPoint>,
-}
-
-/// The chip-slot case: every template against its own re-encoding (jitter, re-ordering,
-/// truncation), and each re-encoding against every template of another finger.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ReencodedStats {
-    pub seed: u64,
-    pub description: String,
-    pub templates: usize,
-    pub matched: usize,
-    pub not_matched: usize,
-    pub min_score: f64,
-    pub other_finger_comparisons: usize,
-    pub other_finger_matches: usize,
-    pub other_finger_max_score: f64,
-}
-
-/// Output of [`calibrate`]; committed as calibration/fingerprint.json.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FingerprintCalibration {
-    pub matcher: String,
-    pub templates: usize,
-    pub fingers: usize,
-    pub genuine_pairs: usize,
-    pub impostor_pairs: usize,
-    pub genuine: ScoreDistribution,
-    pub impostor: ScoreDistribution,
-    pub eer: f64,
-    pub eer_threshold: f64,
-    pub operating_points: Vec<FmrPoint>,
-    pub groups: Vec<GroupStats>,
-    pub threshold_rule: String,
-    pub borderline_rule: String,
-    pub thresholds: FingerprintThresholds,
-    /// Error rates of the impostor and genuine pairs at the verdict threshold.
-    pub verdict: FmrPoint,
-    pub reencoded: ReencodedStats,
-}
-
-/// Identifier of the matcher algorithm and parameters whose scores a calibration holds.
-pub const MATCHER_ID: &str = "nn8-local-align20-lsweighted-v2";
-
-const FMR_TARGETS: [f64; 3] = [1e-2, 1e-3, 1e-4];
-const REENCODE_SEED: u64 = 0x1dc4_ec0f_19f2;
-
-fn percentile(sorted: &[f64], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    // Nearest-rank percentile.
-    let rank = (q * sorted.len() as f64).ceil().max(1.0) as usize;
-    sorted.get(rank.min(sorted.len()) - 1).copied().unwrap_or(0.0)
-}
-
-fn distribution(scores: &[f64]) -> ScoreDistribution {
-    let mut s = scores.to_vec();
-    s.sort_by(|a, b| a.total_cmp(b));
-    let mean = if s.is_empty() { 0.0 } else { s.iter().sum::<f64>() / s.len() as f64 };
-    ScoreDistribution {
-        count: s.len(),
-        min: s.first().copied().unwrap_or(0.0),
-        p01: percentile(&s, 0.01),
-        p05: percentile(&s, 0.05),
-        p10: percentile(&s, 0.10),
-        p25: percentile(&s, 0.25),
-        p50: percentile(&s, 0.50),
-        p75: percentile(&s, 0.75),
-        p90: percentile(&s, 0.90),
-        p95: percentile(&s, 0.95),
-        p99: percentile(&s, 0.99),
-        max: s.last().copied().unwrap_or(0.0),
-        mean,
-    }
-}
-
-/// Threshold resolution: thresholds are multiples of this.
-const THRESHOLD_STEP: f64 = 1e-4;
-
-/// The smallest multiple of [`THRESHOLD_STEP`] strictly above `s`.
-fn step_above(s: f64) -> f64 {
-    let steps = 1.0 / THRESHOLD_STEP;
-    let k = (s * steps).floor() + 1.0;
-    // k / steps prints as a short decimal; guard against rounding landing on or below `s`.
-    if k / steps > s {
-        k / steps
-    } else {
-        (k + 1.0) / steps
-    }
-}
-
-/// Smallest threshold with at most floor(target * N) impostor scores at or above it.
-fn threshold_for_fmr(impostor_desc: &[f64], target: f64) -> f64 {
-    let allowed = (target * impostor_desc.len() as f64 + 1e-9).floor() as usize;
-    match impostor_desc.get(allowed) {
-        // Everything strictly above the (allowed+1)-th highest impostor score.
-        Some(&s) => step_above(s).min(1.0),
-        None => 0.0,
-    }
-}
-
-fn operating_point(genuine: &[f64], impostor_desc: &[f64], target: f64) -> FmrPoint {
-    let t = threshold_for_fmr(impostor_desc, target);
-    let fm = impostor_desc.iter().filter(|&&s| s >= t).count();
-    let fnm = genuine.iter().filter(|&&s| s < t).count();
-    FmrPoint {
-        fmr_target: target,
-        threshold: t,
-        false_matches: fm,
-        fmr: if impostor_desc.is_empty() { 0.0 } else { fm as f64 / impostor_desc.len() as f64 },
-        fnmr: if genuine.is_empty() { 0.0 } else { fnm as f64 / genuine.len() as f64 },
-    }
-}
-
-/// Equal error rate: over all candidate thresholds (every observed score), the one where
-/// FMR(t) = share of impostors >= t and FNMR(t) = share of genuine < t are closest; the EER is
-/// their mean there. Returns (eer, threshold).
-fn equal_error_rate(genuine: &[f64], impostor: &[f64]) -> (f64, f64) {
-    if genuine.is_empty() || impostor.is_empty() {
-        return (0.0, 0.0);
-    }
-    let mut g = genuine.to_vec();
-    let mut im = impostor.to_vec();
-    g.sort_by(|a, b| a.total_cmp(b));
-    im.sort_by(|a, b| a.total_cmp(b));
-    let mut cands: Vec<f64> = g.iter().chain(im.iter()).copied().collect();
-    cands.push(step_above(im.last().copied().unwrap_or(0.0)));
-    cands.sort_by(|a, b| a.total_cmp(b));
-    cands.dedup();
-    let (ng, ni) = (g.len() as f64, im.len() as f64);
-    let mut best = (f64::MAX, 0.0, 0.0);
-    for &t in &cands {
-        let fnmr = g.partition_point(|&s| s < t) as f64 / ng;
-        let fmr = (im.len() - im.partition_point(|&s| s < t)) as f64 / ni;
-        let gap = (fmr - fnmr).abs();
-        if gap < best.0 {
-            best = (gap, (fmr + fnmr) / 2.0, t);
-        }
-    }
-    (best.1, best.2)
-}
-
-/// Group of a finger id: the part before the last '/' ("DB1_B/101" -> "DB1_B"), else "".
-fn group_of(id: &str) -> &str {
-    id.rsplit_once('/').map(|(g, _)| g).unwrap_or("")
-}
-
-/// The chip-slot re-encoding of a template (chip-profile.md, fingerprint slot): minutiae
-/// re-ordered, each moved by -1..=1 px in x and y and turned by -1..=1 angle unit, at most 83
-/// kept, and up to 5 % of them (at least 0, at most 3) dropped; written to and read back from the
-/// 6-byte form.
-pub fn chip_reencode(minutiae: &[Minutia], rng: &mut impl rand::Rng) -> Vec<Minutia> {
-    use rand::seq::SliceRandom;
-    let mut v: Vec<Minutia> = minutiae.to_vec();
-    v.shuffle(rng);
-    v.truncate(83);
-    let max_drop = (v.len() / 20).min(3);
-    let drop = rng.gen_range(0..=max_drop);
-    v.truncate(v.len() - drop);
-    v.iter()
-        .map(|m| {
-            let dx: i32 = rng.gen_range(-1..=1);
-            let dy: i32 = rng.gen_range(-1..=1);
-            let da: i32 = rng.gen_range(-1..=1);
-            let j = Minutia {
-                kind: m.kind,
-                x: (i32::from(m.x & 0x3FFF) + dx).clamp(0, 0x3FFF) as u16,
-                y: (i32::from(m.y & 0x3FFF) + dy).clamp(0, 0x3FFF) as u16,
-                angle: (i32::from(m.angle) + da).rem_euclid(256) as u8,
-                quality: m.quality,
-            };
-            Minutia::from_bytes(j.to_bytes())
-        })
-        .collect()
-}
-
-/// Score every genuine pair (same finger id, e.g. "DB1_B/101") and every impostor pair
-/// (different finger ids) of `templates`, and derive the error rates, the verdict threshold and
-/// its borderline band, and the chip re-encoding check. Deterministic for a given input.
-pub fn calibrate(templates: &[(String, MinutiaeRecord)]) -> FingerprintCalibration {
-    use rand::SeedableRng;
-    let prepared: Vec<Template> = templates.iter().map(|(_, r)| Template::prepare(&r.minutiae)).collect();
-    let n = templates.len();
-    let mut genuine = Vec::new();
-    let mut impostor = Vec::new();
-    // Per group: (genuine, impostor) scores of pairs within the group.
-    let mut groups: Vec<(String, usize, Vec<f64>, Vec<f64>)> = Vec::new();
-    for (id, _) in templates {
-        let g = group_of(id);
-        match groups.iter_mut().find(|x| x.0 == g) {
-            Some(x) => x.1 += 1,
-            None => groups.push((g.to_string(), 1, Vec::new(), Vec::new())),
-        }
-    }
-    let items: Vec<(&str, &str, &Template)> =
-        templates.iter().zip(&prepared).map(|((id, _), t)| (id.as_str(), group_of(id), t)).collect();
-    for (i, &(ida, ga, ta)) in items.iter().enumerate() {
-        let gi = groups.iter().position(|x| x.0 == ga);
-        for &(idb, gb, tb) in items.iter().skip(i + 1) {
-            let s = match_score(ta, tb);
-            let group = gi.and_then(|gi| groups.get_mut(gi));
-            if ida == idb {
-                genuine.push(s);
-                if let Some(g) = group {
-                    g.2.push(s);
-                }
-            } else {
-                impostor.push(s);
-                if let (Some(g), true) = (group, ga == gb) {
-                    g.3.push(s);
-                }
-            }
-        }
-    }
-    let desc = |v: &[f64]| {
-        let mut d = v.to_vec();
-        d.sort_by(|a, b| b.total_cmp(a));
-        d
-    };
-    let imp_desc = desc(&impostor);
-    let (eer, eer_threshold) = equal_error_rate(&genuine, &impostor);
-    let operating_points: Vec<FmrPoint> =
-        FMR_TARGETS.iter().map(|&t| operating_point(&genuine, &imp_desc, t)).collect();
-    let group_stats = groups
-        .iter()
-        .map(|(g, count, gen, imp)| {
-            let id = desc(imp);
-            GroupStats {
-                group: g.clone(),
-                templates: *count,
-                genuine_pairs: gen.len(),
-                impostor_pairs: imp.len(),
-                eer: equal_error_rate(gen, imp).0,
-                operating_points: FMR_TARGETS.iter().map(|&t| operating_point(gen, &id, t)).collect(),
-            }
-        })
-        .collect();
-    // The chip-slot case: scores first, decisions once the threshold is known.
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(REENCODE_SEED);
-    let mut own_scores = Vec::with_capacity(n);
-    let mut other_scores = Vec::new();
-    for ((id, rec), own) in templates.iter().zip(&prepared) {
-        let chip = Template::prepare(&chip_reencode(&rec.minutiae, &mut rng));
-        own_scores.push(match_score(own, &chip));
-        for &(other, _, t) in &items {
-            if other != id {
-                other_scores.push(match_score(t, &chip));
-            }
-        }
-    }
-
-    // Verdict threshold: above every impostor score seen (zero false matches), which meets
-    // FMR <= 1e-4 with 95 % confidence once there are 3e4 impostor pairs (rule of three); see
-    // `threshold_rule`. Borderline band: from the FMR 1e-3 point, symmetric about the threshold.
-    let impostor_max = impostor.iter().chain(&other_scores).copied().fold(0.0, f64::max);
-    let threshold = step_above(impostor_max).max(threshold_for_fmr(&imp_desc, 1e-4)).min(1.0);
-    let low = threshold_for_fmr(&imp_desc, 1e-3).min(threshold);
-    let high = (threshold + (threshold - low)).min(1.0).max(threshold);
-    let thresholds = FingerprintThresholds { threshold, borderline_low: low, borderline_high: high };
-    let at = |scores: &[f64], pass: bool| scores.iter().filter(|&&s| decide_with(s, &thresholds).is_match() == pass).count();
-    let verdict = FmrPoint {
-        fmr_target: 1e-4,
-        threshold,
-        false_matches: at(&impostor, true),
-        fmr: if impostor.is_empty() { 0.0 } else { at(&impostor, true) as f64 / impostor.len() as f64 },
-        fnmr: if genuine.is_empty() { 0.0 } else { at(&genuine, false) as f64 / genuine.len() as f64 },
-    };
-    let re = ReencodedStats {
-        seed: REENCODE_SEED,
-        description: "each template re-encoded as a chip slot (shuffled, +-1 px, +-1 angle unit, at most 83, \
-                      up to 5% (max 3) dropped) vs itself, and vs every template of another finger"
-            .to_string(),
-        templates: n,
-        matched: at(&own_scores, true),
-        not_matched: at(&own_scores, false),
-        min_score: own_scores.iter().copied().fold(1.0, f64::min),
-        other_finger_comparisons: other_scores.len(),
-        other_finger_matches: at(&other_scores, true),
-        other_finger_max_score: other_scores.iter().copied().fold(0.0, f64::max),
-    };
-    let mut fingers: Vec<&str> = templates.iter().map(|(id, _)| id.as_str()).collect();
-    fingers.sort_unstable();
-    fingers.dedup();
-    FingerprintCalibration {
-        matcher: MATCHER_ID.to_string(),
-        templates: n,
-        fingers: fingers.len(),
-        genuine_pairs: genuine.len(),
-        impostor_pairs: impostor.len(),
-        genuine: distribution(&genuine),
-        impostor: distribution(&impostor),
-        eer,
-        eer_threshold,
-        operating_points,
-        groups: group_stats,
-        threshold_rule: "operating points: threshold = smallest multiple of 1e-4 strictly above the (k+1)-th \
-                         highest impostor score, k = floor(FMR target x impostor pairs) (k = 0, just above the \
-                         impostor maximum, when there are fewer than 1/target pairs). Verdict threshold: smallest \
-                         multiple of 1e-4 strictly above every impostor score seen (the impostor pairs and the chip \
-                         re-encodings against other fingers), and not below the FMR 1e-4 point: zero false \
-                         matches, i.e. FMR <= 1e-4 at 95% confidence (rule of three) with >= 30000 impostor pairs"
-            .to_string(),
-        borderline_rule: "borderline_low = the threshold for FMR 1e-3; borderline_high = threshold + \
-                          (threshold - borderline_low), at most 1"
-            .to_string(),
-        thresholds,
-        verdict,
-        reencoded: re,
-    }
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::biometrics::MinutiaKind;
+    use crate::biometrics::{MinutiaKind, MinutiaeRecord};
     use proptest::prelude::*;
     use rand::SeedableRng;
 
@@ -1224,82 +588,5 @@ mod tests {
         assert_eq!(decide_with(f64::NAN, &t), FingerDecision::NoMatch { borderline: false });
         let th = thresholds().threshold;
         assert!(decide(th).is_match() && !decide(th - 1e-9).is_match() && decide(1.0).is_match());
-    }
-
-    // --- calibration -------------------------------------------------------------------------
-
-    #[test]
-    fn threshold_rule_and_eer_on_synthetic_scores() {
-        // 20000 impostors: 1e-4 allows 2 at or above the threshold.
-        let mut imp: Vec<f64> = (0..20000).map(|i| f64::from(i) / 20000.0).collect();
-        imp.sort_by(|a, b| b.total_cmp(a));
-        assert!((threshold_for_fmr(&imp, 1e-4) - step_above(imp[2])).abs() < 1e-12);
-        let op = operating_point(&[1.0, 0.0], &imp, 1e-4);
-        assert_eq!(op.false_matches, 2);
-        assert_eq!(op.fnmr, 0.5);
-        // Fewer impostors than 1/target: above the maximum.
-        let small = [0.3, 0.2, 0.1];
-        assert!((threshold_for_fmr(&small, 1e-4) - 0.3001).abs() < 1e-12);
-        // Separated distributions: EER 0; overlapping ones: one error each side of 4.
-        assert_eq!(equal_error_rate(&[0.8, 0.9], &[0.1, 0.2]).0, 0.0);
-        let (eer, _) = equal_error_rate(&[0.15, 0.5, 0.6, 0.7], &[0.1, 0.2, 0.3, 0.55]);
-        assert!((eer - 0.25).abs() < 1e-12, "{eer}");
-        assert_eq!(percentile(&[1.0, 2.0, 3.0, 4.0], 0.5), 2.0);
-        assert_eq!(group_of("DB1_B/101"), "DB1_B");
-        assert_eq!(group_of("101"), "");
-    }
-
-    #[test]
-    fn calibrate_on_the_fixture_subset() {
-        let set = subset();
-        let c = calibrate(&set);
-        assert_eq!((c.templates, c.fingers, c.genuine_pairs, c.impostor_pairs), (16, 4, 24, 96));
-        assert_eq!(c.groups.len(), 2);
-        assert!(c.groups.iter().all(|g| g.genuine_pairs == 12 && g.impostor_pairs == 16 && g.templates == 8));
-        // Fewer than 10^4 impostors: the threshold sits just above the impostor maximum.
-        let seen = c.impostor.max.max(c.reencoded.other_finger_max_score);
-        assert!(c.thresholds.threshold > seen && c.thresholds.threshold <= seen + 1e-4 + 1e-12);
-        assert_eq!(c.verdict.false_matches, 0);
-        assert!(c.eer < 0.15 && c.genuine.p50 > c.impostor.max);
-        assert_eq!(c.reencoded.templates, 16);
-        assert_eq!(c.reencoded.matched, 16);
-        assert_eq!(c.reencoded.other_finger_comparisons, 16 * 12);
-        assert_eq!(c.reencoded.other_finger_matches, 0);
-        // Reproducible.
-        assert_eq!(calibrate(&set), c);
-    }
-
-    /// The full calibration over the 320 FVC2002 templates in fixtures/. Checks that the
-    /// committed calibration/fingerprint.json is what the code produces; with
-    /// IDCHECK_WRITE_CALIBRATION=1 it rewrites that file instead. Run with
-    /// `cargo test --release --lib compare::fingerprint -- --ignored --nocapture`
-    /// (or `idcheck calibrate fingerprints fixtures/fingerprints/fvc2002`).
-    #[test]
-    #[ignore]
-    fn full_calibration_matches_committed_json() {
-        let mut set = Vec::new();
-        for db in ["DB1_B", "DB2_B", "DB3_B", "DB4_B"] {
-            for finger in 101..=110 {
-                for k in 1..=8 {
-                    set.push((format!("{db}/{finger}"), load(db, finger, k)));
-                }
-            }
-        }
-        let start = std::time::Instant::now();
-        let c = calibrate(&set);
-        let elapsed = start.elapsed().as_secs_f64();
-        let comparisons = c.genuine_pairs + c.impostor_pairs + c.reencoded.templates + c.reencoded.other_finger_comparisons;
-        eprintln!("{comparisons} comparisons in {elapsed:.1} s: {:.0} comparisons/s", comparisons as f64 / elapsed);
-        let json = serde_json::to_string_pretty(&c).unwrap() + "\n";
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/calibration/fingerprint.json");
-        if std::env::var("IDCHECK_WRITE_CALIBRATION").is_ok_and(|v| v == "1") {
-            std::fs::write(path, &json).unwrap();
-        } else {
-            let diff = json.lines().zip(CALIBRATION_JSON.lines()).find(|(a, b)| a != b);
-            assert!(
-                json == CALIBRATION_JSON,
-                "calibration/fingerprint.json is stale (first difference: {diff:?}): rerun with IDCHECK_WRITE_CALIBRATION=1"
-            );
-        }
     }
 }

@@ -1,0 +1,730 @@
+//! Minutia Cylinder-Code, bit-based (MCC16b), with the relaxation-based consolidation LSS-R, after
+//! R. Cappelli, M. Ferrara, D. Maltoni, "Minutia Cylinder-Code: a new representation and matching
+//! technique for fingerprint recognition", IEEE TPAMI 32(12), 2010 (doi 10.1109/TPAMI.2010.52),
+//! written from the paper in the project's own code. Owns the cylinders (built once per template,
+//! 16x16 spatial cells x 6 angular sections = 1536 bits in 24 u64 words, a 256-bit validity mask),
+//! the local similarity of two cylinders (XOR and popcount), and the global score (local
+//! similarity sort, relaxation, efficiency). Pure computation: no I/O, never panics.
+//!
+//! Frame: x to the right, y up (the negated image row), so that the counter-clockwise minutia
+//! angle of ISO/IEC 19794-2 is the ordinary mathematical angle and rotations keep handedness.
+
+use std::f64::consts::PI as PI64;
+use std::sync::OnceLock;
+
+use crate::biometrics::Minutia;
+
+// ---------------------------------------------------------------------------------------------
+// Parameters
+// ---------------------------------------------------------------------------------------------
+
+/// Cells along one side of the cylinder's base.
+pub(super) const NS: usize = 16;
+/// Angular sections (height of the cylinder).
+pub(super) const ND: usize = 6;
+/// Spatial cells of one section.
+const CELLS: usize = NS * NS;
+/// u64 words of one section.
+const SW: usize = CELLS / 64;
+/// u64 words of a whole cylinder.
+pub(super) const WORDS: usize = ND * SW;
+
+/// Cylinder radius R (px at 500 dpi).
+const RADIUS: f32 = 70.0;
+/// Cell side: 2R / NS.
+const DELTA_S: f32 = 2.0 * RADIUS / NS as f32;
+/// sigma_S: spatial spread of a neighbour's contribution (px).
+const SIGMA_S: f64 = 6.0;
+/// sigma_D: directional spread (rad), 25 degrees.
+const SIGMA_D: f64 = 5.0 * PI64 / 36.0;
+/// mu_psi: a cell is set when the summed contribution reaches it (the bit form of the sigmoid
+/// Psi with mu_psi = 0.01, tau_psi = 400).
+const MU_PSI: f32 = 0.01;
+/// Omega: cells farther than this from the convex hull of the minutiae are invalid (px).
+const OMEGA: f32 = 50.0;
+/// minVC: a cylinder needs at least this share of its in-radius cells valid.
+const MIN_VC: f32 = 0.75;
+/// minM: a cylinder needs at least this many other minutiae within R + 3 sigma_S.
+const MIN_M: usize = 2;
+/// minME: two cylinders are comparable when at least this share of the in-radius cells is valid
+/// in both.
+const MIN_ME: f32 = 0.60;
+/// delta_theta: minutiae whose directions differ by more than this (pi/2, in 1/256 turns) are not
+/// compared.
+const DELTA_THETA_UNITS: u8 = 64;
+/// Consolidation: number of pairs n_P = min_nP + round(Z(min(n_A, n_B), mu_P, tau_P) (max_nP -
+/// min_nP)).
+const MIN_NP: f64 = 4.0;
+const MAX_NP: f64 = 12.0;
+const MU_P: f64 = 20.0;
+const TAU_P: f64 = 0.4;
+/// Relaxation: iterations and the weight of a pair's own similarity.
+const N_REL: usize = 5;
+const W_R: f32 = 0.5;
+/// Compatibility rho of two pairs: sigmoids of (1) the difference of the two distances (px),
+/// (2) of the relative directions and (3) of the radial angles (rad).
+const MU_1: f64 = 5.0;
+const TAU_1: f64 = -8.0 / 5.0;
+const MU_2: f64 = PI64 / 12.0;
+const TAU_2: f64 = -30.0;
+const MU_3: f64 = PI64 / 12.0;
+const TAU_3: f64 = -30.0;
+
+/// Directions in the geometry tables: 1/1024 turn.
+const TURN: i32 = 1024;
+/// Distances in the geometry tables: 1/4 px.
+const DIST_SCALE: f32 = 4.0;
+
+// ---------------------------------------------------------------------------------------------
+// Lookup tables (built once)
+// ---------------------------------------------------------------------------------------------
+
+struct Tables {
+    /// G_S(sqrt(d2)) indexed by round(4 d2), d2 <= (3 sigma_S)^2.
+    gs: Vec<f32>,
+    /// G_D of section k for a direction difference theta_m - theta_t of `i` 1/256 turns.
+    gd: [[f32; 256]; ND],
+    /// Z(d, mu_1, tau_1) for d in 1/4 px, up to `t1.len()`; 0 beyond.
+    t1: Vec<f32>,
+    /// Z(a, mu_2, tau_2) for a = 0..=128 1/256 turns.
+    t2: [f32; 129],
+    /// Z(a, mu_3, tau_3) for a = 0..=512 1/1024 turns.
+    t3: Vec<f32>,
+    /// In-radius cells (centre within R of the minutia): the cells a cylinder can hold.
+    disc: [u64; SW],
+    disc_cells: u32,
+    /// sqrt(i) for every possible popcount of a cylinder.
+    sqrt: Vec<f32>,
+}
+
+/// The logistic Z(v, mu, tau) = 1 / (1 + e^(-tau (v - mu))).
+fn sigmoid(v: f64, mu: f64, tau: f64) -> f64 {
+    1.0 / (1.0 + (-tau * (v - mu)).exp())
+}
+
+/// erf, Abramowitz & Stegun 7.1.26 (absolute error below 1.5e-7).
+fn erf(x: f64) -> f64 {
+    let s = x.signum();
+    let x = x.abs();
+    let t = 1.0 / (1.0 + 0.327_591_1 * x);
+    let y = 1.0 - (((((1.061_405_429 * t - 1.453_152_027) * t) + 1.421_413_741) * t - 0.284_496_736) * t + 0.254_829_592) * t * (-x * x).exp();
+    s * y
+}
+
+/// Angle normalised to -pi..pi.
+fn norm_pi(a: f64) -> f64 {
+    let r = (a + PI64).rem_euclid(2.0 * PI64) - PI64;
+    if r.is_finite() {
+        r
+    } else {
+        0.0
+    }
+}
+
+fn tables() -> &'static Tables {
+    static T: OnceLock<Tables> = OnceLock::new();
+    T.get_or_init(|| {
+        let reach2 = (3.0 * SIGMA_S) * (3.0 * SIGMA_S);
+        let norm_s = 1.0 / (SIGMA_S * (2.0 * PI64).sqrt());
+        let gs = (0..=(reach2 * 4.0).ceil() as usize)
+            .map(|i| {
+                let d2 = i as f64 / 4.0;
+                (norm_s * (-d2 / (2.0 * SIGMA_S * SIGMA_S)).exp()) as f32
+            })
+            .collect();
+        let delta_d = 2.0 * PI64 / ND as f64;
+        let mut gd = [[0f32; 256]; ND];
+        for (k, row) in gd.iter_mut().enumerate() {
+            let phi_k = -PI64 + (k as f64 + 0.5) * delta_d;
+            for (u, out) in row.iter_mut().enumerate() {
+                let dtheta = norm_pi(u as f64 * 2.0 * PI64 / 256.0);
+                let alpha = norm_pi(phi_k - dtheta);
+                let z = SIGMA_D * 2f64.sqrt();
+                *out = (0.5 * (erf((alpha + delta_d / 2.0) / z) - erf((alpha - delta_d / 2.0) / z))) as f32;
+            }
+        }
+        // Z(d, 5, -1.6) is below 1e-12 past 22 px.
+        let t1 = (0..=(24.0 * DIST_SCALE) as usize).map(|q| sigmoid(f64::from(q as u32) / f64::from(DIST_SCALE), MU_1, TAU_1) as f32).collect();
+        let mut t2 = [0f32; 129];
+        for (a, out) in t2.iter_mut().enumerate() {
+            *out = sigmoid(a as f64 * 2.0 * PI64 / 256.0, MU_2, TAU_2) as f32;
+        }
+        let t3 = (0..=(TURN / 2) as usize).map(|a| sigmoid(a as f64 * 2.0 * PI64 / f64::from(TURN), MU_3, TAU_3) as f32).collect();
+        let mut disc = [0u64; SW];
+        let mut disc_cells = 0;
+        for i in 0..NS {
+            for j in 0..NS {
+                // Centre at ((i - 7.5) DELTA_S, (j - 7.5) DELTA_S); within R iff, in half cells,
+                // (2i - 15)^2 + (2j - 15)^2 <= (2 R / DELTA_S)^2 = 256.
+                let (a, b) = (2 * i as i32 - (NS as i32 - 1), 2 * j as i32 - (NS as i32 - 1));
+                if a * a + b * b <= (NS as i32) * (NS as i32) {
+                    let c = i * NS + j;
+                    if let Some(w) = disc.get_mut(c / 64) {
+                        *w |= 1 << (c % 64);
+                    }
+                    disc_cells += 1;
+                }
+            }
+        }
+        let sqrt = (0..=WORDS * 64).map(|i| (i as f32).sqrt()).collect();
+        Tables { gs, gd, t1, t2, t3, disc, disc_cells, sqrt }
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Convex hull, enlarged by Omega
+// ---------------------------------------------------------------------------------------------
+
+/// Convex hull of the minutiae (counter-clockwise), with the inward-facing edge lines.
+struct Hull {
+    /// Vertices, counter-clockwise; 1 or 2 for degenerate sets.
+    v: Vec<(f32, f32)>,
+    /// Per edge i (v[i] -> v[i+1]): unit outward normal and offset, so that n . p - c is the
+    /// signed distance of p to the edge's line (positive outside). Empty below 3 vertices.
+    lines: Vec<(f32, f32, f32)>,
+}
+
+impl Hull {
+    fn new(points: &[(f32, f32)]) -> Hull {
+        // Andrew's monotone chain on integer-valued coordinates (exact in f64).
+        let mut p: Vec<(f64, f64)> = points.iter().map(|&(x, y)| (f64::from(x), f64::from(y))).collect();
+        p.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
+        p.dedup();
+        let cross = |o: (f64, f64), a: (f64, f64), b: (f64, f64)| (a.0 - o.0) * (b.1 - o.1) - (a.1 - o.1) * (b.0 - o.0);
+        let mut hull: Vec<(f64, f64)> = Vec::with_capacity(p.len() + 1);
+        if p.len() < 3 {
+            hull = p;
+        } else {
+            for &q in &p {
+                while hull.len() >= 2 && cross(hull[hull.len() - 2], hull[hull.len() - 1], q) <= 0.0 {
+                    hull.pop();
+                }
+                hull.push(q);
+            }
+            let lower = hull.len() + 1;
+            for &q in p.iter().rev().skip(1) {
+                while hull.len() >= lower && cross(hull[hull.len() - 2], hull[hull.len() - 1], q) <= 0.0 {
+                    hull.pop();
+                }
+                hull.push(q);
+            }
+            hull.pop();
+        }
+        let v: Vec<(f32, f32)> = hull.iter().map(|&(x, y)| (x as f32, y as f32)).collect();
+        let mut lines = Vec::new();
+        if v.len() >= 3 {
+            for (i, &(ax, ay)) in v.iter().enumerate() {
+                let (bx, by) = v.get(i + 1).copied().unwrap_or(v[0]);
+                let (dx, dy) = (bx - ax, by - ay);
+                let len = (dx * dx + dy * dy).sqrt();
+                if len > 0.0 {
+                    // Counter-clockwise: the outward normal is the edge turned clockwise.
+                    let (nx, ny) = (dy / len, -dx / len);
+                    lines.push((nx, ny, nx * ax + ny * ay));
+                }
+            }
+        }
+        Hull { v, lines }
+    }
+
+    /// Largest signed distance of p to the edge lines (<= 0 inside a proper hull).
+    fn max_line_distance(&self, x: f32, y: f32) -> f32 {
+        self.lines.iter().fold(f32::NEG_INFINITY, |m, &(nx, ny, c)| m.max(nx * x + ny * y - c))
+    }
+
+    /// Is p within Omega of the hull?
+    fn covers(&self, x: f32, y: f32) -> bool {
+        if !self.lines.is_empty() {
+            let m = self.max_line_distance(x, y);
+            if m <= 0.0 {
+                return true;
+            }
+            if m > OMEGA {
+                return false;
+            }
+        }
+        // Near the hull: within Omega of one of its edges (or of its one or two points).
+        let near = |(ax, ay): (f32, f32), (bx, by): (f32, f32)| {
+            let (dx, dy) = (bx - ax, by - ay);
+            let l2 = dx * dx + dy * dy;
+            let t = if l2 > 0.0 { (((x - ax) * dx + (y - ay) * dy) / l2).clamp(0.0, 1.0) } else { 0.0 };
+            let (px, py) = (ax + t * dx - x, ay + t * dy - y);
+            px * px + py * py <= OMEGA * OMEGA
+        };
+        match self.v.len() {
+            0 => false,
+            1 => near(self.v[0], self.v[0]),
+            n => (0..n).any(|i| near(self.v[i], self.v.get(i + 1).copied().unwrap_or(self.v[0]))),
+        }
+    }
+
+    /// Is every point within R of p within Omega of the hull? (p inside the hull at depth
+    /// delta: every point within R is within R - delta of the hull.)
+    fn covers_disc(&self, x: f32, y: f32) -> bool {
+        !self.lines.is_empty() && RADIUS + self.max_line_distance(x, y) <= OMEGA
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cylinders
+// ---------------------------------------------------------------------------------------------
+
+/// One valid cylinder: 1536 cell bits (section k, cell i*16+j at bit 256k + 16i + j), the valid
+/// cells, and what the consolidation needs of its minutia.
+#[derive(Clone)]
+pub(super) struct Cylinder {
+    bits: [u64; WORDS],
+    valid: [u64; SW],
+    /// Number of set sections of each cell, bit-sliced (weights 1, 2, 4; 4 words each).
+    planes: [u64; 3 * SW],
+    /// popcount(bits) and popcount(valid).
+    ones: u32,
+    valid_cells: u32,
+    /// Minutia direction in 1/256 turns.
+    angle: u8,
+}
+
+/// A minutia in the y-up frame.
+#[derive(Clone, Copy)]
+struct Point {
+    x: f32,
+    y: f32,
+    /// 1/256 turns, counter-clockwise.
+    a: u8,
+}
+
+/// The MCC form of a template: its valid cylinders and, between their minutiae, the distances
+/// and radial angles the relaxation needs.
+#[derive(Clone, Default)]
+pub(super) struct Cylinders {
+    cyl: Vec<Cylinder>,
+    /// n x n distances between the minutiae of the cylinders, in 1/4 px.
+    dist: Vec<u16>,
+    /// n x n radial angles d_R(i, j) = theta_i - direction(j -> i), in 1/1024 turns.
+    radial: Vec<u16>,
+}
+
+impl Cylinders {
+    pub(super) fn len(&self) -> usize {
+        self.cyl.len()
+    }
+
+    /// Build the cylinders of a minutiae set (already in canonical order).
+    pub(super) fn build(minutiae: &[Minutia]) -> Cylinders {
+        let t = tables();
+        let points: Vec<Point> =
+            minutiae.iter().map(|m| Point { x: f32::from(m.x & 0x3FFF), y: -f32::from(m.y & 0x3FFF), a: m.angle }).collect();
+        let hull = Hull::new(&points.iter().map(|p| (p.x, p.y)).collect::<Vec<_>>());
+        let mut cyl = Vec::with_capacity(points.len());
+        let mut kept: Vec<Point> = Vec::with_capacity(points.len());
+        let mut neigh: Vec<(f32, f32, u8)> = Vec::with_capacity(points.len());
+        let mut acc = vec![0f32; WORDS * 64];
+        let reach = RADIUS + 3.0 * SIGMA_S as f32;
+        let (reach2, cell_reach, cell_reach2) = (reach * reach, 3.0 * SIGMA_S as f32, (3.0 * SIGMA_S * 3.0 * SIGMA_S) as f32);
+        let min_valid = (MIN_VC * t.disc_cells as f32).ceil() as u32;
+        let centre = (NS as f32 - 1.0) / 2.0;
+        for (i, m) in points.iter().enumerate() {
+            let theta = f32::from(m.a) * (2.0 * std::f32::consts::PI / 256.0);
+            let (s, c) = theta.sin_cos();
+            // Neighbours in the minutia's frame: u along its direction, v to its left.
+            neigh.clear();
+            for (j, q) in points.iter().enumerate() {
+                let (dx, dy) = (q.x - m.x, q.y - m.y);
+                if j != i && dx * dx + dy * dy <= reach2 {
+                    neigh.push((dx * c + dy * s, -dx * s + dy * c, m.a.wrapping_sub(q.a)));
+                }
+            }
+            if neigh.len() < MIN_M {
+                continue;
+            }
+            // Valid cells: in-radius cells within Omega of the hull.
+            let valid = if hull.covers_disc(m.x, m.y) {
+                t.disc
+            } else {
+                let mut v = [0u64; SW];
+                for (w, (out, &d)) in v.iter_mut().zip(&t.disc).enumerate() {
+                    let mut bits = d;
+                    while bits != 0 {
+                        let b = bits.trailing_zeros() as usize;
+                        bits &= bits - 1;
+                        let cell = w * 64 + b;
+                        let (u, vv) = (((cell / NS) as f32 - centre) * DELTA_S, ((cell % NS) as f32 - centre) * DELTA_S);
+                        if hull.covers(m.x + u * c - vv * s, m.y + u * s + vv * c) {
+                            *out |= 1 << b;
+                        }
+                    }
+                }
+                v
+            };
+            if valid.iter().map(|w| w.count_ones()).sum::<u32>() < min_valid {
+                continue;
+            }
+            // Contributions: each neighbour spreads over the cells within 3 sigma_S.
+            acc.iter_mut().for_each(|a| *a = 0.0);
+            for &(u, v, dth) in &neigh {
+                let gd: [f32; ND] = std::array::from_fn(|k| t.gd.get(k).and_then(|r| r.get(usize::from(dth))).copied().unwrap_or(0.0));
+                let lo_i = ((u - cell_reach) / DELTA_S + centre).ceil().max(0.0) as usize;
+                let hi_i = ((u + cell_reach) / DELTA_S + centre).floor().min(NS as f32 - 1.0);
+                let lo_j = ((v - cell_reach) / DELTA_S + centre).ceil().max(0.0) as usize;
+                let hi_j = ((v + cell_reach) / DELTA_S + centre).floor().min(NS as f32 - 1.0);
+                if hi_i < 0.0 || hi_j < 0.0 {
+                    continue;
+                }
+                for ci in lo_i..=hi_i as usize {
+                    let du = (ci as f32 - centre) * DELTA_S - u;
+                    for cj in lo_j..=hi_j as usize {
+                        let dv = (cj as f32 - centre) * DELTA_S - v;
+                        let d2 = du * du + dv * dv;
+                        if d2 > cell_reach2 {
+                            continue;
+                        }
+                        let gs = t.gs.get((d2 * 4.0).round() as usize).copied().unwrap_or(0.0);
+                        let cell = ci * NS + cj;
+                        for (k, g) in gd.iter().enumerate() {
+                            if let Some(a) = acc.get_mut(k * CELLS + cell) {
+                                *a += gs * g;
+                            }
+                        }
+                    }
+                }
+            }
+            // Psi: a valid cell is set where the summed contribution reaches mu_psi.
+            let mut bits = [0u64; WORDS];
+            for (w, &vw) in valid.iter().enumerate() {
+                let mut rest = vw;
+                while rest != 0 {
+                    let b = rest.trailing_zeros() as usize;
+                    rest &= rest - 1;
+                    for k in 0..ND {
+                        if acc.get(k * CELLS + w * 64 + b).is_some_and(|&a| a >= MU_PSI) {
+                            bits[k * SW + w] |= 1 << b;
+                        }
+                    }
+                }
+            }
+            let ones = bits.iter().map(|w| w.count_ones()).sum();
+            let mut planes = [0u64; 3 * SW];
+            for w in 0..SW {
+                let (mut c0, mut c1, mut c2) = (0u64, 0u64, 0u64);
+                for k in 0..ND {
+                    let x = bits[k * SW + w];
+                    let carry0 = c0 & x;
+                    c0 ^= x;
+                    let carry1 = c1 & carry0;
+                    c1 ^= carry0;
+                    c2 ^= carry1;
+                }
+                (planes[w], planes[SW + w], planes[2 * SW + w]) = (c0, c1, c2);
+            }
+            let valid_cells = valid.iter().map(|w| w.count_ones()).sum();
+            cyl.push(Cylinder { bits, valid, planes, ones, valid_cells, angle: m.a });
+            kept.push(*m);
+        }
+        // Cylinders in order of direction (ties: canonical order), so that the cylinders within
+        // delta_theta of a direction are one circular run.
+        let mut order: Vec<usize> = (0..cyl.len()).collect();
+        order.sort_by_key(|&i| (cyl.get(i).map_or(0, |c| c.angle), i));
+        let cyl: Vec<Cylinder> = order.iter().filter_map(|&i| cyl.get(i).cloned()).collect();
+        let kept: Vec<Point> = order.iter().filter_map(|&i| kept.get(i).copied()).collect();
+        // Geometry between the kept minutiae.
+        let n = kept.len();
+        let mut dist = vec![0u16; n * n];
+        let mut radial = vec![0u16; n * n];
+        for (i, p) in kept.iter().enumerate() {
+            for (j, q) in kept.iter().enumerate() {
+                if i == j {
+                    continue;
+                }
+                let (dx, dy) = (p.x - q.x, p.y - q.y);
+                let d = (dx * dx + dy * dy).sqrt() * DIST_SCALE;
+                // Direction of the vector j -> i, in 1/1024 turns.
+                let dir = (f64::from(dy).atan2(f64::from(dx)) / (2.0 * PI64) * f64::from(TURN)).round() as i32;
+                let r = (i32::from(p.a) * (TURN / 256) - dir).rem_euclid(TURN);
+                if let (Some(dd), Some(rr)) = (dist.get_mut(i * n + j), radial.get_mut(i * n + j)) {
+                    *dd = d.round().min(f32::from(u16::MAX)) as u16;
+                    *rr = r as u16;
+                }
+            }
+        }
+        Cylinders { cyl, dist, radial }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Local similarity
+// ---------------------------------------------------------------------------------------------
+
+const M1: u64 = 0x5555_5555_5555_5555;
+const M2: u64 = 0x3333_3333_3333_3333;
+const M4: u64 = 0x0F0F_0F0F_0F0F_0F0F;
+const H01: u64 = 0x0101_0101_0101_0101;
+
+/// Per-byte bit counts of x (each byte 0..=8); sums of up to 31 of them fit the bytes.
+#[inline(always)]
+fn byte_counts(x: u64) -> u64 {
+    let x = x.wrapping_sub((x >> 1) & M1);
+    let x = (x & M2).wrapping_add((x >> 2) & M2);
+    x.wrapping_add(x >> 4) & M4
+}
+
+/// Sum of the bytes of a byte-count accumulator.
+#[inline(always)]
+fn byte_sum(acc: u64) -> u32 {
+    (acc.wrapping_mul(H01) >> 56) as u32
+}
+
+/// Number of set bits of the cells of `m`, from a cylinder's count planes (the number of set
+/// sections of each cell, bit-sliced: weights 1, 2, 4).
+#[inline(always)]
+fn masked_count(planes: &[u64; 3 * SW], m: &[u64; SW]) -> u32 {
+    let mut n = 0;
+    for w in 0..SW {
+        n += (planes[w] & m[w]).count_ones() + 2 * (planes[SW + w] & m[w]).count_ones() + 4 * (planes[2 * SW + w] & m[w]).count_ones();
+    }
+    n
+}
+
+/// Similarity of two cylinders in 0..=1 (0 when they are not comparable): with c_a|b and c_b|a
+/// the two bit vectors restricted to the cells valid in both,
+/// 1 - sqrt(|c_a|b XOR c_b|a|) / (sqrt(|c_a|b|) + sqrt(|c_b|a|)).
+#[inline(always)]
+fn similarity(a: &Cylinder, b: &Cylinder, min_common: u32, sqrt: &[f32]) -> f32 {
+    let m: [u64; SW] = std::array::from_fn(|w| a.valid[w] & b.valid[w]);
+    let (full_a, full_b) = (m == a.valid, m == b.valid);
+    let common = if full_a {
+        a.valid_cells
+    } else if full_b {
+        b.valid_cells
+    } else {
+        m.iter().map(|w| w.count_ones()).sum()
+    };
+    if common < min_common {
+        return 0.0;
+    }
+    let mut nx = 0;
+    for k in 0..ND {
+        for w in 0..SW {
+            nx += ((a.bits[k * SW + w] ^ b.bits[k * SW + w]) & m[w]).count_ones();
+        }
+    }
+    let na = if full_a { a.ones } else { masked_count(&a.planes, &m) };
+    let nb = if full_b { b.ones } else { masked_count(&b.planes, &m) };
+    if na + nb == 0 {
+        return 0.0;
+    }
+    let s = |i: u32| sqrt.get(i as usize).copied().unwrap_or(0.0);
+    1.0 - s(nx) / (s(na) + s(nb))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Global score: LSS-R
+// ---------------------------------------------------------------------------------------------
+
+/// The local similarity matrix of two templates: every pair of cylinders whose directions differ
+/// by at most delta_theta, non-zero similarities only, as [`Pair::key`]s.
+struct Gamma<'a> {
+    a: &'a Cylinders,
+    b: &'a Cylinders,
+    min_common: u32,
+    sqrt: &'a [f32],
+}
+
+impl pulp::WithSimd for Gamma<'_> {
+    type Output = Vec<u64>;
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _simd: S) -> Self::Output {
+        let Gamma { a, b, min_common, sqrt } = self;
+        let nb = b.cyl.len();
+        let mut pairs = Vec::with_capacity(a.cyl.len() * nb / 2);
+        for (i, ca) in a.cyl.iter().enumerate() {
+            // b's cylinders are sorted by direction: those within delta_theta of ca are the
+            // circular run starting at the first direction >= ca - delta_theta.
+            let lo = ca.angle.wrapping_sub(DELTA_THETA_UNITS);
+            let start = b.cyl.partition_point(|c| c.angle < lo);
+            for j in (start..nb).chain(0..start) {
+                let Some(cb) = b.cyl.get(j) else { break };
+                if cb.angle.wrapping_sub(lo) > 2 * DELTA_THETA_UNITS {
+                    break;
+                }
+                let s = similarity(ca, cb, min_common, sqrt);
+                if s > 0.0 {
+                    pairs.push(Pair::key(s, i, j));
+                }
+            }
+        }
+        pairs
+    }
+}
+
+/// Number of pairs the score averages for templates of n_a and n_b cylinders.
+fn n_p(na: usize, nb: usize) -> usize {
+    let n = na.min(nb) as f64;
+    (MIN_NP + (sigmoid(n, MU_P, TAU_P) * (MAX_NP - MIN_NP)).round()) as usize
+}
+
+/// Wrapped absolute difference of two angles in units of `turn`, in 0..=turn/2.
+#[inline]
+fn ang_abs(d: i32, turn: i32) -> usize {
+    let r = d.rem_euclid(turn);
+    r.min(turn - r) as usize
+}
+
+/// Score of `a` against `b` in 0..=1 (not symmetrised; see `super::match_score`).
+pub(super) fn score(a: &Cylinders, b: &Cylinders) -> f64 {
+    let (na, nb) = (a.cyl.len(), b.cyl.len());
+    if na == 0 || nb == 0 {
+        return 0.0;
+    }
+    let t = tables();
+    let min_common = (MIN_ME * t.disc_cells as f32).ceil() as u32;
+    // The local similarity matrix, non-zero entries only. Compiled for the best instruction set
+    // the processor has (hardware popcount, AVX2), chosen at run time.
+    let mut pairs = pulp::Arch::new().dispatch(Gamma { a, b, min_common, sqrt: &t.sqrt });
+    if pairs.is_empty() {
+        return 0.0;
+    }
+    // LSS: the n_R = min(n_A, n_B) most similar pairs (ties: lower indices first): the keys sort
+    // that way as integers.
+    let nr = na.min(nb).min(pairs.len());
+    if pairs.len() > nr {
+        pairs.select_nth_unstable_by(nr - 1, |x, y| y.cmp(x));
+        pairs.truncate(nr);
+    }
+    pairs.sort_unstable_by(|x, y| y.cmp(x));
+    let sel: Vec<Pair> = pairs.iter().map(|&k| Pair::from_key(k, a, b)).collect();
+    let np = n_p(na, nb);
+    let lambda0: Vec<f32> = sel.iter().map(|p| p.lambda).collect();
+    let mut lambda = lambda0.clone();
+    if nr > 1 {
+        // Compatibility of every two pairs: distances, relative directions and radial angles
+        // must agree in both templates.
+        let mut rho = vec![0f32; nr * nr];
+        for (row, p) in rho.chunks_exact_mut(nr).zip(&sel) {
+            let a_dist = a.dist.get(p.a * na..(p.a + 1) * na).unwrap_or(&[]);
+            let a_rad = a.radial.get(p.a * na..(p.a + 1) * na).unwrap_or(&[]);
+            let b_dist = b.dist.get(p.b * nb..(p.b + 1) * nb).unwrap_or(&[]);
+            let b_rad = b.radial.get(p.b * nb..(p.b + 1) * nb).unwrap_or(&[]);
+            for (out, q) in row.iter_mut().zip(&sel) {
+                let (Some(&da), Some(&db)) = (a_dist.get(q.a), b_dist.get(q.b)) else { continue };
+                // Same minutia on either side (the pair itself, or a shared minutia): no support.
+                if da == 0 || db == 0 {
+                    continue;
+                }
+                let r1 = t.t1.get(usize::from(da.abs_diff(db))).copied().unwrap_or(0.0);
+                if r1 == 0.0 {
+                    continue;
+                }
+                let d2 = (p.ta.wrapping_sub(q.ta)).wrapping_sub(p.tb.wrapping_sub(q.tb)) as i8;
+                let r2 = t.t2.get(usize::from(d2.unsigned_abs())).copied().unwrap_or(0.0);
+                let (Some(&ra), Some(&rb)) = (a_rad.get(q.a), b_rad.get(q.b)) else { continue };
+                let d3 = ra.wrapping_sub(rb) & (TURN as u16 - 1);
+                let r3 = t.t3.get(usize::from(d3.min(TURN as u16 - d3))).copied().unwrap_or(0.0);
+                *out = r1 * r2 * r3;
+            }
+        }
+        let mut next = vec![0f32; nr];
+        let k = (1.0 - W_R) / (nr - 1) as f32;
+        for _ in 0..N_REL {
+            for ((out, row), &own) in next.iter_mut().zip(rho.chunks_exact(nr)).zip(&lambda) {
+                let support: f32 = row.iter().zip(&lambda).map(|(r, l)| r * l).sum();
+                *out = W_R * own + k * support;
+            }
+            std::mem::swap(&mut lambda, &mut next);
+        }
+    }
+    // The n_P pairs whose similarity held up best under relaxation (efficiency
+    // lambda_final / lambda_0); the score is the mean of their relaxed similarities.
+    let mut eff: Vec<(f32, f32, usize)> =
+        lambda.iter().zip(&lambda0).enumerate().map(|(i, (&l, &l0))| (if l0 > 0.0 { l / l0 } else { 0.0 }, l, i)).collect();
+    eff.sort_unstable_by(|x, y| y.0.total_cmp(&x.0).then(x.2.cmp(&y.2)));
+    let sum: f64 = eff.iter().take(np).map(|e| f64::from(e.1)).sum();
+    (sum / np.max(1) as f64).clamp(0.0, 1.0)
+}
+
+/// One selected pair: the similarity, the two cylinders and their directions.
+struct Pair {
+    lambda: f32,
+    a: usize,
+    b: usize,
+    ta: u8,
+    tb: u8,
+}
+
+impl Pair {
+    /// Sort key of a pair: similarity bits (positive f32 bits order as the values), then the
+    /// indices complemented, so that a descending integer order is (similarity descending, a
+    /// ascending, b ascending).
+    #[inline(always)]
+    fn key(lambda: f32, i: usize, j: usize) -> u64 {
+        (u64::from(lambda.to_bits()) << 32) | (u64::from(0xFFFF - i as u16) << 16) | u64::from(0xFFFF - j as u16)
+    }
+
+    fn from_key(k: u64, a: &Cylinders, b: &Cylinders) -> Pair {
+        let (i, j) = (usize::from(0xFFFF - (k >> 16) as u16), usize::from(0xFFFF - k as u16));
+        Pair {
+            lambda: f32::from_bits((k >> 32) as u32),
+            a: i,
+            b: j,
+            ta: a.cyl.get(i).map_or(0, |c| c.angle),
+            tb: b.cyl.get(j).map_or(0, |c| c.angle),
+        }
+    }
+}
+
+#[cfg(test)]
+mod probe_tests {
+    use super::*;
+    use crate::biometrics::MinutiaeRecord;
+
+    #[test]
+    #[ignore]
+    fn probe_stats() {
+        let mut ts = Vec::new();
+        for db in ["DB1_B", "DB2_B", "DB3_B", "DB4_B"] {
+            for f in 101..=110 {
+                for k in 1..=8 {
+                    let p = format!("{}/fixtures/fingerprints/fvc2002/{db}/{f}_{k}.iso", env!("CARGO_MANIFEST_DIR"));
+                    let r = MinutiaeRecord::parse(&std::fs::read(p).unwrap()).unwrap();
+                    ts.push((r.minutiae.len(), Cylinders::build(&r.minutiae)));
+                }
+            }
+        }
+        let t = tables();
+        let min_common = (MIN_ME * t.disc_cells as f32).ceil() as u32;
+        let (mut pairs, mut angle_ok, mut common_ok, mut fast, mut nonzero) = (0u64, 0u64, 0u64, 0u64, 0u64);
+        let mut ncyl = 0usize;
+        let mut nmin = 0usize;
+        for (n, c) in &ts {
+            ncyl += c.cyl.len();
+            nmin += n;
+        }
+        for (_, a) in ts.iter().take(80) {
+            for (_, b) in ts.iter().take(80) {
+                for ca in &a.cyl {
+                    for cb in &b.cyl {
+                        pairs += 1;
+                        if (ca.angle.wrapping_sub(cb.angle) as i8).unsigned_abs() > DELTA_THETA_UNITS {
+                            continue;
+                        }
+                        angle_ok += 1;
+                        let m: [u64; SW] = std::array::from_fn(|w| ca.valid[w] & cb.valid[w]);
+                        let common: u32 = m.iter().map(|w| w.count_ones()).sum();
+                        if common < min_common {
+                            continue;
+                        }
+                        common_ok += 1;
+                        if m == ca.valid && m == cb.valid {
+                            fast += 1;
+                        }
+                        if similarity(ca, cb, min_common, &t.sqrt) > 0.0 {
+                            nonzero += 1;
+                        }
+                    }
+                }
+            }
+        }
+        eprintln!("disc cells {} minutiae/template {:.1} cylinders/template {:.1}", t.disc_cells, nmin as f64 / 320.0, ncyl as f64 / 320.0);
+        eprintln!("pairs {pairs} angle_ok {angle_ok} common_ok {common_ok} fast {fast} nonzero {nonzero}");
+    }
+}
