@@ -409,6 +409,8 @@ fn sigkill_during_a_batch_loses_no_announced_verdict() {
     // the audit chain survived the kill: intact, one entry per stored verdict
     let report = idcheck::audit::verify_db(&store, &Default::default());
     assert!(report.intact(), "audit chain after SIGKILL: {:?}", report.first_problem());
+    // the restarted daemon signed the head at start: nothing is left unsigned
+    assert!(report.holds(), "unsigned tail of {} entries after restart", report.unsigned_tail);
     eprintln!("announced before SIGKILL: {}, audit entries {}", announced.len(), report.entries);
     // and the daemon works again
     d.wait_card(&r.name, true, Duration::from_secs(5));

@@ -64,7 +64,8 @@ pub async fn export(State(api): State<Api>, Extension(caller): Extension<Caller>
 /// with the first bad entry otherwise.
 pub async fn verify(State(api): State<Api>) -> Response {
     let shared = api.shared.clone();
-    let report = tokio::task::spawn_blocking(move || shared.read_store(|s| Ok::<_, String>(audit::verify_db(s, &VerifyOptions::default())))).await;
+    let options = VerifyOptions { expected_key: shared.station_key.as_ref().map(|k| k.public_key_hex()) };
+    let report = tokio::task::spawn_blocking(move || shared.read_store(|s| Ok::<_, String>(audit::verify_db(s, &options)))).await;
     match report {
         Ok(Ok(r)) => {
             let first = r.first_problem().map(|p| format!("{p:?}"));

@@ -81,6 +81,8 @@ async fn run(config_path: PathBuf, config: Config, log: logging::LogHandle) -> R
     let shared = Shared::new(config_path.clone(), config.clone(), store, store_fault, Some(Arc::new(key)));
     audit_log(&shared, start);
     audit_log(&shared, AuditEvent::config_load(&config_path, &config_text));
+    // sign the head now: entries left unsigned by an earlier crash get their signature at once
+    checkpoint(&shared);
 
     // the reader monitor: its own thread, a bounded channel, a bridge thread into the state
     let monitor = start_monitor(shared.clone());
