@@ -24,10 +24,10 @@ command -v cargo >/dev/null 2>&1 || { echo "cargo not found: install Rust (https
 bash scripts/browser-deps.sh
 export IDCHECK_REQUIRE_BROWSER=1
 
-# Benches must keep compiling (they are run by hand: cargo bench).
-cargo check --benches --quiet
-# Build the tests before starting the private pcscd, so its lifetime covers only the run.
-cargo test --no-run --quiet
+# Build the tests, and the benches (run by hand: cargo bench; they must keep compiling), in one
+# profile so every dependency is built once, before starting the private pcscd, so that its
+# lifetime covers only the run.
+cargo test --no-run --all-targets --quiet
 # Every test, inside a private pcscd with two vpcd virtual readers (scripts/pcsc-env.sh installs
 # pcscd, vsmartcard-vpcd and libpcsclite-dev when missing). IDCHECK_REQUIRE_PCSC=1 makes the
 # PC/SC integration tests fail instead of skip when the virtual readers are not there.
