@@ -106,9 +106,11 @@ impl Grid {
         let wsum_x: Vec<f32> = xw.weights.iter().map(|ws| ws.iter().sum()).collect();
         let raw = img.as_raw();
         // Vertical pass first: the weighted sum of the source rows of one output row, then the
-        // horizontal weights once per output row.
+        // horizontal weights once per output row. A source row shared by two output rows has
+        // its values computed once (`vals_row`).
         let mut acc = vec![0f32; x_hi - x_lo];
         let mut vals = vec![0f32; x_hi - x_lo];
+        let mut vals_row = usize::MAX;
         for c in 0..h {
             acc.iter_mut().for_each(|a| *a = 0.0);
             let mut wy_sum = 0f32;
@@ -117,12 +119,15 @@ impl Grid {
                 if wy <= 0.0 || y >= ih {
                     continue;
                 }
-                let off = y * iw * 3;
-                let Some(row) = raw.get(off + x_lo * 3..off + x_hi * 3) else {
-                    continue;
-                };
-                for (v, px) in vals.iter_mut().zip(row.chunks_exact(3)) {
-                    *v = f(px);
+                if vals_row != y {
+                    let off = y * iw * 3;
+                    let Some(row) = raw.get(off + x_lo * 3..off + x_hi * 3) else {
+                        continue;
+                    };
+                    for (v, px) in vals.iter_mut().zip(row.as_chunks::<3>().0) {
+                        *v = f(px);
+                    }
+                    vals_row = y;
                 }
                 for (a, v) in acc.iter_mut().zip(&vals) {
                     *a += wy * v;
@@ -250,7 +255,9 @@ impl Grid {
         let s: f32 = k.iter().sum();
         k.iter_mut().for_each(|v| *v /= s);
         let (w, h) = (self.w, self.h);
-        // Rows: convolve an edge-padded copy of each row.
+        // Rows: convolve an edge-padded copy of each row. Each output is the sum of its taps in
+        // tap order (as `sum()` of the products would give), accumulated tap by tap over the
+        // whole row so that the loop runs along x.
         let mut tmp = vec![0f32; w * h];
         let mut pad = vec![0f32; w + 2 * radius];
         for (src, dst) in self.data.chunks_exact(w).zip(tmp.chunks_exact_mut(w)) {
@@ -259,8 +266,14 @@ impl Grid {
             pad[..radius].iter_mut().for_each(|v| *v = first);
             pad[radius..radius + w].copy_from_slice(src);
             pad[radius + w..].iter_mut().for_each(|v| *v = last);
-            for (x, d) in dst.iter_mut().enumerate() {
-                *d = pad[x..x + k.len()].iter().zip(&k).map(|(a, b)| a * b).sum();
+            let k0 = k.first().copied().unwrap_or(0.0);
+            for (d, &p) in dst.iter_mut().zip(&pad) {
+                *d = p * k0;
+            }
+            for (t, &kv) in k.iter().enumerate().skip(1) {
+                for (d, &p) in dst.iter_mut().zip(&pad[t..]) {
+                    *d += p * kv;
+                }
             }
         }
         // Columns: accumulate whole rows (vectorises along x).
@@ -362,6 +375,103 @@ mod tests {
                     "{i},{j}: {} vs {want}",
                     up[j * 6 + i]
                 );
+            }
+        }
+    }
+
+    /// The first implementation of [`Grid::blurred`] (per output, `sum()` over the taps), kept
+    /// as the oracle for the vectorised one.
+    fn reference_blurred(g: &Grid, sigma_cells: f32) -> Grid {
+        if sigma_cells.is_nan() || sigma_cells <= 0.05 {
+            return g.clone();
+        }
+        let radius = (sigma_cells * 3.0).ceil() as usize;
+        let mut k: Vec<f32> = (0..=2 * radius)
+            .map(|i| {
+                let d = i as f32 - radius as f32;
+                (-(d * d) / (2.0 * sigma_cells * sigma_cells)).exp()
+            })
+            .collect();
+        let s: f32 = k.iter().sum();
+        k.iter_mut().for_each(|v| *v /= s);
+        let (w, h) = (g.w, g.h);
+        let mut tmp = vec![0f32; w * h];
+        let mut pad = vec![0f32; w + 2 * radius];
+        for (src, dst) in g.data.chunks_exact(w).zip(tmp.chunks_exact_mut(w)) {
+            pad[..radius].iter_mut().for_each(|v| *v = src[0]);
+            pad[radius..radius + w].copy_from_slice(src);
+            pad[radius + w..].iter_mut().for_each(|v| *v = src[w - 1]);
+            for (x, d) in dst.iter_mut().enumerate() {
+                *d = pad[x..x + k.len()].iter().zip(&k).map(|(a, b)| a * b).sum();
+            }
+        }
+        let mut out = Grid { w, h, cell_mm: g.cell_mm, data: vec![0f32; w * h] };
+        for (y, dst) in out.data.chunks_exact_mut(w).enumerate() {
+            for (t, kv) in k.iter().enumerate() {
+                let yy = (y + t).saturating_sub(radius).min(h - 1);
+                for (d, v) in dst.iter_mut().zip(&tmp[yy * w..yy * w + w]) {
+                    *d += kv * v;
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn blurring_equals_the_per_output_sums_exactly() {
+        let mut s = 99u32;
+        for (w, h) in [(1, 1), (3, 2), (17, 23), (90, 111), (124, 148)] {
+            let data = (0..w * h)
+                .map(|_| {
+                    s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                    (s >> 8) as f32 / 65_536.0 - 64.0
+                })
+                .collect();
+            let g = Grid { w, h, cell_mm: 0.25, data };
+            for sigma in [0.0, 0.3, 0.86, 1.0, 1.72, 2.0, 4.0] {
+                let (a, b) = (g.blurred(sigma), reference_blurred(&g, sigma));
+                assert!(a.data == b.data, "{w}x{h} sigma {sigma}");
+            }
+        }
+    }
+
+    /// The first implementation of [`Grid::from_rgb_area`]'s pixel loop: per output row, every
+    /// contributing source row converted again.
+    #[test]
+    fn area_average_equals_recomputing_every_row() {
+        let mut s = 5u32;
+        let img = RgbImage::from_fn(61, 53, |_, _| {
+            s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            let b = s.to_le_bytes();
+            image::Rgb([b[1], b[2], b[3]])
+        });
+        for (r, w, h) in [
+            (SrcRect { x: 0.0, y: 0.0, w: 61.0, h: 53.0 }, 24, 21),
+            (SrcRect { x: -3.5, y: 2.25, w: 70.0, h: 40.0 }, 13, 31),
+            (SrcRect { x: 0.0, y: 0.0, w: 60.0, h: 52.0 }, 15, 13),
+        ] {
+            let got = Grid::from_rgb_area(&img, r, w, h, 1.0);
+            // Oracle: average of the per-pixel luma with explicit overlap weights.
+            let (sx, sy) = (r.w / w as f64, r.h / h as f64);
+            for j in 0..h {
+                for i in 0..w {
+                    let (x0, x1) = (r.x + i as f64 * sx, r.x + (i + 1) as f64 * sx);
+                    let (y0, y1) = (r.y + j as f64 * sy, r.y + (j + 1) as f64 * sy);
+                    let (mut acc, mut wsum) = (0f64, 0f64);
+                    for y in 0..53u32 {
+                        let wy = (y1.min(y as f64 + 1.0) - y0.max(y as f64)).max(0.0);
+                        for x in 0..61u32 {
+                            let wx = (x1.min(x as f64 + 1.0) - x0.max(x as f64)).max(0.0);
+                            let p = img.get_pixel(x, y).0;
+                            let l = (77 * p[0] as u32 + 150 * p[1] as u32 + 29 * p[2] as u32) as f64 / 256.0;
+                            acc += wx * wy * l;
+                            wsum += wx * wy;
+                        }
+                    }
+                    let want = if wsum > 0.0 { acc / wsum } else { 255.0 };
+                    let v = got.get(i, j) as f64;
+                    assert!((v - want).abs() < 1e-3, "{i},{j}: {v} vs {want}");
+                }
             }
         }
     }
