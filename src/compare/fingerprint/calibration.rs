@@ -98,7 +98,7 @@ pub struct FingerprintCalibration {
 }
 
 /// Identifier of the matcher algorithm and parameters whose scores a calibration holds.
-pub const MATCHER_ID: &str = "mcc16b-lssr-v1";
+pub const MATCHER_ID: &str = "mcc16b-lssr-mu1x10-v1";
 
 const FMR_TARGETS: [f64; 3] = [1e-2, 1e-3, 1e-4];
 const REENCODE_SEED: u64 = 0x1dc4_ec0f_19f2;

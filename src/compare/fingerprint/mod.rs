@@ -114,8 +114,9 @@ impl Template {
     }
 }
 
-/// Similarity of two prepared templates in 0..=1 (higher = more alike; about 1 for a template
-/// against itself, 0 when no cylinder of one is comparable with one of the other).
+/// Similarity of two prepared templates in 0..=1 (higher = more alike; 1 for a template against
+/// itself (same canonical minutiae) when it has a valid cylinder, 0 when no cylinder of one is
+/// comparable with one of the other).
 ///
 /// MCC16b with LSS-R (Cappelli, Ferrara, Maltoni 2010): every pair of cylinders whose minutia
 /// directions differ by at most 90 degrees and which share at least 60 % of their cells is
@@ -125,6 +126,10 @@ impl Template {
 /// similarity of the n_P (4..12, by template size) pairs that kept most of their similarity.
 /// Exactly symmetric: the template with the smaller canonical hash is always taken first.
 pub fn match_score(a: &Template, b: &Template) -> f64 {
+    if a.hash == b.hash && !a.cylinders.is_empty() {
+        // The same canonical minutiae: the same finger, whatever the relaxation makes of it.
+        return 1.0;
+    }
     if a.hash <= b.hash {
         mcc::score(&a.cylinders, &b.cylinders)
     } else {
