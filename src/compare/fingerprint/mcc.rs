@@ -645,8 +645,7 @@ pub(super) fn score(a: &Cylinders, b: &Cylinders) -> f64 {
         let k = (1.0 - W_R) / (nr - 1) as f32;
         for _ in 0..N_REL {
             for ((out, row), &own) in next.iter_mut().zip(rho.chunks_exact(nr)).zip(&lambda) {
-                let support: f32 = row.iter().zip(&lambda).map(|(r, l)| r * l).sum();
-                *out = W_R * own + k * support;
+                *out = W_R * own + k * dot(row, &lambda);
             }
             std::mem::swap(&mut lambda, &mut next);
         }
@@ -658,6 +657,21 @@ pub(super) fn score(a: &Cylinders, b: &Cylinders) -> f64 {
     eff.sort_unstable_by(|x, y| y.0.total_cmp(&x.0).then(x.2.cmp(&y.2)));
     let sum: f64 = eff.iter().take(np).map(|e| f64::from(e.1)).sum();
     (sum / np.max(1) as f64).clamp(0.0, 1.0)
+}
+
+/// Dot product in eight lanes (a fixed order of additions, so the same on every run).
+#[inline]
+fn dot(x: &[f32], y: &[f32]) -> f32 {
+    let mut lanes = [0f32; 8];
+    let (xc, yc) = (x.chunks_exact(8), y.chunks_exact(8));
+    let (xr, yr) = (xc.remainder(), yc.remainder());
+    for (a, b) in xc.zip(yc) {
+        for ((l, p), q) in lanes.iter_mut().zip(a).zip(b) {
+            *l += p * q;
+        }
+    }
+    let tail: f32 = xr.iter().zip(yr).map(|(p, q)| p * q).sum();
+    lanes.iter().sum::<f32>() + tail
 }
 
 /// One selected pair: the similarity, the two cylinders and their directions.

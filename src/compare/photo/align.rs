@@ -81,7 +81,7 @@ pub(crate) fn ranges(kind: CompareKind, printed_probe: bool) -> Ranges {
 /// The thumbnail points form a regular grid, so probe coordinates advance by constant steps; when
 /// the whole mapped grid lies inside the probe grid the clamping is skipped.
 #[inline]
-fn corr(th: &Thumb, grid: &Grid, frame: &Frame, xf: &Xf) -> f32 {
+fn corr(th: &Thumb, grid: &Grid, frame: &Frame, xf: &Xf, fast: Option<&Fast<'_>>) -> f32 {
     let (a, b, c, d) = xf.matrix();
     let (cx, cy) = frame.centre();
     let inv = 1.0 / grid.cell_mm;
@@ -108,7 +108,27 @@ fn corr(th: &Thumb, grid: &Grid, frame: &Frame, xf: &Xf) -> f32 {
             .iter()
             .all(|&(x, y)| x >= 0.0 && y >= 0.0 && x < xm && y < ym);
     let (mut sp, mut sw, mut sww) = (0f32, 0f32, 0f32);
-    if inside {
+    #[cfg(target_arch = "x86_64")]
+    let fast_sums = match fast {
+        Some(f) if inside && f.quads.len() == grid.data.len() => Some(f.simd.vectorize(InsideSums {
+            simd: f.simd,
+            th,
+            quads: f.quads,
+            w: grid.w,
+            g0,
+            di,
+            dj,
+        })),
+        _ => None,
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let fast_sums: Option<(f32, f32, f32)> = {
+        let _ = fast;
+        None
+    };
+    if let Some(sums) = fast_sums {
+        (sp, sw, sww) = sums;
+    } else if inside {
         let w = grid.w;
         let data = &grid.data[..];
         // Two interleaved accumulator sets shorten the floating-point dependency chains.
@@ -178,17 +198,177 @@ fn corr(th: &Thumb, grid: &Grid, frame: &Frame, xf: &Xf) -> f32 {
     sp / var.sqrt()
 }
 
+/// The vectorised correlation's inputs: the CPU token and the probe grid as bilinear quads.
+#[cfg(target_arch = "x86_64")]
+struct Fast<'a> {
+    simd: pulp::x86::V3,
+    quads: &'a [[f32; 4]],
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+struct Fast<'a> {
+    quads: &'a [[f32; 4]],
+}
+
+impl<'a> Fast<'a> {
+    /// Whether the vectorised path runs on this processor.
+    fn available() -> bool {
+        #[cfg(target_arch = "x86_64")]
+        return pulp::x86::V3::try_new().is_some();
+        #[cfg(not(target_arch = "x86_64"))]
+        return false;
+    }
+
+    fn new(quads: &'a [[f32; 4]]) -> Option<Fast<'a>> {
+        if quads.is_empty() {
+            return None;
+        }
+        #[cfg(target_arch = "x86_64")]
+        return pulp::x86::V3::try_new().map(|simd| Fast { simd, quads });
+        #[cfg(not(target_arch = "x86_64"))]
+        return None;
+    }
+}
+
+/// The four values bilinear interpolation reads at each cell: (x, y), (x+1, y), (x, y+1),
+/// (x+1, y+1), clamped at the far edges.
+fn quads(g: &Grid) -> Vec<[f32; 4]> {
+    let mut out = Vec::with_capacity(g.w * g.h);
+    for y in 0..g.h {
+        for x in 0..g.w {
+            out.push([g.get(x, y), g.get(x + 1, y), g.get(x, y + 1), g.get(x + 1, y + 1)]);
+        }
+    }
+    out
+}
+
+/// [`corr`]'s sums over a thumbnail whose mapped grid lies inside the probe grid, eight points
+/// at a time with AVX2: positions, cell indices, interpolation and the three products are
+/// computed per lane with the very operations of the scalar loop (so the same values), and the
+/// products are then added in the scalar loop's order (even points to the first accumulator
+/// set, odd points to the second), so the sums are the scalar loop's to the bit.
+#[cfg(target_arch = "x86_64")]
+struct InsideSums<'a> {
+    simd: pulp::x86::V3,
+    th: &'a Thumb,
+    quads: &'a [[f32; 4]],
+    w: usize,
+    g0: (f32, f32),
+    di: (f32, f32),
+    dj: (f32, f32),
+}
+
+#[cfg(target_arch = "x86_64")]
+impl pulp::NullaryFnOnce for InsideSums<'_> {
+    type Output = (f32, f32, f32);
+
+    #[inline(always)]
+    fn call(self) -> (f32, f32, f32) {
+        use core::arch::x86_64::{__m128, __m256, __m256i};
+        let InsideSums { simd, th, quads, w, g0, di, dj } = self;
+        let (sse, avx, avx2) = (simd.sse, simd.avx, simd.avx2);
+        const MAGIC: f32 = 12_582_912.0;
+        let (nx, ny) = (th.nx, th.ny);
+        let mut acc = [[0f32; 3]; 2];
+        let mut add = |i: usize, p: [f32; 3]| {
+            let a = &mut acc[i & 1];
+            a[0] += p[0];
+            a[1] += p[1];
+            a[2] += p[2];
+        };
+        let lanes: __m256 = avx._mm256_setr_ps(0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0);
+        let (half, magic) = (avx._mm256_set1_ps(0.5), avx._mm256_set1_ps(MAGIC));
+        let mask: __m256i = avx._mm256_set1_epi32(0x3F_FFFF);
+        let wv: __m256i = avx._mm256_set1_epi32(w as i32);
+        let (dix, diy) = (avx._mm256_set1_ps(di.0), avx._mm256_set1_ps(di.1));
+        // The scalar point value, for the points after the last whole group of eight.
+        let scalar = |gx: f32, gy: f32| -> f32 {
+            let x0 = ((gx - 0.5 + MAGIC).to_bits() & 0x3F_FFFF) as usize;
+            let y0 = ((gy - 0.5 + MAGIC).to_bits() & 0x3F_FFFF) as usize;
+            let (fxr, fyr) = (gx - x0 as f32, gy - y0 as f32);
+            match quads.get(y0 * w + x0) {
+                Some(q) => {
+                    let top = q[0] + fxr * (q[1] - q[0]);
+                    let bot = q[2] + fxr * (q[3] - q[2]);
+                    top + fyr * (bot - top)
+                }
+                None => 0.0,
+            }
+        };
+        for j in 0..ny {
+            let jf = j as f32;
+            let (gx, gy) = (g0.0 + 0.0 * di.0 + jf * dj.0, g0.1 + 0.0 * di.1 + jf * dj.1);
+            let row = j * nx;
+            let (Some(tws), Some(ws)) = (th.tw.get(row..row + nx), th.w.get(row..row + nx)) else {
+                continue;
+            };
+            let (tw8, tw_rest) = tws.as_chunks::<8>();
+            let (w8, _) = ws.as_chunks::<8>();
+            let (gxv, gyv) = (avx._mm256_set1_ps(gx), avx._mm256_set1_ps(gy));
+            for (c, (tw, wt)) in tw8.iter().zip(w8).enumerate() {
+                let i0 = c * 8;
+                let iv = avx._mm256_add_ps(avx._mm256_set1_ps(i0 as f32), lanes);
+                let xs = avx._mm256_add_ps(gxv, avx._mm256_mul_ps(iv, dix));
+                let ys = avx._mm256_add_ps(gyv, avx._mm256_mul_ps(iv, diy));
+                let cell = |v: __m256| -> __m256i {
+                    let r = avx._mm256_add_ps(avx._mm256_sub_ps(v, half), magic);
+                    avx2._mm256_and_si256(avx._mm256_castps_si256(r), mask)
+                };
+                let (x0, y0) = (cell(xs), cell(ys));
+                let fxr = avx._mm256_sub_ps(xs, avx._mm256_cvtepi32_ps(x0));
+                let fyr = avx._mm256_sub_ps(ys, avx._mm256_cvtepi32_ps(y0));
+                let k: [u32; 8] = pulp::cast(avx2._mm256_add_epi32(avx2._mm256_mullo_epi32(y0, wv), x0));
+                let q: [[f32; 4]; 8] = k.map(|k| quads.get(k as usize).copied().unwrap_or([0.0; 4]));
+                // Transpose the eight quads into the four corner vectors.
+                let half4 = |q: &[[f32; 4]]| -> [__m128; 4] {
+                    let r: [__m128; 4] = std::array::from_fn(|l| pulp::cast(q.get(l).copied().unwrap_or([0.0; 4])));
+                    let t0 = sse._mm_unpacklo_ps(r[0], r[1]);
+                    let t1 = sse._mm_unpacklo_ps(r[2], r[3]);
+                    let t2 = sse._mm_unpackhi_ps(r[0], r[1]);
+                    let t3 = sse._mm_unpackhi_ps(r[2], r[3]);
+                    [
+                        sse._mm_movelh_ps(t0, t1),
+                        sse._mm_movehl_ps(t1, t0),
+                        sse._mm_movelh_ps(t2, t3),
+                        sse._mm_movehl_ps(t3, t2),
+                    ]
+                };
+                let (lo, hi) = (half4(&q[..4]), half4(&q[4..]));
+                let col: [__m256; 4] = std::array::from_fn(|m| avx._mm256_set_m128(hi[m], lo[m]));
+                let top = avx._mm256_add_ps(col[0], avx._mm256_mul_ps(fxr, avx._mm256_sub_ps(col[1], col[0])));
+                let bot = avx._mm256_add_ps(col[2], avx._mm256_mul_ps(fxr, avx._mm256_sub_ps(col[3], col[2])));
+                let v = avx._mm256_add_ps(top, avx._mm256_mul_ps(fyr, avx._mm256_sub_ps(bot, top)));
+                let p0: [f32; 8] = pulp::cast(avx._mm256_mul_ps(pulp::cast(*tw), v));
+                let wv1 = avx._mm256_mul_ps(pulp::cast(*wt), v);
+                let p1: [f32; 8] = pulp::cast(wv1);
+                let p2: [f32; 8] = pulp::cast(avx._mm256_mul_ps(wv1, v));
+                for l in 0..8 {
+                    add(i0 + l, [p0[l], p1[l], p2[l]]);
+                }
+            }
+            let done = tw8.len() * 8;
+            for (l, (&tw, &wt)) in tw_rest.iter().zip(&ws[done..]).enumerate() {
+                let fi = (done + l) as f32;
+                let v = scalar(gx + fi * di.0, gy + fi * di.1);
+                add(done + l, [tw * v, wt * v, wt * v * v]);
+            }
+        }
+        (acc[0][0] + acc[1][0], acc[0][1] + acc[1][1], acc[0][2] + acc[1][2])
+    }
+}
+
 struct Search<'a> {
     th: &'a Thumb,
     grid: &'a Grid,
     frame: &'a Frame,
+    fast: Option<Fast<'a>>,
     evals: u32,
 }
 
 impl Search<'_> {
     fn eval(&mut self, xf: &Xf) -> f32 {
         self.evals += 1;
-        corr(self.th, self.grid, self.frame, xf)
+        corr(self.th, self.grid, self.frame, xf, self.fast.as_ref())
     }
 }
 
@@ -311,6 +491,7 @@ pub fn compare_with(
         &probe.grids.fine,
         &probe.grids.frame,
         &Xf::IDENTITY,
+        None,
     );
     let distance = (1.0 - rbest as f64).clamp(0.0, 2.0);
     let ph = phash_region(&probe.grids.fine, &probe.grids.frame, &xf, &PARAMS);
@@ -351,10 +532,16 @@ fn search(reference: &PhotoFeatures, probe: &Probe, kind: CompareKind, plan: &Se
         aspect: 1.0f32.clamp(r.aspect.0, r.aspect.1),
     };
     // 1. Exhaustive shift search on the coarse thumbnails.
+    let vector = Fast::available();
+    let (coarse_quads, fine_quads) = match vector {
+        true => (quads(&probe.grids.coarse), quads(&probe.grids.fine)),
+        false => (Vec::new(), Vec::new()),
+    };
     let mut coarse = Search {
         th: &reference.coarse,
         grid: &probe.grids.coarse,
         frame: &probe.grids.frame,
+        fast: Fast::new(&coarse_quads),
         evals: 0,
     };
     let step = plan.coarse_step.max(0.05);
@@ -400,9 +587,60 @@ fn search(reference: &PhotoFeatures, probe: &Probe, kind: CompareKind, plan: &Se
         th: &reference.fine,
         grid: &probe.grids.fine,
         frame: &probe.grids.frame,
+        fast: Fast::new(&fine_quads),
         evals: 0,
     };
     let from = coarse_best.first().map(|b| b.0).unwrap_or(mid);
     let (xf, rbest) = refine(&mut fine, from, &r, plan.fine_init, plan.fine_min);
     (xf, rbest, coarse.evals + fine.evals)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compare::photo::{crop_printed_photo_from_png, decode};
+
+    fn read(p: &str) -> Vec<u8> {
+        std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(p)).expect("fixture")
+    }
+
+    /// The vectorised sums give the scalar loop's correlation to the bit, over the sample card's
+    /// three pairs, every thumbnail and a spread of transforms.
+    #[test]
+    fn vectorised_correlation_equals_the_scalar_loop() {
+        if !Fast::available() {
+            eprintln!("no AVX2 here: only the scalar loop runs");
+            return;
+        }
+        let base = "fixtures/samples/pass-case/";
+        let acc = PhotoFeatures::from_bytes(&read(&format!("{base}acceptance/451022202404011140/photo.jpg"))).expect("a");
+        let dg2 = read(&format!("{base}chip/dg2.bin"));
+        let at = dg2.windows(2).position(|w| w == [0xFF, 0xD8]).expect("jpeg");
+        let chip_img = decode(&dg2[at..]).expect("chip");
+        let chip = PhotoFeatures::from_reference(&chip_img);
+        let front = read(&format!("{base}surface/QC-20240408-9308/front.png"));
+        let printed = Probe::from_printed_crop(&crop_printed_photo_from_png(&front, 600).expect("crop"), 600);
+        let mut n = 0;
+        for (r, p) in [(&acc, &printed), (&chip, &printed), (&acc, &Probe::from_features(&chip))] {
+            for (th, grid) in [(&r.fine, &p.grids.fine), (&r.coarse, &p.grids.coarse)] {
+                let q = quads(grid);
+                let fast = Fast::new(&q);
+                for k in 0..60 {
+                    let t = k as f32;
+                    let xf = Xf {
+                        tx: (t * 0.37).sin() * 2.4,
+                        ty: (t * 0.53).cos() * 2.4,
+                        angle_deg: (t * 0.71).sin() * 1.2,
+                        scale: 1.0 + (t * 0.29).cos() * 0.08,
+                        aspect: 1.0 + (t * 0.43).sin() * 0.1,
+                    };
+                    let a = corr(th, grid, &p.grids.frame, &xf, None);
+                    let b = corr(th, grid, &p.grids.frame, &xf, fast.as_ref());
+                    assert_eq!(a.to_bits(), b.to_bits(), "transform {xf:?}: {a} vs {b}");
+                    n += 1;
+                }
+            }
+        }
+        assert_eq!(n, 360);
+    }
 }
