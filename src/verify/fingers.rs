@@ -128,3 +128,81 @@ fn check_registration(item: &str, a: &Acc, slot: &FingerSlot, report: &mut Repor
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lds::{parse_chip, ChipImage};
+    use crate::verdict::Finding;
+
+    fn root() -> std::path::PathBuf {
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    }
+
+    /// The independent sample card: its acceptance record and its parsed chip.
+    fn sample() -> (AcceptanceRecord, ChipData) {
+        let s = root().join("fixtures/samples/pass-case");
+        let record = crate::records::acceptance::load_dir(&s.join("acceptance/451022202404011140")).expect("record");
+        let chip = parse_chip(&ChipImage::load_dir(&s.join("chip")).expect("chip image")).expect("chip parses");
+        assert_eq!(chip.fingers.len(), 2, "the sample has two slots");
+        (record, chip)
+    }
+
+    /// A real FVC2002 finger nobody on the sample card has.
+    fn foreign() -> Vec<crate::biometrics::Minutia> {
+        let bytes = std::fs::read(root().join("fixtures/fingerprints/fvc2002/DB1_B/101_1.iso")).expect("template");
+        MinutiaeRecord::parse(&bytes).expect("parses").minutiae
+    }
+
+    fn findings(record: &AcceptanceRecord, chip: &ChipData) -> Vec<Finding> {
+        let mut report = Report::default();
+        compare(record, Some(chip), &mut report);
+        report.findings
+    }
+
+    fn detail<'a>(f: &'a [Finding], item: &str) -> Option<&'a str> {
+        f.iter().find(|x| x.item == item).map(|x| x.detail.as_str())
+    }
+
+    #[test]
+    fn the_right_fingers_give_no_finding() {
+        let (record, chip) = sample();
+        assert!(findings(&record, &chip).is_empty());
+    }
+
+    #[test]
+    fn fingers_swapped_between_slots_are_named_swapped() {
+        let (record, mut chip) = sample();
+        let first = std::mem::take(&mut chip.fingers[0].minutiae);
+        chip.fingers[0].minutiae = std::mem::replace(&mut chip.fingers[1].minutiae, first);
+        let f = findings(&record, &chip);
+        for item in ["fingerprint[1]", "fingerprint[2]"] {
+            let d = detail(&f, item).unwrap_or_else(|| panic!("no finding on {item}: {f:#?}"));
+            assert!(d.contains("swapped between slots"), "{item}: {d}");
+        }
+        assert!(f.iter().all(|x| x.cause == Cause::SurfaceVsChip));
+    }
+
+    #[test]
+    fn a_slot_holding_the_other_acceptance_finger_is_named_as_such() {
+        let (record, mut chip) = sample();
+        chip.fingers[1].minutiae = chip.fingers[0].minutiae.clone();
+        let f = findings(&record, &chip);
+        assert!(detail(&f, "fingerprint[1]").is_none(), "{f:#?}");
+        let d = detail(&f, "fingerprint[2]").expect("a finding on slot 2");
+        assert!(d.contains("another finger of the same person"), "{d}");
+        assert!(!d.contains("swapped"), "{d}");
+    }
+
+    #[test]
+    fn a_foreign_finger_is_named_foreign_with_its_score_below_the_threshold() {
+        let (record, mut chip) = sample();
+        chip.fingers[1].minutiae = foreign();
+        let f = findings(&record, &chip);
+        assert!(detail(&f, "fingerprint[1]").is_none(), "{f:#?}");
+        let x = f.iter().find(|x| x.item == "fingerprint[2]").expect("a finding on slot 2");
+        assert!(x.detail.contains("foreign finger"), "{}", x.detail);
+        let (score, threshold) = (x.score.expect("scored"), x.threshold.expect("threshold"));
+        assert!(score < threshold, "{score} >= {threshold}");
+    }
+}
