@@ -449,12 +449,28 @@ pub fn calibrate(templates: &[(String, MinutiaeRecord)]) -> FingerprintCalibrati
     }
 }
 
+/// Median of a sample (0 when empty).
+fn median(xs: &[f64]) -> f64 {
+    let mut v = xs.to_vec();
+    v.sort_by(f64::total_cmp);
+    let at = |i: usize| v.get(i).copied().unwrap_or(0.0);
+    match v.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => at(n / 2),
+        n => (at(n / 2 - 1) + at(n / 2)) / 2.0,
+    }
+}
+
 /// Speed of the matcher during an evaluation (one thread).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Speed {
-    /// Mean and largest time to prepare one template (microseconds).
+    /// Mean, median and largest time to prepare one template (microseconds), after one untimed
+    /// warm-up preparation (the matcher's lookup tables are built on first use).
     pub prepare_mean_us: f64,
+    pub prepare_median_us: f64,
     pub prepare_max_us: f64,
+    /// Minutiae count of the template that took longest to prepare.
+    pub prepare_max_minutiae: usize,
     /// Comparisons of prepared templates timed (every genuine and impostor pair) and their time.
     pub comparisons: usize,
     pub seconds: f64,
@@ -487,6 +503,9 @@ pub fn evaluate(templates: &[(String, MinutiaeRecord)], thresholds: &Fingerprint
     let ids: Vec<&str> = templates.iter().map(|(id, _)| id.as_str()).collect();
     let mut prepared = Vec::with_capacity(templates.len());
     let mut prep_times = Vec::with_capacity(templates.len());
+    if let Some((_, r)) = templates.first() {
+        std::hint::black_box(Template::prepare(&r.minutiae));
+    }
     for (_, r) in templates {
         let start = Instant::now();
         prepared.push(Template::prepare(&r.minutiae));
@@ -512,7 +531,13 @@ pub fn evaluate(templates: &[(String, MinutiaeRecord)], thresholds: &Fingerprint
         compact: reencoded_stats(COMPACT_DESCRIPTION, &compact_own, &compact_other, thresholds),
         speed: Speed {
             prepare_mean_us: mean(prep_times.iter().copied()),
+            prepare_median_us: median(&prep_times),
             prepare_max_us: prep_times.iter().copied().fold(0.0, f64::max),
+            prepare_max_minutiae: prep_times
+                .iter()
+                .zip(templates)
+                .max_by(|a, b| a.0.total_cmp(b.0))
+                .map_or(0, |(_, (_, r))| r.minutiae.len()),
             comparisons,
             seconds,
             comparisons_per_second: if seconds > 0.0 { comparisons as f64 / seconds } else { 0.0 },
