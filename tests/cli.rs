@@ -149,3 +149,67 @@ fn fingerprint_and_photo_compare_commands() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
     assert_eq!(v["same"], true, "{v}");
 }
+
+fn fvc(db: &str, finger: u32, impression: u32) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("fixtures/fingerprints/fvc2002/{db}/{finger}_{impression}.iso"))
+}
+
+/// `fingerprint eval` on one real FVC2002 database: error rates within the targets, every
+/// re-encoded template matches its original and no other finger.
+#[test]
+fn fingerprint_eval_on_fvc2002_db2() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/fingerprints/fvc2002/DB2_B");
+    let out = bin().args(["fingerprint", "eval", "--json"]).arg(&dir).output().expect("runs");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert_eq!(v["templates"], 80);
+    assert_eq!(v["fingers"], 10);
+    let g = &v["groups"][0];
+    assert_eq!(g["genuine_pairs"], 280);
+    assert_eq!(g["impostor_pairs"], 2880);
+    let eer = g["eer"].as_f64().expect("eer");
+    assert!(eer > 0.0 && eer <= 0.025, "EER {eer}");
+    let points: Vec<f64> = g["operating_points"].as_array().expect("points").iter().map(|p| p["fmr_target"].as_f64().expect("target")).collect();
+    assert_eq!(points, vec![0.01, 0.001, 0.0001]);
+    for kind in ["chip", "compact"] {
+        assert_eq!(v[kind]["matched"], 80, "{kind}: {}", v[kind]);
+        assert_eq!(v[kind]["other_finger_matches"], 0, "{kind}: {}", v[kind]);
+    }
+    assert!(v["speed"]["comparisons_per_second"].as_f64().is_some_and(|c| c > 0.0));
+}
+
+/// `fingerprint search` over a batch of records ranks the record whose finger the probe is first,
+/// also for another impression of that finger, and names the finger.
+#[test]
+fn fingerprint_search_finds_whose_finger_it_is() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let src = sample().join("pass-case/acceptance/451022202404011140");
+    let record: serde_json::Value = serde_json::from_slice(&std::fs::read(src.join("record.json")).expect("record")).expect("json");
+    for i in 0..5u32 {
+        let id = format!("45102220240401120{i}");
+        let dir = tmp.path().join(&id);
+        std::fs::create_dir_all(&dir).expect("dir");
+        let mut r = record.clone();
+        r["application_id"] = serde_json::Value::String(id);
+        std::fs::write(dir.join("record.json"), serde_json::to_vec_pretty(&r).expect("json")).expect("write");
+        std::fs::copy(src.join("photo.jpg"), dir.join("photo.jpg")).expect("photo");
+        std::fs::copy(fvc("DB1_B", 101 + 2 * i, 1), dir.join("fp1.iso")).expect("fp1");
+        std::fs::copy(fvc("DB1_B", 102 + 2 * i, 1), dir.join("fp2.iso")).expect("fp2");
+    }
+    let search = |probe: PathBuf| -> serde_json::Value {
+        let out = bin().args(["fingerprint", "search", "--json", "--top", "3", "--records"]).arg(tmp.path()).arg(&probe).output().expect("runs");
+        assert!(out.status.code().is_some_and(|c| c <= 1), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).expect("one JSON object")
+    };
+    // The very template of record 3's second finger: score 1, a match.
+    let v = search(fvc("DB1_B", 108, 1));
+    assert_eq!(v["fingers_searched"], 10);
+    let top = &v["candidates"][0];
+    assert_eq!(top["application_id"], "451022202404011203", "{v}");
+    assert_eq!(top["fingerprint"], 2, "{v}");
+    assert_eq!(top["score"], 1.0, "{v}");
+    // Another impression of record 1's first finger ranks that record first.
+    let v = search(fvc("DB1_B", 103, 4));
+    assert_eq!(v["candidates"][0]["application_id"], "451022202404011201", "{v}");
+    assert_eq!(v["candidates"][0]["fingerprint"], 1, "{v}");
+}
