@@ -91,6 +91,24 @@ pub fn finger_name(code: u8) -> String {
     }
 }
 
+/// A text row's value as a person reads it: the compared (normalised) value and, for a code, its
+/// name — sex 1 男 / 2 女 (GB/T 2261.1), ethnicity by the GB 3304 table (01 汉).
+fn shown(item: TextItem, value: &str, rules: &RuleConfig) -> String {
+    let name = match item {
+        TextItem::Sex => match value {
+            "1" => Some("男"),
+            "2" => Some("女"),
+            _ => None,
+        },
+        TextItem::Ethnicity => rules.ethnicities.short_name(value),
+        _ => None,
+    };
+    match name {
+        Some(n) => format!("{value} {n}"),
+        None => value.to_string(),
+    }
+}
+
 /// Builds the evidence of one verification from its inputs.
 pub fn build(record: &AcceptanceRecord, surface: Option<&SurfaceRecord>, chip: Option<&ChipImage>, rules: &RuleConfig) -> Evidence {
     let a = text::from_acceptance(record);
@@ -102,9 +120,9 @@ pub fn build(record: &AcceptanceRecord, surface: Option<&SurfaceRecord>, chip: O
         .map(|&item| Row {
             item: item.name(),
             label: label(item),
-            acceptance: a.get(item).map(str::to_string),
-            surface: s.as_ref().and_then(|s| s.get(item)).map(str::to_string),
-            chip: c.as_ref().and_then(|c| c.get(item)).map(str::to_string),
+            acceptance: a.get(item).map(|v| shown(item, v, rules)),
+            surface: s.as_ref().and_then(|s| s.get(item)).map(|v| shown(item, v, rules)),
+            chip: c.as_ref().and_then(|c| c.get(item)).map(|v| shown(item, v, rules)),
         })
         .collect();
 
@@ -192,6 +210,13 @@ mod tests {
         assert_eq!(name.acceptance.as_deref(), Some("尹思"));
         assert_eq!(name.surface, name.acceptance);
         assert_eq!(name.chip, name.acceptance);
+        // Codes are shown with their names, in all three columns alike.
+        let sex = e.rows.iter().find(|r| r.item == "sex").expect("sex row");
+        assert_eq!(sex.acceptance.as_deref(), Some("1 男"));
+        assert_eq!((&sex.surface, &sex.chip), (&sex.acceptance, &sex.acceptance));
+        let ethnicity = e.rows.iter().find(|r| r.item == "ethnicity").expect("ethnicity row");
+        assert_eq!(ethnicity.acceptance.as_deref(), Some("01 汉"));
+        assert_eq!((&ethnicity.surface, &ethnicity.chip), (&ethnicity.acceptance, &ethnicity.acceptance));
         assert_eq!(e.fingers.len(), 2);
         assert!(e.fingers.iter().all(|f| f.acceptance.is_some() && f.chip.is_some()));
         let names: Vec<&str> = e.photos.iter().map(|(n, _)| *n).collect();
