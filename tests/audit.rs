@@ -98,7 +98,7 @@ fn build_log() -> Log {
     let store = Store::open(&db).expect("open");
     store.audit_append(&AuditEvent::daemon_start(&key)).expect("start");
     store.audit_append(&AuditEvent::config_load(Path::new("/etc/idcheck/idcheck.toml"), b"[store]\n")).expect("config");
-    store.import_record(&sample()).expect("import");
+    store.import_record(&sample(), "test").expect("import");
     store.save_verification(&vrow("pass")).expect("save");
     store.save_verification(&vrow("invalid")).expect("save");
     assert_eq!(store.audit_checkpoint(&key).expect("checkpoint").map(|c| c.seq), Some(5));
@@ -106,7 +106,7 @@ fn build_log() -> Log {
     store.audit_append(&AuditEvent::MaintenanceOn { reason: "reader swap".into(), by: "cli:op".into() }).expect("on");
     store.audit_append(&AuditEvent::MaintenanceOff { reason: "done".into(), by: "cli:op".into() }).expect("off");
     store.save_verification(&vrow("unavailable")).expect("save");
-    store.import_record(&sample()).expect("import again");
+    store.import_record(&sample(), "test").expect("import again");
     store.audit_append(&AuditEvent::DaemonStop { reason: "SIGTERM".into() }).expect("stop");
     assert_eq!(store.audit_checkpoint(&key).expect("checkpoint").map(|c| c.seq), Some(10));
     Log { public_key: key.public_key_hex(), _tmp: tmp, db, key_path }
@@ -220,7 +220,7 @@ fn a_verdict_cannot_be_stored_without_its_entry() {
     let store = log.store();
     let before = store.list_verifications(&Default::default()).expect("list").len();
     assert!(store.save_verification(&vrow("pass")).is_err());
-    assert!(store.import_record(&sample()).is_err());
+    assert!(store.import_record(&sample(), "test").is_err());
     assert_eq!(store.list_verifications(&Default::default()).expect("list").len(), before, "no verdict without its entry");
     assert!(store.audit_append(&AuditEvent::Verification(audit::VerificationSummary::from_row(1, &vrow("pass")))).is_err());
 }

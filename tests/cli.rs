@@ -61,6 +61,15 @@ fn import_then_verify_by_id_kiosk() {
         .output()
         .expect("runs");
     assert_eq!(imp.status.code(), Some(0), "{}", String::from_utf8_lossy(&imp.stderr));
+    // The audit log says who imported the record.
+    let export = bin().args(["audit", "export", "--no-sign", "--db"]).arg(&db).env("USER", "qc-operator").output().expect("runs");
+    assert_eq!(export.status.code(), Some(0), "{}", String::from_utf8_lossy(&export.stderr));
+    let import_entry = String::from_utf8_lossy(&export.stdout)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("json line"))
+        .find(|e| e["kind"] == "record_import")
+        .expect("a record_import entry");
+    assert!(import_entry["payload"]["by"].as_str().is_some_and(|b| b.starts_with("cli:")), "{import_entry}");
     let out = bin()
         .args(["verify", "--record", "451022202404011140", "--chip"])
         .arg(s.join("pass-case/chip"))

@@ -15,7 +15,8 @@
 //!   which card was judged, on what evidence (by hash), by whom, and with which outcome.
 //! - `record_import`: `application_id`, `outcome` (`inserted`, `replaced`, `unchanged`),
 //!   `content_sha256` (the stored record's content hash), `photo_sha256`, `template_sha256` (one per
-//!   fingerprint template): which reference data a later verdict was compared against.
+//!   fingerprint template), `by` (who imported it): which reference data a later verdict was
+//!   compared against.
 //! - `maintenance_on` / `maintenance_off`: `reason`, `by`.
 //! - `config_load`: `path`, `sha256` of the file's bytes.
 //! - `daemon_start`: `version`, `station_key` (the public key that will sign checkpoints: binds the
@@ -173,6 +174,10 @@ pub struct RecordImportSummary {
     pub content_sha256: String,
     pub photo_sha256: String,
     pub template_sha256: Vec<String>,
+    /// Who imported it: the API caller (`uid=N`), `cli:<user>`, or a QC batch's creator. Absent
+    /// (empty) in entries written before it was recorded.
+    #[serde(default)]
+    pub by: String,
 }
 
 /// Something to log.

@@ -96,7 +96,7 @@ pub fn records(cmd: RecordsCmd) -> CliResult {
             for r in loaded {
                 match r {
                     Ok(rec) => {
-                        let outcome = store.import_record(&rec).map_err(CliError::io)?;
+                        let outcome = store.import_record(&rec, &super::verify_cmd::cli_user()).map_err(CliError::io)?;
                         let word = match outcome {
                             ImportOutcome::Inserted => "imported",
                             ImportOutcome::Replaced => "replaced",

@@ -137,7 +137,7 @@ fn store_verdict(
 }
 
 /// "cli:<user>" for the audit log: who ran the command (USER, else the uid).
-fn cli_user() -> String {
+pub(super) fn cli_user() -> String {
     match std::env::var("USER").ok().filter(|u| !u.is_empty()) {
         Some(u) => format!("cli:{u}"),
         None => format!("cli:uid={}", nix::unistd::getuid()),

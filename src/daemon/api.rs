@@ -349,6 +349,7 @@ async fn import_records(
     let Json(body) = body.map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("request body: {}", e.body_text())))?;
     let sh = api.shared.clone();
     let path = body.path.clone();
+    let by = caller.0.clone();
     let out = tokio::task::spawn_blocking(move || -> Result<Value, ApiError> {
         let loaded = crate::records::acceptance::load_any(&path).map_err(|e| ApiError(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
         let (mut inserted, mut replaced, mut unchanged) = (0u32, 0u32, 0u32);
@@ -356,7 +357,7 @@ async fn import_records(
         for r in loaded {
             match r {
                 Err(e) => errors.push(e.to_string()),
-                Ok(rec) => match sh.with_store(|s| s.import_record(&rec)) {
+                Ok(rec) => match sh.with_store(|s| s.import_record(&rec, &by)) {
                     Ok(ImportOutcome::Inserted) => inserted += 1,
                     Ok(ImportOutcome::Replaced) => replaced += 1,
                     Ok(ImportOutcome::Unchanged) => unchanged += 1,

@@ -51,6 +51,7 @@ pub async fn create(shared: Arc<Shared>, jobs: Arc<Jobs>, req: BatchRequest, cal
     }
     let sh = shared.clone();
     let path = req.records.clone();
+    let by = caller.clone();
     let (records, import_errors) = tokio::task::spawn_blocking(move || -> Result<(Vec<AcceptanceRecord>, Vec<String>), String> {
         let loaded = crate::records::acceptance::load_any(&path).map_err(|e| e.to_string())?;
         let mut ok = Vec::new();
@@ -58,7 +59,7 @@ pub async fn create(shared: Arc<Shared>, jobs: Arc<Jobs>, req: BatchRequest, cal
         for r in loaded {
             match r {
                 Err(e) => errors.push(e.to_string()),
-                Ok(rec) => match sh.with_store(|s| s.import_record(&rec)) {
+                Ok(rec) => match sh.with_store(|s| s.import_record(&rec, &format!("qc batch by {by}"))) {
                     Ok(_) => ok.push(rec),
                     Err(e) => errors.push(format!("record {}: {e}", rec.application_id)),
                 },

@@ -379,7 +379,7 @@ impl Store {
     }
 
     /// Store a record (JSON, photo, templates) under its application id.
-    pub fn import_record(&self, record: &AcceptanceRecord) -> Result<ImportOutcome, StoreError> {
+    pub fn import_record(&self, record: &AcceptanceRecord, by: &str) -> Result<ImportOutcome, StoreError> {
         let id = &record.application_id;
         let json = serde_json::to_string(&acceptance::to_json(record)).map_err(|e| {
             StoreError::InvalidRecord {
@@ -465,6 +465,7 @@ impl Store {
             content_sha256: hash,
             photo_sha256: record.photo.sha256_hex(),
             template_sha256: templates_of(record).iter().map(|(_, t)| t.sha256_hex()).collect(),
+            by: by.to_string(),
         };
         let event = AuditEvent::RecordImport(summary);
         self.audit_append_in(&tx, event.kind(), &event.payload())?;

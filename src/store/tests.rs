@@ -44,11 +44,11 @@ fn record_round_trip_and_reopen() {
         let s = Store::open(&path).expect("open creates parent dirs");
         assert_eq!(s.schema_version().expect("version"), SCHEMA_VERSION);
         assert_eq!(
-            s.import_record(&r).expect("import"),
+            s.import_record(&r, "test").expect("import"),
             ImportOutcome::Inserted
         );
         assert_eq!(
-            s.import_record(&r).expect("again"),
+            s.import_record(&r, "test").expect("again"),
             ImportOutcome::Unchanged
         );
         assert_eq!(
@@ -85,7 +85,7 @@ fn replace_and_lookup_by_id_number() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let s = Store::open(&tmp.path().join("db")).expect("open");
     let mut r = sample();
-    s.import_record(&r).expect("import");
+    s.import_record(&r, "test").expect("import");
     // Same application, a fingerprint now recorded as failed: replaced, old template gone.
     r.fingerprints[1] = FingerprintEntry {
         finger: 16,
@@ -95,7 +95,7 @@ fn replace_and_lookup_by_id_number() {
         exception: Some("injury".into()),
     };
     assert_eq!(
-        s.import_record(&r).expect("replace"),
+        s.import_record(&r, "test").expect("replace"),
         ImportOutcome::Replaced
     );
     assert_eq!(
@@ -112,7 +112,7 @@ fn replace_and_lookup_by_id_number() {
     later.application_id = "451022202504011140".into();
     later.accepted_at = "2025-04-01T08:00:00+08:00".into();
     later.accepted_on = crate::records::parse_date("2025-04-01").expect("date");
-    s.import_record(&later).expect("import later");
+    s.import_record(&later, "test").expect("import later");
     let found = s
         .find_record_by_id_number(&r.id_number)
         .expect("find")
@@ -139,7 +139,7 @@ fn inconsistent_record_is_refused() {
     let s = Store::open(&tmp.path().join("db")).expect("open");
     let mut r = sample();
     r.fingerprints[0].result = Registration::Failed; // template kept: cannot be read back
-    let e = s.import_record(&r).expect_err("refused");
+    let e = s.import_record(&r, "test").expect_err("refused");
     assert!(matches!(e, StoreError::InvalidRecord { .. }), "{e}");
     assert!(
         s.list_records().expect("list").is_empty(),
