@@ -1,7 +1,8 @@
 //! The QC station page in a real browser: Debian's headless Chromium, driven by playwright-core
 //! (tests/browser/driver.js), over the real `idcheck serve` (loopback TCP listener, the page's
 //! login cookie) with the private pcscd, vpcd readers and the card emulator of
-//! scripts/pcsc-env.sh. For a pass verdict and one verdict per cause, the page must mark exactly
+//! scripts/pcsc-env.sh. For a pass verdict, one verdict per cause and an `unavailable` one (the
+//! station in maintenance: status and reason, nothing marked), the page must mark exactly
 //! the cells the verdict's findings name (data-item / data-col / data-cause), show the status,
 //! load its photos only from the station, draw Chinese text with the CJK font, answer the
 //! keyboard, and follow a verification live through the event stream. Screenshots go to
@@ -242,6 +243,21 @@ fn the_page_marks_what_each_verdict_names_in_a_real_browser() {
         d.wait_card(&r.name, false, Duration::from_secs(5));
     }
 
+    // unavailable: a station in maintenance judges no card; the page says so, with the reason,
+    // and marks nothing
+    let reason = "browser test: replacing the reader";
+    let (code, m) = d.client().post("/v1/maintenance", &json!({ "on": true, "reason": reason })).expect("maintenance on");
+    assert_eq!(code.as_u16(), 200, "{m}");
+    let (code, v) = d.verify(json!({ "record_id": sample.record_id, "reader": r.name }));
+    assert_eq!(code, 200, "unavailable: {v}");
+    assert_eq!(v["verdict"]["status"], "unavailable", "{v}");
+    let id = v["id"].as_i64().expect("an unavailable verdict is stored too");
+    let (code, view) = d.client().get(&format!("/v1/verifications/{id}/view")).expect("view");
+    assert_eq!(code.as_u16(), 200, "unavailable: view {view}");
+    shown.push(Shown { name: "unavailable", id, verdict: v["verdict"].clone(), view, must: vec![] });
+    let (code, m) = d.client().post("/v1/maintenance", &json!({ "on": false })).expect("maintenance off");
+    assert_eq!(code.as_u16(), 200, "{m}");
+
     let artifacts = artifacts_dir();
     let mut steps: Vec<Value> = shown
         .iter()
@@ -279,16 +295,26 @@ fn the_page_marks_what_each_verdict_names_in_a_real_browser() {
                 failures.push(format!("{name}: {m:?} is not marked (marked: {got:?})"));
             }
         }
-        if s.name == "pass" && !got.is_empty() {
+        if (s.name == "pass" || s.name == "unavailable") && !got.is_empty() {
             failures.push(format!("{name}: a pass verdict has marked cells {got:?}"));
         }
         // status in words, photos loaded from the station, CJK font used
         if step["status"] != s.verdict["status"] {
             failures.push(format!("{name}: page status {} != verdict {}", step["status"], s.verdict["status"]));
         }
-        let want_words = if s.verdict["status"] == "pass" { "PASS" } else { "INVALID" };
+        let want_words = match s.verdict["status"].as_str() {
+            Some("pass") => "PASS",
+            Some("unavailable") => "UNAVAILABLE",
+            _ => "INVALID",
+        };
         if !step["banner"].as_str().unwrap_or("").contains(want_words) {
             failures.push(format!("{name}: banner does not say {want_words}: {}", step["banner"]));
+        }
+        if s.name == "unavailable" && !step["banner"].as_str().unwrap_or("").contains(reason) {
+            failures.push(format!("{name}: banner does not give the reason {reason:?}: {}", step["banner"]));
+        }
+        if s.name == "unavailable" && step["not_compared"] != true {
+            failures.push(format!("{name}: the page does not say that nothing was compared"));
         }
         let photos = ["acceptance", "surface", "chip"].iter().filter(|c| s.view["photos"][**c].is_string()).count() as u64;
         if step["images"]["total"].as_u64() != Some(photos) || step["images"]["loaded"].as_u64() != Some(photos) {

@@ -114,6 +114,7 @@ async function main() {
             banner: banner ? banner.innerText : null,
             images: { total: imgs.length, loaded: imgs.filter((i) => i.naturalWidth > 0).length },
             findings: document.querySelectorAll('.findings li').length,
+            not_compared: document.querySelector('[data-not-compared]') !== null,
           };
         }));
         res.fonts = await fontsOf(cdp, step.cjk || 'td.value[lang="zh-Hans"], .banner .status span[lang="zh-Hans"]');

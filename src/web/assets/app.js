@@ -290,6 +290,11 @@
     var photos = obj(view.photos);
     var rows = arr(view.rows);
     var fingers = arr(view.fingers);
+    // an unjudged card: nothing was read or compared, so there is nothing to put side by side
+    if (v.status === 'unavailable' && !rows.length && !fingers.length) {
+      return el('p', { class: 'absent', 'data-not-compared': 'true',
+        text: 'Nothing was compared: the station could not judge this card (see the reason above).' });
+    }
 
     var table = el('table', { class: 'grid', 'aria-label': 'acceptance record, printed card and chip side by side' });
     table.appendChild(el('colgroup', null, el('col', { class: 'label' }), el('col'), el('col'), el('col')));
