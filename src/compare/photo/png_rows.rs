@@ -1,7 +1,8 @@
 //! A fast row reader for the common PNG scan (8-bit grey, grey+alpha, RGB or RGBA, not
 //! interlaced): the chunks are walked here (each IDAT chunk's CRC checked before its data is
-//! used), the zlib stream is inflated with zlib-rs in batches of rows that stay in cache, and the
-//! rows are unfiltered in place. Only the rows down to the last one asked for are inflated.
+//! used), the zlib header is checked and the deflate data inflated raw (no Adler-32, see
+//! `read_rows`) with zlib-rs in batches of rows that stay in cache, and the rows are unfiltered
+//! in place. Only the rows down to the last one asked for are inflated.
 //!
 //! Anything unusual (another colour type or depth, interlacing, a chunk other than IDAT among the
 //! image data, a CRC or zlib error, data ending early) returns `None`: the caller then decodes
@@ -112,8 +113,20 @@ pub(crate) fn read_rows(
     // Slot 0: the previous row (unfiltered; zeros above the first row); slots 1..=BATCH_ROWS:
     // the rows of this batch as inflated (filter byte first).
     let mut buf = vec![0u8; (BATCH_ROWS + 1) * stride];
-    let mut inflate = zlib_rs::Inflate::new(true, 15);
-    let mut input: &[u8] = &[];
+    // The zlib header is checked here and the deflate data inflated raw: zlib's Adler-32 of the
+    // inflated bytes would only be compared at the end of the stream, which a crop never reaches
+    // (it stops at its last row), so computing it is wasted work. The data is vouched for by
+    // each IDAT chunk's CRC, checked above, and by the SHA-256 of the whole file the caller
+    // records.
+    let first = idat.next_chunk()?;
+    let (cmf, flg) = (*first.first()?, *first.get(1)?);
+    let cinfo = cmf >> 4;
+    if cmf & 0x0F != 8 || cinfo > 7 || (u16::from(cmf) * 256 + u16::from(flg)) % 31 != 0 || flg & 0x20 != 0 {
+        return None; // not a zlib deflate stream, or a preset dictionary: the png crate judges
+    }
+    // The window the header declares (zlib reads 8 as 9, as encoders write it).
+    let mut inflate = zlib_rs::Inflate::new(false, (cinfo + 8).max(9));
+    let mut input: &[u8] = first.get(2..)?;
     let mut y = 0usize;
     while y < rows_needed {
         let n = BATCH_ROWS.min(rows_needed - y);
@@ -508,6 +521,15 @@ mod tests {
         assert!(read_rows(&bad, &hd, 20, |_, _| {}).is_none());
         // Data cut short.
         assert!(read_rows(&good[..at + 4 + len / 2], &hd, 20, |_, _| {}).is_none());
+        // A zlib header asking for a preset dictionary (FDICT), or not deflate, with a sound CRC.
+        for (cmf, flg) in [(0x78u8, 0x20u8), (0x77, 0x09)] {
+            let mut odd = good.clone();
+            odd[at + 4] = cmf;
+            odd[at + 5] = flg;
+            let crc = zlib_rs::crc32::crc32(0, &odd[at..at + 4 + len]);
+            odd[at + 4 + len..at + 8 + len].copy_from_slice(&crc.to_be_bytes());
+            assert!(read_rows(&odd, &hd, 20, |_, _| {}).is_none(), "{cmf:02x} {flg:02x}");
+        }
         // Interlaced, 16-bit and palette images are not handled.
         let mut e16 = Vec::new();
         {
