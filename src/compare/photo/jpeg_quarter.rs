@@ -181,12 +181,17 @@ impl<'a> Bits<'a> {
         // Fast path: the next bytes hold no 0xFF (no stuffing, no marker): take them at once.
         if self.marker.is_none() {
             let room = ((64 - self.n) / 8) as usize;
-            if let Some(chunk) = self.data.get(self.pos..self.pos + room) {
-                if !chunk.contains(&0xFF) {
-                    for &b in chunk {
-                        self.acc |= (b as u64) << (56 - self.n);
-                        self.n += 8;
-                    }
+            if let Some(chunk) = self.data.get(self.pos..self.pos + 8) {
+                let v = u64::from_be_bytes(chunk.try_into().unwrap_or([0xFF; 8]));
+                // The `room` leading bytes, the rest cleared (room >= 1: fill runs below 57 bits).
+                let take = v & !(u64::MAX.checked_shr(8 * room as u32).unwrap_or(0));
+                // A 0xFF byte among them? (Bytes of !take that are zero; cleared bytes are 0xFF
+                // in !take and do not count.)
+                let inv = !take;
+                let ff = inv.wrapping_sub(0x0101_0101_0101_0101) & !inv & 0x8080_8080_8080_8080;
+                if ff == 0 {
+                    self.acc |= take >> self.n;
+                    self.n += 8 * room as u32;
                     self.pos += room;
                     return;
                 }
@@ -532,6 +537,8 @@ fn decode_scan(
     let a = half_weights();
     let mut bits = Bits::new(bytes, start);
     let mut coef = [0f32; 25];
+    // Whether `coef` holds a contributing AC coefficient of the current luma block.
+    let mut any_ac = false;
     let total_mcus = mcux * mcuy;
     for m in 0..total_mcus {
         if restart_interval > 0 && m > 0 && m % restart_interval == 0 {
@@ -555,7 +562,10 @@ fn decode_scan(
                     let diff = bits.receive_extend(s)?;
                     c.pred = c.pred.checked_add(diff)?;
                     let dcv = c.pred as f32 * q[0] as f32;
-                    coef.iter_mut().for_each(|v| *v = 0.0);
+                    if any_ac {
+                        coef.iter_mut().for_each(|v| *v = 0.0);
+                        any_ac = false;
+                    }
                     coef[0] = dcv;
                     // AC.
                     let mut k = 1usize;
@@ -571,6 +581,7 @@ fn decode_scan(
                                 if ci == 0 {
                                     if let Some(c) = coef.get_mut(ZZ_SLOT[k] as usize) {
                                         *c = val as f32 * q[k] as f32;
+                                        any_ac = true;
                                     }
                                 }
                                 k += 1;
@@ -594,12 +605,19 @@ fn decode_scan(
                         if ci == 0 {
                             if let Some(c) = coef.get_mut(ZZ_SLOT[k] as usize) {
                                 *c = val as f32 * q[k] as f32;
+                                any_ac = true;
                             }
                         }
                         k += 1;
                     }
                     let (bx, by) = (mx * nh + h, my * nv + v);
-                    if ci == 0 {
+                    if ci == 0 && !any_ac {
+                        // DC only: the sums below reduce to this exactly (the other terms are
+                        // products with zero, adding nothing).
+                        let v = a[0] * (a[0] * dcv) + 128.0;
+                        let out = quads.get_mut((by * lbw + bx) * 4..(by * lbw + bx) * 4 + 4)?;
+                        out.fill(v);
+                    } else if ci == 0 {
                         // Quadrant means: separable sums over the even (u = 0) and odd parts.
                         let mut rows = [[0f32; 2]; 5]; // per v: (left, right) sums over u
                         for (fv, row) in rows.iter_mut().enumerate() {
