@@ -233,11 +233,14 @@ impl<'a> Fast<'a> {
 /// The four values bilinear interpolation reads at each cell: (x, y), (x+1, y), (x, y+1),
 /// (x+1, y+1), clamped at the far edges.
 fn quads(g: &Grid) -> Vec<[f32; 4]> {
+    let w = g.w.max(1);
     let mut out = Vec::with_capacity(g.w * g.h);
-    for y in 0..g.h {
-        for x in 0..g.w {
-            out.push([g.get(x, y), g.get(x + 1, y), g.get(x, y + 1), g.get(x + 1, y + 1)]);
-        }
+    let rows: Vec<&[f32]> = g.data.chunks_exact(w).collect();
+    for (y, &top) in rows.iter().enumerate() {
+        let bot = rows.get(y + 1).copied().unwrap_or(top);
+        // Each row with its right neighbours; the last cell repeats itself.
+        let right = |r: &[f32], x: usize| r.get(x + 1).or(r.last()).copied().unwrap_or(0.0);
+        out.extend(top.iter().zip(bot).enumerate().map(|(x, (&t, &b))| [t, right(top, x), b, right(bot, x)]));
     }
     out
 }
@@ -606,6 +609,21 @@ mod tests {
 
     /// The vectorised sums give the scalar loop's correlation to the bit, over the sample card's
     /// three pairs, every thumbnail and a spread of transforms.
+    #[test]
+    fn quads_are_the_clamped_bilinear_corners() {
+        for (w, h) in [(1, 1), (1, 4), (5, 1), (7, 3)] {
+            let g = Grid { w, h, cell_mm: 1.0, data: (0..w * h).map(|v| v as f32 * 1.5 - 3.0).collect() };
+            let q = quads(&g);
+            assert_eq!(q.len(), w * h);
+            for y in 0..h {
+                for x in 0..w {
+                    let want = [g.get(x, y), g.get(x + 1, y), g.get(x, y + 1), g.get(x + 1, y + 1)];
+                    assert_eq!(q[y * w + x], want, "{w}x{h} at ({x}, {y})");
+                }
+            }
+        }
+    }
+
     #[test]
     fn vectorised_correlation_equals_the_scalar_loop() {
         if !Fast::available() {
