@@ -657,11 +657,14 @@ fn decode_scan(
     // Assemble the 4x4 luma grid and the 8x8 colour grid.
     let (qw, qh) = (width.div_ceil(4), height.div_ceil(4));
     let mut luma = vec![0f32; qw * qh];
-    for y in 0..qh {
-        for x in 0..qw {
-            let (bx, by) = (x / 2, y / 2);
-            let k = (by * lbw + bx) * 4 + (y % 2) * 2 + (x % 2);
-            luma[y * qw + x] = quads.get(k).copied().unwrap_or(128.0).clamp(0.0, 255.0);
+    for (y, dst) in luma.chunks_exact_mut(qw.max(1)).enumerate() {
+        // Block row y / 2, its top or bottom pair of quadrants.
+        let half = (y % 2) * 2;
+        let blocks = quads.get((y / 2) * lbw * 4..).unwrap_or_default().chunks_exact(4);
+        for (pair, b) in dst.chunks_mut(2).zip(blocks) {
+            for (d, v) in pair.iter_mut().zip(&b[half..half + 2]) {
+                *d = v.clamp(0.0, 255.0);
+            }
         }
     }
     let (cw, ch) = (width.div_ceil(8), height.div_ceil(8));
