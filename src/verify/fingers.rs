@@ -1,10 +1,13 @@
 //! Fingerprints: each chip slot against the acceptance fingers (the surface carries none, so the
 //! card's fingerprints are defined by the acceptance record: sources A~C). All four pairs (2 chip
-//! slots x 2 acceptance fingers) are compared with templates prepared once, so that fingers
+//! slots x 2 acceptance fingers) are compared — by canonical hash, and where that differs by the
+//! matcher, each template prepared at most once —, so that fingers
 //! swapped between slots, a slot holding another finger of the same person, and a foreign finger
 //! are told apart; the finding says which.
 
-use crate::biometrics::MinutiaeRecord;
+use std::cell::OnceCell;
+
+use crate::biometrics::{Minutia, MinutiaeRecord};
 use crate::compare::fingerprint::{self, Template};
 use crate::lds::{ChipData, FingerSlot, SlotResult};
 use crate::model::{AcceptanceRecord, Registration};
@@ -15,7 +18,26 @@ use super::Report;
 struct Acc {
     finger: u8,
     result: Registration,
-    template: Option<(Template, [u8; 32])>,
+    template: Option<Lazy>,
+}
+
+/// A minutiae set known by its canonical hash, prepared for the matcher (cylinders built) only
+/// when a comparison needs it: identical sets, the usual case on a right card, never are.
+struct Lazy {
+    minutiae: Vec<Minutia>,
+    hash: [u8; 32],
+    prepared: OnceCell<Template>,
+}
+
+impl Lazy {
+    fn new(minutiae: Vec<Minutia>) -> Lazy {
+        let hash = fingerprint::canonical_hash(&minutiae);
+        Lazy { minutiae, hash, prepared: OnceCell::new() }
+    }
+
+    fn template(&self) -> &Template {
+        self.prepared.get_or_init(|| Template::prepare(&self.minutiae))
+    }
 }
 
 pub(super) fn compare(record: &AcceptanceRecord, chip: Option<&ChipData>, report: &mut Report) {
@@ -30,7 +52,7 @@ pub(super) fn compare(record: &AcceptanceRecord, chip: Option<&ChipData>, report
                 .template
                 .as_ref()
                 .and_then(|t| MinutiaeRecord::parse(t.bytes()).ok())
-                .map(|r| (Template::prepare(&r.minutiae), fingerprint::canonical_hash(&r.minutiae))),
+                .map(|r| Lazy::new(r.minutiae)),
         })
         .collect();
     let slots = &chip.fingers;
@@ -45,15 +67,12 @@ pub(super) fn compare(record: &AcceptanceRecord, chip: Option<&ChipData>, report
             .values(acc.len().to_string(), slots.len().to_string()),
         );
     }
-    let prepared: Vec<Option<(Template, [u8; 32])>> = slots
-        .iter()
-        .map(|s| (!s.minutiae.is_empty()).then(|| (Template::prepare(&s.minutiae), fingerprint::canonical_hash(&s.minutiae))))
-        .collect();
-    // score[i][j]: chip slot i against acceptance finger j.
+    let prepared: Vec<Option<Lazy>> = slots.iter().map(|s| (!s.minutiae.is_empty()).then(|| Lazy::new(s.minutiae.clone()))).collect();
+    // score[i][j]: chip slot i against acceptance finger j (identical canonical sets: 1).
     let score = |i: usize, j: usize| -> Option<f64> {
-        let (ct, ch) = prepared.get(i)?.as_ref()?;
-        let (at, ah) = acc.get(j)?.template.as_ref()?;
-        Some(if ch == ah { 1.0 } else { fingerprint::match_score(ct, at) })
+        let c = prepared.get(i)?.as_ref()?;
+        let a = acc.get(j)?.template.as_ref()?;
+        Some(if c.hash == a.hash { 1.0 } else { fingerprint::match_score(c.template(), a.template()) })
     };
     let th = fingerprint::thresholds();
     for (i, slot) in slots.iter().enumerate() {

@@ -184,6 +184,8 @@ struct Hull {
     /// Per edge i (v[i] -> v[i+1]): unit outward normal and offset, so that n . p - c is the
     /// signed distance of p to the edge's line (positive outside). Empty below 3 vertices.
     lines: Vec<(f32, f32, f32)>,
+    /// The edges' end points, in the order of `lines`.
+    ends: Vec<((f32, f32), (f32, f32))>,
 }
 
 impl Hull {
@@ -214,6 +216,7 @@ impl Hull {
         }
         let v: Vec<(f32, f32)> = hull.iter().map(|&(x, y)| (x as f32, y as f32)).collect();
         let mut lines = Vec::new();
+        let mut ends = Vec::new();
         if v.len() >= 3 {
             for (i, &(ax, ay)) in v.iter().enumerate() {
                 let (bx, by) = v.get(i + 1).copied().unwrap_or(v[0]);
@@ -223,10 +226,11 @@ impl Hull {
                     // Counter-clockwise: the outward normal is the edge turned clockwise.
                     let (nx, ny) = (dy / len, -dx / len);
                     lines.push((nx, ny, nx * ax + ny * ay));
+                    ends.push(((ax, ay), (bx, by)));
                 }
             }
         }
-        Hull { v, lines }
+        Hull { v, lines, ends }
     }
 
     /// Largest signed distance of p to the edge lines (<= 0 inside a proper hull).
@@ -235,17 +239,13 @@ impl Hull {
     }
 
     /// Is p within Omega of the hull?
+    ///
+    /// One pass over the edge lines: beyond Omega of any line is outside (most cells of a
+    /// cylinder off the print stop at the first such line); on the inner side of every line is
+    /// inside. Otherwise p is outside the hull but within Omega of every line, and the point of
+    /// the hull nearest to p lies on an edge that faces p (p beyond its line): only those edges
+    /// are measured.
     fn covers(&self, x: f32, y: f32) -> bool {
-        if !self.lines.is_empty() {
-            let m = self.max_line_distance(x, y);
-            if m <= 0.0 {
-                return true;
-            }
-            if m > OMEGA {
-                return false;
-            }
-        }
-        // Near the hull: within Omega of one of its edges (or of its one or two points).
         let near = |(ax, ay): (f32, f32), (bx, by): (f32, f32)| {
             let (dx, dy) = (bx - ax, by - ay);
             let l2 = dx * dx + dy * dy;
@@ -253,6 +253,21 @@ impl Hull {
             let (px, py) = (ax + t * dx - x, ay + t * dy - y);
             px * px + py * py <= OMEGA * OMEGA
         };
+        if !self.lines.is_empty() {
+            let mut outside = false;
+            for &(nx, ny, c) in &self.lines {
+                let d = nx * x + ny * y - c;
+                if d > OMEGA {
+                    return false;
+                }
+                outside |= d > 0.0;
+            }
+            if !outside {
+                return true;
+            }
+            return self.lines.iter().zip(&self.ends).any(|(&(nx, ny, c), &(a, b))| nx * x + ny * y - c > 0.0 && near(a, b));
+        }
+        // One or two points: within Omega of them (of the segment between them).
         match self.v.len() {
             0 => false,
             1 => near(self.v[0], self.v[0]),
