@@ -245,15 +245,7 @@ impl Grid {
         if sigma_cells.is_nan() || sigma_cells <= 0.05 {
             return self.clone();
         }
-        let radius = (sigma_cells * 3.0).ceil() as usize;
-        let mut k: Vec<f32> = (0..=2 * radius)
-            .map(|i| {
-                let d = i as f32 - radius as f32;
-                (-(d * d) / (2.0 * sigma_cells * sigma_cells)).exp()
-            })
-            .collect();
-        let s: f32 = k.iter().sum();
-        k.iter_mut().for_each(|v| *v /= s);
+        let (radius, k) = gaussian_kernel(sigma_cells);
         let (w, h) = (self.w, self.h);
         // Rows: convolve an edge-padded copy of each row. Each output is the sum of its taps in
         // tap order (as `sum()` of the products would give), accumulated tap by tap over the
@@ -294,6 +286,20 @@ impl Grid {
         }
         out
     }
+}
+
+/// The normalised Gaussian kernel of `sigma` cells over +-3 sigma: (radius, 2 radius + 1 taps).
+fn gaussian_kernel(sigma_cells: f32) -> (usize, Vec<f32>) {
+    let radius = (sigma_cells * 3.0).ceil() as usize;
+    let mut k: Vec<f32> = (0..=2 * radius)
+        .map(|i| {
+            let d = i as f32 - radius as f32;
+            (-(d * d) / (2.0 * sigma_cells * sigma_cells)).exp()
+        })
+        .collect();
+    let s: f32 = k.iter().sum();
+    k.iter_mut().for_each(|v| *v /= s);
+    (radius, k)
 }
 
 #[cfg(test)]
@@ -385,15 +391,7 @@ mod tests {
         if sigma_cells.is_nan() || sigma_cells <= 0.05 {
             return g.clone();
         }
-        let radius = (sigma_cells * 3.0).ceil() as usize;
-        let mut k: Vec<f32> = (0..=2 * radius)
-            .map(|i| {
-                let d = i as f32 - radius as f32;
-                (-(d * d) / (2.0 * sigma_cells * sigma_cells)).exp()
-            })
-            .collect();
-        let s: f32 = k.iter().sum();
-        k.iter_mut().for_each(|v| *v /= s);
+        let (radius, k) = gaussian_kernel(sigma_cells);
         let (w, h) = (g.w, g.h);
         let mut tmp = vec![0f32; w * h];
         let mut pad = vec![0f32; w + 2 * radius];
