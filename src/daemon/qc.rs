@@ -5,7 +5,7 @@
 //! outcome as a batch item. A card failing for cause 1 or 2 is searched against the batch's
 //! records (`qc::Gallery`). Ends when every record has an item, when closed, or at shutdown.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -92,6 +92,26 @@ pub async fn create(shared: Arc<Shared>, jobs: Arc<Jobs>, req: BatchRequest, cal
     Ok(BatchCreated { id, records: ids.len(), import_errors })
 }
 
+/// What a scan directory holds: each file's name, size and modification time. A scan is taken
+/// once this is the same on two polls in a row, so a scanner still writing its files (a copy
+/// rather than an atomic rename) is not read half-written.
+type Snapshot = Vec<(std::ffi::OsString, u64, Option<std::time::SystemTime>)>;
+
+fn snapshot(dir: &Path) -> Snapshot {
+    let mut out: Snapshot = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .map(|e| {
+                    let meta = e.metadata().ok();
+                    (e.file_name(), meta.as_ref().map_or(0, |m| m.len()), meta.and_then(|m| m.modified().ok()))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort();
+    out
+}
+
 /// Surface record directories in the inbox, by name.
 fn scans(inbox: &Path) -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = std::fs::read_dir(inbox)
@@ -104,12 +124,24 @@ fn scans(inbox: &Path) -> Vec<PathBuf> {
 async fn run(shared: Arc<Shared>, jobs: Arc<Jobs>, ctx: Arc<BatchContext>, records: Vec<AcceptanceRecord>, req: BatchRequest, caller: String) {
     let mut seen: BTreeSet<PathBuf> = BTreeSet::new();
     let mut done: BTreeSet<String> = BTreeSet::new();
+    // Scans seen on the last poll and what they held then (not yet settled).
+    let mut settling: BTreeMap<PathBuf, Snapshot> = BTreeMap::new();
     let mut stop = shared.shutdown_signal();
     loop {
         if shared.shutting_down() || is_closed(&shared, ctx.id) {
             break;
         }
-        let new: Vec<PathBuf> = scans(&req.inbox).into_iter().filter(|p| !seen.contains(p)).collect();
+        let candidates: Vec<PathBuf> = scans(&req.inbox).into_iter().filter(|p| !seen.contains(p)).collect();
+        let mut new = Vec::new();
+        for dir in candidates {
+            let now = snapshot(&dir);
+            if settling.get(&dir) == Some(&now) {
+                settling.remove(&dir);
+                new.push(dir);
+            } else {
+                settling.insert(dir, now);
+            }
+        }
         for dir in new {
             seen.insert(dir.clone());
             let item = one_scan(&shared, &jobs, &ctx, &records, &req, &caller, &dir).await;
