@@ -91,21 +91,14 @@ pub fn finger_name(code: u8) -> String {
     }
 }
 
-/// A text row's value as a person reads it: the compared (normalised) value and, for a code, its
-/// name — sex 1 男 / 2 女 (GB/T 2261.1), ethnicity by the GB 3304 table (01 汉).
+/// A text row's value as a person reads it: the compared (normalised) value and, where the card
+/// prints it differently (a code), its printed form beside it — 1 男, 01 汉.
 fn shown(item: TextItem, value: &str, rules: &RuleConfig) -> String {
-    let name = match item {
-        TextItem::Sex => match value {
-            "1" => Some("男"),
-            "2" => Some("女"),
-            _ => None,
-        },
-        TextItem::Ethnicity => rules.ethnicities.short_name(value),
-        _ => None,
-    };
-    match name {
-        Some(n) => format!("{value} {n}"),
-        None => value.to_string(),
+    let printed = text::printed_form(item, value, |code| rules.ethnicities.short_name(code).map(str::to_string));
+    if printed == value {
+        value.to_string()
+    } else {
+        format!("{value} {printed}")
     }
 }
 

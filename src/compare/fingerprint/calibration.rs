@@ -554,27 +554,9 @@ fn group_stats_all(templates: usize, genuine: &[f64], impostor: &[f64]) -> Group
 mod tests {
     use super::*;
 
-    const FVC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/fingerprints/fvc2002");
+    use super::super::tests::{full_set, subset};
+
     const CALIBRATION_JSON: &str = include_str!("../../../calibration/fingerprint.json");
-
-    fn load(db: &str, finger: u32, impression: u32) -> MinutiaeRecord {
-        let path = format!("{FVC}/{db}/{finger}_{impression}.iso");
-        let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-        MinutiaeRecord::parse(&bytes).unwrap_or_else(|e| panic!("{path}: {e}"))
-    }
-
-    /// The fixture subset: DB1_B and DB2_B, fingers 101 and 102, impressions 1..4.
-    fn subset() -> Vec<(String, MinutiaeRecord)> {
-        let mut v = Vec::new();
-        for db in ["DB1_B", "DB2_B"] {
-            for finger in [101, 102] {
-                for k in 1..=4 {
-                    v.push((format!("{db}/{finger}"), load(db, finger, k)));
-                }
-            }
-        }
-        v
-    }
 
     // --- calibration -------------------------------------------------------------------------
 
@@ -627,14 +609,7 @@ mod tests {
     #[test]
     #[ignore]
     fn full_calibration_matches_committed_json() {
-        let mut set = Vec::new();
-        for db in ["DB1_B", "DB2_B", "DB3_B", "DB4_B"] {
-            for finger in 101..=110 {
-                for k in 1..=8 {
-                    set.push((format!("{db}/{finger}"), load(db, finger, k)));
-                }
-            }
-        }
+        let set = full_set();
         let start = std::time::Instant::now();
         let c = calibrate(&set);
         let elapsed = start.elapsed().as_secs_f64();
@@ -658,14 +633,7 @@ mod tests {
     #[test]
     #[ignore]
     fn print_full_evaluation() {
-        let mut set = Vec::new();
-        for db in ["DB1_B", "DB2_B", "DB3_B", "DB4_B"] {
-            for finger in 101..=110 {
-                for k in 1..=8 {
-                    set.push((format!("{db}/{finger}"), load(db, finger, k)));
-                }
-            }
-        }
+        let set = full_set();
         let ev = evaluate(&set, &super::super::thresholds());
         for g in ev.groups.iter().chain([&ev.overall]) {
             let f: Vec<String> = g.operating_points.iter().map(|o| format!("{:.2}%", 100.0 * o.fnmr)).collect();

@@ -278,11 +278,21 @@ mod tests {
     }
 
     /// The fixture subset: DB1_B and DB2_B, fingers 101 and 102, impressions 1..4.
-    fn subset() -> Vec<(String, MinutiaeRecord)> {
+    pub(super) fn subset() -> Vec<(String, MinutiaeRecord)> {
+        labelled(&["DB1_B", "DB2_B"], &[101, 102], 4)
+    }
+
+    /// All 320 FVC2002 templates in fixtures/: DB1_B..DB4_B, fingers 101..110, impressions 1..8.
+    pub(super) fn full_set() -> Vec<(String, MinutiaeRecord)> {
+        labelled(&["DB1_B", "DB2_B", "DB3_B", "DB4_B"], &(101..=110).collect::<Vec<_>>(), 8)
+    }
+
+    /// Templates labelled by finger ("DB1_B/101"), impressions 1..=impressions of each finger.
+    fn labelled(dbs: &[&str], fingers: &[u32], impressions: u32) -> Vec<(String, MinutiaeRecord)> {
         let mut v = Vec::new();
-        for db in ["DB1_B", "DB2_B"] {
-            for finger in [101, 102] {
-                for k in 1..=4 {
+        for db in dbs {
+            for &finger in fingers {
+                for k in 1..=impressions {
                     v.push((format!("{db}/{finger}"), load(db, finger, k)));
                 }
             }
