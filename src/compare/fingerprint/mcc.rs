@@ -718,3 +718,85 @@ impl Pair {
         }
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::biometrics::MinutiaeRecord;
+    use sha2::{Digest, Sha256};
+
+    /// The templates whose cylinders are pinned: all 320 FVC2002 fixtures and the sample card's
+    /// fp1/fp2, each in the canonical order `Template::prepare` builds from.
+    fn templates() -> Vec<(String, Vec<Minutia>)> {
+        let mut v: Vec<(String, Vec<Minutia>)> = super::super::tests::full_set().into_iter().map(|(l, r)| (l, r.minutiae)).collect();
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/samples/pass-case/acceptance");
+        let mut cards: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+        cards.sort();
+        for card in cards {
+            for f in ["fp1.iso", "fp2.iso"] {
+                let path = card.join(f);
+                let rec = MinutiaeRecord::parse(&std::fs::read(&path).unwrap()).unwrap();
+                v.push((path.display().to_string(), rec.minutiae));
+            }
+        }
+        for (_, m) in &mut v {
+            m.sort_by_key(super::super::canonical_key);
+            m.truncate(super::super::MAX_MINUTIAE);
+        }
+        v
+    }
+
+    fn digest(c: &Cylinders, h: &mut Sha256) {
+        h.update((c.cyl.len() as u64).to_le_bytes());
+        for y in &c.cyl {
+            y.bits.iter().chain(&y.valid).chain(&y.planes).for_each(|w| h.update(w.to_le_bytes()));
+            h.update(y.ones.to_le_bytes());
+            h.update(y.valid_cells.to_le_bytes());
+            h.update([y.angle]);
+        }
+        h.update((c.dist.len() as u64).to_le_bytes());
+        c.dist.iter().chain(&c.radial).for_each(|x| h.update(x.to_le_bytes()));
+    }
+
+    /// The cylinders, distances and radial angles of every fixture template are bit for bit
+    /// those of the reference implementation (digest computed before the speed work).
+    #[test]
+    fn cylinders_are_pinned() {
+        let set = templates();
+        assert!(set.len() >= 322, "{} templates", set.len());
+        let mut h = Sha256::new();
+        for (_, m) in &set {
+            digest(&Cylinders::build(m), &mut h);
+        }
+        assert_eq!(hex::encode(h.finalize()), PINNED);
+    }
+
+    const PINNED: &str = "585a622bb27e700b4df154ddcdcb68d8d6ce9917798784ad2ee444a28daa7334";
+
+    /// Preparation time of the sample card's templates and of the FVC set (run with
+    /// `cargo test --release --lib mcc::tests::timing -- --ignored --nocapture`).
+    #[test]
+    #[ignore]
+    fn timing() {
+        let set = templates();
+        let reps = 200;
+        let median = |m: &[Minutia]| {
+            let mut ts: Vec<f64> = (0..reps)
+                .map(|_| {
+                    let t0 = std::time::Instant::now();
+                    std::hint::black_box(Cylinders::build(std::hint::black_box(m)));
+                    t0.elapsed().as_secs_f64() * 1e3
+                })
+                .collect();
+            ts.sort_by(f64::total_cmp);
+            ts[reps / 2]
+        };
+        for (l, m) in set.iter().filter(|(l, _)| l.ends_with(".iso")) {
+            println!("{l}: {} minutiae, median {:.4} ms", m.len(), median(m));
+        }
+        let mut fvc: Vec<f64> = set.iter().filter(|(l, _)| !l.ends_with(".iso")).map(|(_, m)| median(m)).collect();
+        fvc.sort_by(f64::total_cmp);
+        println!("FVC: median template {:.4} ms, total {:.1} ms", fvc[fvc.len() / 2], fvc.iter().sum::<f64>());
+    }
+}
