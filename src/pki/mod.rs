@@ -190,7 +190,7 @@ pub fn passive_authentication(
     let mut invalid = None;
     let mut csca = None;
     for candidate in trust.issuers_of(ds) {
-        match ds.verify_signed_by(candidate) {
+        match trust.verify_issued(ds, candidate) {
             Ok(()) => {
                 csca = Some(candidate);
                 break;

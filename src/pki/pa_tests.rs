@@ -373,3 +373,26 @@ proptest! {
         prop_assert_eq!(pki.ds.verify_signed_by(&pki.csca), Ok(()));
     }
 }
+
+#[test]
+fn remembered_signer_certificates_change_no_outcome() {
+    // One store across many cards: the document signer certificate's signature is verified once
+    // and remembered; a forged certificate of the same subject still fails, before and after.
+    let pki = TestPki::generate(4, "CHN");
+    let dgs = own_dgs();
+    let trust = pki.trust_store();
+    let good = pki.sign_sod(DigestAlg::Sha256, &refs(&dgs), SIGNED_AT);
+    let forged = pki.with_forged_ds(11).sign_sod(DigestAlg::Sha256, &refs(&dgs), SIGNED_AT);
+    let forged_fails = |t: &TrustStore| {
+        matches!(passive_authentication(&forged, &refs(&dgs), t, None), Err(PaFailure::CertificateSignatureInvalid { .. }))
+    };
+    assert!(forged_fails(&trust));
+    for _ in 0..3 {
+        passive_authentication(&good, &refs(&dgs), &trust, None).expect("good card");
+        assert!(forged_fails(&trust));
+    }
+    // A clone shares what was learnt and decides the same.
+    let clone = trust.clone();
+    passive_authentication(&good, &refs(&dgs), &clone, None).expect("good card, clone");
+    assert!(forged_fails(&clone));
+}

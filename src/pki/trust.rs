@@ -3,7 +3,9 @@
 //! candidate issuers of a document signer certificate; every certificate in the store is trusted
 //! as an anchor, so what goes into the directory is the operator's decision.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use base64::Engine;
 
@@ -14,7 +16,16 @@ use super::PkiError;
 #[derive(Debug, Clone, Default)]
 pub struct TrustStore {
     certs: Vec<Certificate>,
+    /// SHA-256 of (document signer DER, issuer DER) of the pairs whose certificate signature has
+    /// verified: a production batch's cards share one document signer, so its certificate's
+    /// signature is checked once, not once per card. Only successes are kept, and a signature
+    /// over the same bytes with the same key verifies the same way every time, so this changes
+    /// no outcome. Shared by clones; bounded by [`VERIFIED_CACHE`].
+    verified: Arc<Mutex<HashSet<[u8; 32]>>>,
 }
+
+/// Most (signer, issuer) pairs remembered as verified; the set starts afresh when full.
+pub const VERIFIED_CACHE: usize = 1024;
 
 /// File name endings `load_dir` reads (case-insensitive).
 pub const CERT_EXTENSIONS: [&str; 4] = ["pem", "der", "crt", "cer"];
@@ -85,6 +96,32 @@ impl TrustStore {
     /// when both sides carry one): the candidates to verify `cert` with.
     pub fn issuers_of<'a>(&'a self, cert: &'a Certificate) -> impl Iterator<Item = &'a Certificate> + 'a {
         self.certs.iter().filter(move |c| cert.names_issuer(c))
+    }
+
+    /// [`Certificate::verify_signed_by`] of `cert` by `issuer` (one of [`TrustStore::issuers_of`]),
+    /// remembering successes (see the `verified` field).
+    pub fn verify_issued(&self, cert: &Certificate, issuer: &Certificate) -> Result<(), super::alg::VerifyError> {
+        let key: [u8; 32] = {
+            let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+            ctx.update(&(cert.der.len() as u64).to_be_bytes());
+            ctx.update(&cert.der);
+            ctx.update(&issuer.der);
+            let d = ctx.finish();
+            let mut k = [0u8; 32];
+            k.copy_from_slice(d.as_ref());
+            k
+        };
+        if self.verified.lock().is_ok_and(|set| set.contains(&key)) {
+            return Ok(());
+        }
+        cert.verify_signed_by(issuer)?;
+        if let Ok(mut set) = self.verified.lock() {
+            if set.len() >= VERIFIED_CACHE {
+                set.clear();
+            }
+            set.insert(key);
+        }
+        Ok(())
     }
 }
 

@@ -1,5 +1,7 @@
 //! The photo across A, S and C: SHA-256 first, then the calibrated perceptual distance per
 //! comparison kind, with the attribution of causes.md; and the acceptance photo's quality rules.
+//! With a scan, A~C is compared only when the attribution needs it (A~S and S~C both differ), so
+//! a passing QC card carries the A~S and S~C measures, a kiosk card the A~C measure.
 
 use image::RgbImage;
 
@@ -120,18 +122,24 @@ pub(super) fn compare(
         None => None,
     };
 
-    let ac = c.as_ref().map(|c| {
+    let as_ = s.as_ref().map(|s| decide(CompareKind::PrintedVsAcceptance, &a, s));
+    let sc = match (&s, &c) {
+        (Some(s), Some(c)) => Some(decide(CompareKind::PrintedVsChip, c, s)),
+        _ => None,
+    };
+    // A~C decides only without A~S or S~C (the kiosk), or when both differ (was the surface
+    // printed wrong with the chip right, or are all three different?): only then is it compared.
+    let ac_needed = match (&as_, &sc) {
+        (Some(as_), Some(sc)) => !as_.same && !sc.same,
+        _ => true,
+    };
+    let ac = c.as_ref().filter(|_| ac_needed).map(|c| {
         if chip.is_some_and(|ch| ch.face.data.bytes() == record.photo.bytes()) {
             Pair { same: true, distance: 0.0, threshold: 0.0, borderline: false, by_hash: true }
         } else {
             decide(CompareKind::ChipVsAcceptance, &a, &Probe::from_features(c))
         }
     });
-    let as_ = s.as_ref().map(|s| decide(CompareKind::PrintedVsAcceptance, &a, s));
-    let sc = match (&s, &c) {
-        (Some(s), Some(c)) => Some(decide(CompareKind::PrintedVsChip, c, s)),
-        _ => None,
-    };
     for (pair, sources) in [(&as_, Sources::AS), (&sc, Sources::SC), (&ac, Sources::AC)] {
         if let Some(p) = pair {
             if !p.by_hash {
@@ -158,15 +166,19 @@ pub(super) fn compare(
         Finding::new(cause, "photo", sources, detail).scored(p.distance, p.threshold, p.borderline)
     };
     match (&as_, &sc, &ac) {
-        (Some(as_), Some(sc), Some(ac)) => {
-            let ag = Agreement { a_s: Some(as_.same), s_c: Some(sc.same), a_c: ac.same };
+        (Some(as_), Some(sc), ac) => {
+            // With A~S and S~C present, attribution consults A~C only when both differ, and
+            // then it has been compared (S~C implies a usable chip photo).
+            let ag = Agreement { a_s: Some(as_.same), s_c: Some(sc.same), a_c: ac.as_ref().is_some_and(|p| p.same) };
             for (cause, sources) in attribute(ag) {
                 let p = match sources {
-                    Sources::AS => as_,
-                    Sources::SC => sc,
-                    _ => ac,
+                    Sources::AS => Some(as_),
+                    Sources::SC => Some(sc),
+                    _ => ac.as_ref(),
                 };
-                report.findings.push(finding(cause, sources, p, ""));
+                if let Some(p) = p {
+                    report.findings.push(finding(cause, sources, p, ""));
+                }
             }
         }
         (Some(as_), _, _) if !as_.same => {

@@ -529,3 +529,64 @@ fn hamming_of(a: &PhotoFeatures, b: &PhotoFeatures) -> u32 {
         .map(|(x, y)| (x ^ y).count_ones())
         .sum()
 }
+
+/// The `image` crate's decode of `bytes`, as [`decode`] did before its direct zune-jpeg path.
+fn image_crate_rgb(bytes: &[u8]) -> RgbImage {
+    image::load_from_memory_with_format(bytes, image::ImageFormat::Jpeg)
+        .expect("image crate decodes")
+        .into_rgb8()
+}
+
+#[test]
+fn direct_jpeg_decode_equals_the_image_crate() {
+    // Every committed face (as stored), the acceptance and chip photos of the sample card, and
+    // acceptance photos this crate writes.
+    let mut jpegs: Vec<Vec<u8>> = std::fs::read_dir(root().join("fixtures/faces"))
+        .expect("faces")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "jpg"))
+        .map(|p| std::fs::read(p).expect("read"))
+        .collect();
+    let s = sample();
+    jpegs.push(s.acceptance.clone());
+    jpegs.push(s.chip.clone());
+    for (_, f) in colour_faces(3) {
+        jpegs.push(print::acceptance_photo(f));
+    }
+    let mut direct_count = 0;
+    for jpg in &jpegs {
+        let components = crate::rules::photo_quality::jpeg_components(jpg).map(|c| c.0);
+        match decode_ycbcr_jpeg(jpg) {
+            Some(direct) => {
+                assert_eq!(components, Some(3));
+                assert!(direct == image_crate_rgb(jpg), "direct zune decode differs from the image crate");
+                assert!(decode(jpg).expect("decode") == direct);
+                direct_count += 1;
+            }
+            // The greyscale faces of the data.
+            None => {
+                assert_eq!(components, Some(1));
+                assert!(decode(jpg).expect("grey decodes") == image_crate_rgb(jpg));
+            }
+        }
+    }
+    assert!(direct_count >= 40, "{direct_count} colour JPEGs compared");
+    // A greyscale JPEG is left to the image crate (grey replicated to RGB), with the same result.
+    let grey = image::GrayImage::from_fn(40, 48, |x, y| image::Luma([(x * 5 + y * 3) as u8]));
+    let mut g = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut g, 90)
+        .encode_image(&grey)
+        .expect("encode grey");
+    assert!(decode_ycbcr_jpeg(&g).is_none());
+    assert!(decode(&g).expect("grey decodes") == image_crate_rgb(&g));
+    // Truncated: refused before any decoder runs. Too small: left to the image crate path,
+    // which words the error.
+    assert!(decode(&jpegs[0][..jpegs[0].len() / 2]).is_err());
+    let tiny = RgbImage::from_pixel(8, 8, Rgb([200, 100, 50]));
+    let mut t = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut t, 90)
+        .encode_image(&tiny)
+        .expect("encode tiny");
+    assert!(decode_ycbcr_jpeg(&t).is_none());
+    assert!(matches!(decode(&t), Err(PhotoError::BadSize { .. })));
+}
