@@ -263,15 +263,17 @@ pub(crate) fn unfilter_row(filter: u8, bpp: usize, up: &[u8], cur: &mut [u8]) {
 }
 
 /// Eight Paeth rows at once with AVX2 through `pulp` (safe intrinsics behind a run-time CPU
-/// check): a wavefront in which row k runs k pixels behind row k-1, so that the eight dependency
-/// chains advance together, one 32-byte vector per step (four byte lanes per row, three used).
-/// The predictor is the all-8-bit form of Paeth (fpnge, the `png` crate's
-/// `filter_paeth_fpnge`); the tests compare every result with the scalar code.
+/// check): a wavefront, one 32-byte vector per step (a 32-bit lane per row, three bytes used), so
+/// that the eight dependency chains advance together. Rows 0..4 sit in the low 128-bit half, row
+/// k on pixel t - k at step t; rows 4..8 in the high half, `LAG` pixels further behind, so that
+/// the one value crossing halves (row 3's output, the `b` of row 4) is eight steps old when used
+/// and the chain itself needs only an in-half byte shift per step. The predictor is an all-8-bit
+/// form of Paeth with saturating arithmetic; the tests compare every result with the scalar code.
 ///
-/// The steps go in blocks of eight: for steps t..t+8, row k needs its pixels t-k..t-k+8, one
-/// contiguous 24-byte window. Each window is read with two 16-byte loads (rows k and k+4 share a
-/// vector, one per 128-bit half), spread to 4-byte pixels by a byte shuffle, and a 4x4 transpose
-/// of 32-bit elements within each half turns the eight windows into the eight step vectors; the
+/// The steps go in blocks of eight: for steps t..t+8 each row needs eight consecutive pixels,
+/// one 24-byte window. Each window is read with two 16-byte loads (rows k and k+4 share a
+/// vector, one per half), spread to 4-byte pixels by a byte shuffle, and a 4x4 transpose of
+/// 32-bit elements within each half turns the eight windows into the eight step vectors; the
 /// outputs go back the same way (transpose, pack to 3-byte pixels, two overlapping 16-byte
 /// stores inside the window). Ramp-in, ramp-out and any step whose windows would leave a row go
 /// pixel by pixel through checked accesses.
@@ -282,6 +284,14 @@ mod wave {
 
     /// Rows per wavefront (and steps per block).
     pub(super) const G: usize = 8;
+    /// Pixels by which row 4 runs behind row 3: it takes row 3's output of eight steps before.
+    const LAG: usize = G + 3;
+    /// The pixel row k works on at step t is t - BEHIND[k].
+    const BEHIND: [usize; G] = [0, 1, 2, 3, LAG, LAG + 1, LAG + 2, LAG + 3];
+    /// Steps for `w` pixels per row.
+    const fn steps(w: usize) -> usize {
+        w + LAG + 3
+    }
 
     /// Unfilters rows `up + stride`, `up + 2 * stride`, ... (eight rows of `w` 3-byte pixels, in
     /// place) below the unfiltered row whose data start at `up`. False (nothing touched) when
@@ -323,52 +333,65 @@ mod wave {
         rows: [&'a mut [u8]; G],
     }
 
-    /// The chain carried from step to step: the last outputs and their `b`.
+    /// The chain carried from step to step: the last outputs, their `b`, and the outputs of the
+    /// last eight steps (step t's at t % 8).
     struct Chain {
         a: __m256i,
         c: __m256i,
+        hist: [__m256i; G],
     }
 
-    /// Byte-shuffle controls (the same for both 128-bit halves); `Z` makes a zero byte.
+    /// Byte-shuffle controls (per 128-bit half); `Z` makes a zero byte.
     const Z: u8 = 0x80;
-    const fn halves(l: [u8; 16]) -> [u8; 32] {
+    const fn halves(lo: [u8; 16], hi: [u8; 16]) -> [u8; 32] {
         let mut o = [0u8; 32];
         let mut i = 0;
         while i < 16 {
-            o[i] = l[i];
-            o[i + 16] = l[i];
+            o[i] = lo[i];
+            o[i + 16] = hi[i];
             i += 1;
         }
         o
     }
-    /// Window bytes 0..12 (a load at 0) to pixels 0..4, one per 32-bit element.
-    const SPREAD_LO: [u8; 32] = halves([0, 1, 2, Z, 3, 4, 5, Z, 6, 7, 8, Z, 9, 10, 11, Z]);
+    /// Window bytes 0..12 (bytes 0..12 of a load at 0) to pixels 0..4, one per 32-bit element.
+    const SPREAD_FIRST: [u8; 16] = [0, 1, 2, Z, 3, 4, 5, Z, 6, 7, 8, Z, 9, 10, 11, Z];
     /// Window bytes 12..24 (bytes 4..16 of a load at 8) to pixels 4..8.
-    const SPREAD_HI: [u8; 32] = halves([4, 5, 6, Z, 7, 8, 9, Z, 10, 11, 12, Z, 13, 14, 15, Z]);
+    const SPREAD_SECOND: [u8; 16] = [4, 5, 6, Z, 7, 8, 9, Z, 10, 11, 12, Z, 13, 14, 15, Z];
+    const SPREAD_LO: [u8; 32] = halves(SPREAD_FIRST, SPREAD_FIRST);
+    const SPREAD_HI: [u8; 32] = halves(SPREAD_SECOND, SPREAD_SECOND);
+    /// The row above: pixels 0..4 in the low half, 4..8 in the high half.
+    const SPREAD_ABOVE: [u8; 32] = halves(SPREAD_FIRST, SPREAD_SECOND);
     /// Pixels 0..4 to window bytes 0..12, placed at 4..16.
-    const PACK_LO: [u8; 32] = halves([Z, Z, Z, Z, 0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14]);
+    const PACK_FIRST: [u8; 16] = [Z, Z, Z, Z, 0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14];
     /// Pixels 4..8 to window bytes 12..24, placed at 0..12.
-    const PACK_HI: [u8; 32] = halves([0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, Z, Z, Z, Z]);
+    const PACK_SECOND: [u8; 16] = [0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, Z, Z, Z, Z];
+    const PACK_LO: [u8; 32] = halves(PACK_FIRST, PACK_FIRST);
+    const PACK_HI: [u8; 32] = halves(PACK_SECOND, PACK_SECOND);
 
-    /// One step: `a` the previous step's output, `c` its `b`, `d` each row's current pixel (one
-    /// 32-bit lane per row), `u` the pixel of the row above row 0 (its top byte is ignored, as
-    /// every top byte: the lanes' fourth bytes are never stored). Returns (output, b).
+    /// One step: `a` the previous step's output, `c` its `b`, `d` each row's current pixel, `up`
+    /// the `b` of each half's first row in its element 3 (the row above for row 0, row 3's
+    /// output of eight steps before for row 4). The lanes' fourth bytes are never stored: they
+    /// may hold anything. Returns (output, b).
     #[inline(always)]
-    fn step(s: V3, a: __m256i, c: __m256i, d: __m256i, u: i32) -> (__m256i, __m256i) {
-        let (x, y) = (s.avx2, s.avx);
-        // b: row k's up value is row k-1's output of the previous step; row 0's is the row above.
-        let rot = x._mm256_permutevar8x32_epi32(a, y._mm256_setr_epi32(7, 0, 1, 2, 3, 4, 5, 6));
-        let b = x._mm256_blend_epi32::<1>(rot, y._mm256_set1_epi32(u));
-        let absdiff = |p: __m256i, q: __m256i| x._mm256_sub_epi8(x._mm256_max_epu8(p, q), x._mm256_min_epu8(p, q));
-        let le = |p: __m256i, q: __m256i| x._mm256_cmpeq_epi8(x._mm256_min_epu8(p, q), p);
-        let pa = absdiff(b, c);
-        let pb = absdiff(a, c);
-        // |a + b - 2c| is |pa - pb| when c lies between a and b, and at least max(pa, pb)
-        // otherwise, where 255 decides the same way.
-        let between = x._mm256_and_si256(le(x._mm256_min_epu8(a, b), c), le(c, x._mm256_max_epu8(a, b)));
-        let pc = x._mm256_or_si256(absdiff(pa, pb), x._mm256_andnot_si256(between, y._mm256_set1_epi8(-1)));
-        let take_a = x._mm256_and_si256(le(pa, pb), le(pa, pc));
-        let pred = x._mm256_blendv_epi8(x._mm256_blendv_epi8(c, b, le(pb, pc)), a, take_a);
+    fn step(s: V3, a: __m256i, c: __m256i, d: __m256i, up: __m256i) -> (__m256i, __m256i) {
+        let x = s.avx2;
+        // b: row k's up value is row k-1's output of the previous step.
+        let b = x._mm256_alignr_epi8::<12>(a, up);
+        // pb = |a - c| and pa = |b - c| from their positive and negative parts; pc = |a + b - 2c|
+        // = |(a - c) + (b - c)| is exact when the two have opposite signs (at most one term of
+        // each sum is non-zero), and saturates at 255 otherwise, when the exact value is at
+        // least max(pa, pb) and the comparisons below come out the same.
+        let (x1, x2) = (x._mm256_subs_epu8(a, c), x._mm256_subs_epu8(c, a));
+        let (y1, y2) = (x._mm256_subs_epu8(b, c), x._mm256_subs_epu8(c, b));
+        let pa = x._mm256_or_si256(y1, y2);
+        let pb = x._mm256_or_si256(x1, x2);
+        let (p, q) = (x._mm256_adds_epu8(x1, y1), x._mm256_adds_epu8(x2, y2));
+        let pc = x._mm256_sub_epi8(x._mm256_max_epu8(p, q), x._mm256_min_epu8(p, q));
+        // a when pa is the least, else b when pb is, else c (PNG's order for ties).
+        let least = x._mm256_min_epu8(x._mm256_min_epu8(pa, pb), pc);
+        let take_a = x._mm256_cmpeq_epi8(least, pa);
+        let take_b = x._mm256_cmpeq_epi8(least, pb);
+        let pred = x._mm256_blendv_epi8(x._mm256_blendv_epi8(c, b, take_b), a, take_a);
         (x._mm256_add_epi8(d, pred), b)
     }
 
@@ -378,22 +401,28 @@ mod wave {
         r.get(3 * i..3 * i + 3)?.try_into().ok()
     }
 
-    /// One step pixel by pixel (row k on pixel t - k where that pixel exists, zeros elsewhere).
+    /// One step pixel by pixel (row k on pixel t - BEHIND[k] where that pixel exists, zeros
+    /// elsewhere: a row not started yet stays at zero, as a = c = 0 at its first pixel wants).
     #[inline(always)]
     fn edge(s: V3, t: usize, above: &[u8], rows: &mut [&mut [u8]; G], ch: &mut Chain) {
         let mut d = [0i32; G];
-        for (k, (dk, r)) in d.iter_mut().zip(rows.iter()).enumerate() {
-            if let Some(p) = t.checked_sub(k).and_then(|i| pixel(r, i)) {
+        for ((dk, r), back) in d.iter_mut().zip(rows.iter()).zip(BEHIND) {
+            if let Some(p) = t.checked_sub(back).and_then(|i| pixel(r, i)) {
                 *dk = i32::from_le_bytes([p[0], p[1], p[2], 0]);
             }
         }
         let u = pixel(above, t).map_or(0, |p| i32::from_le_bytes([p[0], p[1], p[2], 0]));
-        let (o, b) = step(s, ch.a, ch.c, pulp::cast(d), u);
+        let slot = ch.hist.get_mut(t % G);
+        let h: [i32; G] = slot.as_deref().map_or([0; G], |h| pulp::cast(*h));
+        let (o, b) = step(s, ch.a, ch.c, pulp::cast(d), pulp::cast([0, 0, 0, u, 0, 0, 0, h[3]]));
         ch.a = o;
         ch.c = b;
+        if let Some(h) = slot {
+            *h = o;
+        }
         let o: [i32; G] = pulp::cast(o);
-        for (k, (ok, r)) in o.iter().zip(rows.iter_mut()).enumerate() {
-            let Some(i) = t.checked_sub(k) else { continue };
+        for ((ok, r), back) in o.iter().zip(rows.iter_mut()).zip(BEHIND) {
+            let Some(i) = t.checked_sub(back) else { continue };
             if let Some(p) = r.get_mut(3 * i..3 * i + 3).and_then(|p| <&mut [u8; 3]>::try_from(p).ok()) {
                 let v = ok.to_le_bytes();
                 *p = [v[0], v[1], v[2]];
@@ -401,16 +430,17 @@ mod wave {
         }
     }
 
-    /// Row `r`'s 24-byte window of pixels `i..i + 8`.
+    /// A row's 24-byte window of pixels `i..i + 8`, pixel `i = t - back`.
     #[inline(always)]
-    fn window(r: &mut [u8], i: usize) -> Option<&mut [u8; 24]> {
+    fn window(r: &mut [u8], t: usize, back: usize) -> Option<&mut [u8; 24]> {
+        let i = t.checked_sub(back)?;
         r.get_mut(3 * i..3 * i + 24)?.try_into().ok()
     }
 
-    /// Bytes 0..16 (`hi` false) or 8..24 of a window.
+    /// Bytes 0..16 (`second` false) or 8..24 of a window.
     #[inline(always)]
-    fn half(w: &[u8; 24], hi: bool) -> __m128i {
-        let h = if hi { w.last_chunk::<16>() } else { w.first_chunk::<16>() };
+    fn half(w: &[u8; 24], second: bool) -> __m128i {
+        let h = if second { w.last_chunk::<16>() } else { w.first_chunk::<16>() };
         pulp::cast(h.copied().unwrap_or([0; 16]))
     }
 
@@ -431,8 +461,51 @@ mod wave {
         ]
     }
 
-    /// Steps `t..t + 8` (row k on pixels t - k .. t - k + 8). False (nothing touched) when a
-    /// window would leave its row.
+    /// Step `j` of a block: `above_px` holds the row above's pixel in element 3.
+    #[inline(always)]
+    fn go(s: V3, ch: &mut Chain, d: __m256i, above_px: __m128i, j: usize) -> __m256i {
+        let y = s.avx;
+        let Some(h) = ch.hist.get_mut(j) else {
+            return d;
+        };
+        // Low half: the row above; high half: row 3's output of eight steps before.
+        let up = s.avx2._mm256_inserti128_si256::<1>(y._mm256_castsi128_si256(above_px), y._mm256_castsi256_si128(*h));
+        let (o, b) = step(s, ch.a, ch.c, d, up);
+        ch.a = o;
+        ch.c = b;
+        *h = o;
+        o
+    }
+
+    #[inline(always)]
+    fn lo128(s: V3, v: __m256i) -> __m128i {
+        s.avx._mm256_castsi256_si128(v)
+    }
+
+    #[inline(always)]
+    fn hi128(s: V3, v: __m256i) -> __m128i {
+        s.avx2._mm256_extracti128_si256::<1>(v)
+    }
+
+    /// Stores window bytes 0..16 and 8..24.
+    #[inline(always)]
+    fn put(w: &mut [u8; 24], v0: __m128i, v1: __m128i) {
+        if let Some(h) = w.first_chunk_mut::<16>() {
+            *h = pulp::cast(v0);
+        }
+        if let Some(h) = w.last_chunk_mut::<16>() {
+            *h = pulp::cast(v1);
+        }
+    }
+
+    /// Rows k and k + 4 in one vector (low and high half): window bytes 0..16 or 8..24.
+    #[inline(always)]
+    fn pair(s: V3, lo: &[u8; 24], hi: &[u8; 24], second: bool) -> __m256i {
+        s.avx._mm256_set_m128i(half(hi, second), half(lo, second))
+    }
+
+    /// Steps `t..t + 8` (`t` a multiple of 8). False (nothing touched) when a window would leave
+    /// its row.
     #[inline(always)]
     fn block(s: V3, t: usize, above: &[u8], rows: &mut [&mut [u8]; G], ch: &mut Chain) -> bool {
         let (x, y) = (s.avx2, s.avx);
@@ -440,81 +513,66 @@ mod wave {
             return false;
         };
         let [r0, r1, r2, r3, r4, r5, r6, r7] = rows;
-        let (Some(i7), Some(i6), Some(i5), Some(i4), Some(i3), Some(i2), Some(i1)) =
-            (t.checked_sub(7), t.checked_sub(6), t.checked_sub(5), t.checked_sub(4), t.checked_sub(3), t.checked_sub(2), t.checked_sub(1))
-        else {
-            return false;
-        };
         let (Some(w0), Some(w1), Some(w2), Some(w3), Some(w4), Some(w5), Some(w6), Some(w7)) = (
-            window(r0, t),
-            window(r1, i1),
-            window(r2, i2),
-            window(r3, i3),
-            window(r4, i4),
-            window(r5, i5),
-            window(r6, i6),
-            window(r7, i7),
+            window(r0, t, BEHIND[0]),
+            window(r1, t, BEHIND[1]),
+            window(r2, t, BEHIND[2]),
+            window(r3, t, BEHIND[3]),
+            window(r4, t, BEHIND[4]),
+            window(r5, t, BEHIND[5]),
+            window(r6, t, BEHIND[6]),
+            window(r7, t, BEHIND[7]),
         ) else {
             return false;
         };
-        let mut wins = [w0, w1, w2, w3, w4, w5, w6, w7];
         // Rows k and k + 4 share a vector (low and high half); pixels 0..4 and 4..8 apart.
-        let pair = |lo: &[u8; 24], hi: &[u8; 24], second: bool| y._mm256_set_m128i(half(hi, second), half(lo, second));
         let (spread_lo, spread_hi): (__m256i, __m256i) = (pulp::cast(SPREAD_LO), pulp::cast(SPREAD_HI));
-        let [p0, p1, p2, p3, p4, p5, p6, p7] = &wins;
-        let first = transpose4(
+        let [d0, d1, d2, d3] = transpose4(
             s,
             [
-                x._mm256_shuffle_epi8(pair(p0, p4, false), spread_lo),
-                x._mm256_shuffle_epi8(pair(p1, p5, false), spread_lo),
-                x._mm256_shuffle_epi8(pair(p2, p6, false), spread_lo),
-                x._mm256_shuffle_epi8(pair(p3, p7, false), spread_lo),
+                x._mm256_shuffle_epi8(pair(s, w0, w4, false), spread_lo),
+                x._mm256_shuffle_epi8(pair(s, w1, w5, false), spread_lo),
+                x._mm256_shuffle_epi8(pair(s, w2, w6, false), spread_lo),
+                x._mm256_shuffle_epi8(pair(s, w3, w7, false), spread_lo),
             ],
         );
-        let second = transpose4(
+        let [d4, d5, d6, d7] = transpose4(
             s,
             [
-                x._mm256_shuffle_epi8(pair(p0, p4, true), spread_hi),
-                x._mm256_shuffle_epi8(pair(p1, p5, true), spread_hi),
-                x._mm256_shuffle_epi8(pair(p2, p6, true), spread_hi),
-                x._mm256_shuffle_epi8(pair(p3, p7, true), spread_hi),
+                x._mm256_shuffle_epi8(pair(s, w0, w4, true), spread_hi),
+                x._mm256_shuffle_epi8(pair(s, w1, w5, true), spread_hi),
+                x._mm256_shuffle_epi8(pair(s, w2, w6, true), spread_hi),
+                x._mm256_shuffle_epi8(pair(s, w3, w7, true), spread_hi),
             ],
         );
-        // The row above: pixel t + j as a 32-bit word (the last one read one byte early and
-        // shifted, to stay inside the window).
-        let u = |j: usize| -> i32 {
-            let at = (3 * j).min(20);
-            let word = ab.get(at..at + 4).and_then(|b| <[u8; 4]>::try_from(b).ok()).unwrap_or([0; 4]);
-            (u32::from_le_bytes(word) >> (8 * (3 * j - at))) as i32
-        };
-        let mut out = [y._mm256_setzero_si256(); G];
-        for (j, (o, d)) in out.iter_mut().zip(first.into_iter().chain(second)).enumerate() {
-            let (v, b) = step(s, ch.a, ch.c, d, u(j));
-            ch.a = v;
-            ch.c = b;
-            *o = v;
-        }
-        let [o0, o1, o2, o3, o4, o5, o6, o7] = out;
+        // The row above, pixel j broadcast in the low half of ab[j % 4] (j < 4) or the high half.
+        let av = x._mm256_shuffle_epi8(y._mm256_set_m128i(half(ab, true), half(ab, false)), pulp::cast(SPREAD_ABOVE));
+        let bc = [
+            x._mm256_shuffle_epi32::<0x00>(av),
+            x._mm256_shuffle_epi32::<0x55>(av),
+            x._mm256_shuffle_epi32::<0xAA>(av),
+            x._mm256_shuffle_epi32::<0xFF>(av),
+        ];
+        let [b0, b1, b2, b3] = bc;
+        let o0 = go(s, ch, d0, lo128(s, b0), 0);
+        let o1 = go(s, ch, d1, lo128(s, b1), 1);
+        let o2 = go(s, ch, d2, lo128(s, b2), 2);
+        let o3 = go(s, ch, d3, lo128(s, b3), 3);
+        let o4 = go(s, ch, d4, hi128(s, b0), 4);
+        let o5 = go(s, ch, d5, hi128(s, b1), 5);
+        let o6 = go(s, ch, d6, hi128(s, b2), 6);
+        let o7 = go(s, ch, d7, hi128(s, b3), 7);
         let first = transpose4(s, [o0, o1, o2, o3]);
         let second = transpose4(s, [o4, o5, o6, o7]);
         let (pack_lo, pack_hi): (__m256i, __m256i) = (pulp::cast(PACK_LO), pulp::cast(PACK_HI));
-        let [q0, q1, q2, q3, q4, q5, q6, q7] = &mut wins;
-        for ((lo, hi), (e, f)) in [(q0, q4), (q1, q5), (q2, q6), (q3, q7)].into_iter().zip(first.into_iter().zip(second)) {
+        for ((lo_w, hi_w), (e, f)) in [(w0, w4), (w1, w5), (w2, w6), (w3, w7)].into_iter().zip(first.into_iter().zip(second)) {
             let e = x._mm256_shuffle_epi8(e, pack_lo);
             let f = x._mm256_shuffle_epi8(f, pack_hi);
             // Window bytes 0..16 and 8..24.
             let s0 = x._mm256_alignr_epi8::<4>(f, e);
             let s1 = x._mm256_alignr_epi8::<12>(f, e);
-            let put = |w: &mut [u8; 24], v0: __m128i, v1: __m128i| {
-                if let Some(h) = w.first_chunk_mut::<16>() {
-                    *h = pulp::cast(v0);
-                }
-                if let Some(h) = w.last_chunk_mut::<16>() {
-                    *h = pulp::cast(v1);
-                }
-            };
-            put(lo, y._mm256_castsi256_si128(s0), y._mm256_castsi256_si128(s1));
-            put(hi, x._mm256_extracti128_si256::<1>(s0), x._mm256_extracti128_si256::<1>(s1));
+            put(lo_w, lo128(s, s0), lo128(s, s1));
+            put(hi_w, hi128(s, s0), hi128(s, s1));
         }
         true
     }
@@ -527,11 +585,11 @@ mod wave {
             let Paeth8 { simd, above, mut rows } = self;
             let w = above.len() / 3;
             let zero = simd.avx._mm256_setzero_si256();
-            // a = c = 0 at each row's first pixel: the lanes of rows not started hold zeros.
-            let mut ch = Chain { a: zero, c: zero };
+            // Rows not started hold zeros (a = c = 0 at a row's first pixel).
+            let mut ch = Chain { a: zero, c: zero, hist: [zero; G] };
             let mut t = 0;
-            while t < w + G - 1 {
-                if t + 1 >= G && t + G <= w && block(simd, t, above, &mut rows, &mut ch) {
+            while t < steps(w) {
+                if t % G == 0 && t >= BEHIND[G - 1] && t + G <= w && block(simd, t, above, &mut rows, &mut ch) {
                     t += G;
                 } else {
                     edge(simd, t, above, &mut rows, &mut ch);
@@ -731,7 +789,7 @@ mod tests {
             .collect();
         let mut buf = vec![0u8; (n + 1) * stride];
         let mut best = f64::MAX;
-        for _ in 0..200 {
+        for _ in 0..3000 {
             buf[stride..].copy_from_slice(&raw);
             let t = std::time::Instant::now();
             assert!(unfilter_batch(&mut buf, stride, n, 3));
