@@ -333,12 +333,12 @@ mod wave {
         rows: [&'a mut [u8]; G],
     }
 
-    /// The chain carried from step to step: the last outputs, their `b`, and the outputs of the
-    /// last eight steps (step t's at t % 8).
+    /// The chain carried from step to step: the last outputs, their `b`, and row 3's outputs of
+    /// the last eight steps (step t's in element t % 8).
     struct Chain {
         a: __m256i,
         c: __m256i,
-        hist: [__m256i; G],
+        row3: __m256i,
     }
 
     /// Byte-shuffle controls (per 128-bit half); `Z` makes a zero byte.
@@ -359,8 +359,6 @@ mod wave {
     const SPREAD_SECOND: [u8; 16] = [4, 5, 6, Z, 7, 8, 9, Z, 10, 11, 12, Z, 13, 14, 15, Z];
     const SPREAD_LO: [u8; 32] = halves(SPREAD_FIRST, SPREAD_FIRST);
     const SPREAD_HI: [u8; 32] = halves(SPREAD_SECOND, SPREAD_SECOND);
-    /// The row above: pixels 0..4 in the low half, 4..8 in the high half.
-    const SPREAD_ABOVE: [u8; 32] = halves(SPREAD_FIRST, SPREAD_SECOND);
     /// Pixels 0..4 to window bytes 0..12, placed at 4..16.
     const PACK_FIRST: [u8; 16] = [Z, Z, Z, Z, 0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14];
     /// Pixels 4..8 to window bytes 12..24, placed at 0..12.
@@ -412,15 +410,17 @@ mod wave {
             }
         }
         let u = pixel(above, t).map_or(0, |p| i32::from_le_bytes([p[0], p[1], p[2], 0]));
-        let slot = ch.hist.get_mut(t % G);
-        let h: [i32; G] = slot.as_deref().map_or([0; G], |h| pulp::cast(*h));
-        let (o, b) = step(s, ch.a, ch.c, pulp::cast(d), pulp::cast([0, 0, 0, u, 0, 0, 0, h[3]]));
+        let mut row3: [i32; G] = pulp::cast(ch.row3);
+        let slot = row3.get_mut(t % G);
+        let h = slot.as_deref().copied().unwrap_or(0);
+        let (o, b) = step(s, ch.a, ch.c, pulp::cast(d), pulp::cast([0, 0, 0, u, 0, 0, 0, h]));
         ch.a = o;
         ch.c = b;
-        if let Some(h) = slot {
-            *h = o;
-        }
         let o: [i32; G] = pulp::cast(o);
+        if let Some(h) = slot {
+            *h = o[3];
+        }
+        ch.row3 = pulp::cast(row3);
         for ((ok, r), back) in o.iter().zip(rows.iter_mut()).zip(BEHIND) {
             let Some(i) = t.checked_sub(back) else { continue };
             if let Some(p) = r.get_mut(3 * i..3 * i + 3).and_then(|p| <&mut [u8; 3]>::try_from(p).ok()) {
@@ -461,19 +461,13 @@ mod wave {
         ]
     }
 
-    /// Step `j` of a block: `above_px` holds the row above's pixel in element 3.
+    /// One step of a block: `up` holds the row above's pixel in element 3 of its low half and
+    /// row 3's output of eight steps before in element 3 of its high half.
     #[inline(always)]
-    fn go(s: V3, ch: &mut Chain, d: __m256i, above_px: __m128i, j: usize) -> __m256i {
-        let y = s.avx;
-        let Some(h) = ch.hist.get_mut(j) else {
-            return d;
-        };
-        // Low half: the row above; high half: row 3's output of eight steps before.
-        let up = s.avx2._mm256_inserti128_si256::<1>(y._mm256_castsi128_si256(above_px), y._mm256_castsi256_si128(*h));
+    fn go(s: V3, ch: &mut Chain, d: __m256i, up: __m256i) -> __m256i {
         let (o, b) = step(s, ch.a, ch.c, d, up);
         ch.a = o;
         ch.c = b;
-        *h = o;
         o
     }
 
@@ -545,25 +539,28 @@ mod wave {
                 x._mm256_shuffle_epi8(pair(s, w3, w7, true), spread_hi),
             ],
         );
-        // The row above, pixel j broadcast in the low half of ab[j % 4] (j < 4) or the high half.
-        let av = x._mm256_shuffle_epi8(y._mm256_set_m128i(half(ab, true), half(ab, false)), pulp::cast(SPREAD_ABOVE));
-        let bc = [
-            x._mm256_shuffle_epi32::<0x00>(av),
-            x._mm256_shuffle_epi32::<0x55>(av),
-            x._mm256_shuffle_epi32::<0xAA>(av),
-            x._mm256_shuffle_epi32::<0xFF>(av),
-        ];
-        let [b0, b1, b2, b3] = bc;
-        let o0 = go(s, ch, d0, lo128(s, b0), 0);
-        let o1 = go(s, ch, d1, lo128(s, b1), 1);
-        let o2 = go(s, ch, d2, lo128(s, b2), 2);
-        let o3 = go(s, ch, d3, lo128(s, b3), 3);
-        let o4 = go(s, ch, d4, hi128(s, b0), 4);
-        let o5 = go(s, ch, d5, hi128(s, b1), 5);
-        let o6 = go(s, ch, d6, hi128(s, b2), 6);
-        let o7 = go(s, ch, d7, hi128(s, b3), 7);
+        // The row above, pixels 0..4 and 4..8, one per 32-bit element.
+        let ss = s.ssse3;
+        let above_first = ss._mm_shuffle_epi8(half(ab, false), pulp::cast(SPREAD_FIRST));
+        let above_second = ss._mm_shuffle_epi8(half(ab, true), pulp::cast(SPREAD_SECOND));
+        // Each half's first-row `b` for steps 0..4 and 4..8: the row above (low half) and row
+        // 3's outputs of the previous eight steps (high half); broadcast per step.
+        let m0 = x._mm256_inserti128_si256::<1>(y._mm256_castsi128_si256(above_first), lo128(s, ch.row3));
+        let m1 = x._mm256_blend_epi32::<0x0F>(ch.row3, y._mm256_castsi128_si256(above_second));
+        let o0 = go(s, ch, d0, x._mm256_shuffle_epi32::<0x00>(m0));
+        let o1 = go(s, ch, d1, x._mm256_shuffle_epi32::<0x55>(m0));
+        let o2 = go(s, ch, d2, x._mm256_shuffle_epi32::<0xAA>(m0));
+        let o3 = go(s, ch, d3, x._mm256_shuffle_epi32::<0xFF>(m0));
+        let o4 = go(s, ch, d4, x._mm256_shuffle_epi32::<0x00>(m1));
+        let o5 = go(s, ch, d5, x._mm256_shuffle_epi32::<0x55>(m1));
+        let o6 = go(s, ch, d6, x._mm256_shuffle_epi32::<0xAA>(m1));
+        let o7 = go(s, ch, d7, x._mm256_shuffle_epi32::<0xFF>(m1));
         let first = transpose4(s, [o0, o1, o2, o3]);
         let second = transpose4(s, [o4, o5, o6, o7]);
+        // Row 3 is element 3 of each half: its outputs of steps 0..4 and 4..8.
+        let [.., e3] = first;
+        let [.., f3] = second;
+        ch.row3 = x._mm256_inserti128_si256::<1>(e3, lo128(s, f3));
         let (pack_lo, pack_hi): (__m256i, __m256i) = (pulp::cast(PACK_LO), pulp::cast(PACK_HI));
         for ((lo_w, hi_w), (e, f)) in [(w0, w4), (w1, w5), (w2, w6), (w3, w7)].into_iter().zip(first.into_iter().zip(second)) {
             let e = x._mm256_shuffle_epi8(e, pack_lo);
@@ -586,7 +583,7 @@ mod wave {
             let w = above.len() / 3;
             let zero = simd.avx._mm256_setzero_si256();
             // Rows not started hold zeros (a = c = 0 at a row's first pixel).
-            let mut ch = Chain { a: zero, c: zero, hist: [zero; G] };
+            let mut ch = Chain { a: zero, c: zero, row3: zero };
             let mut t = 0;
             while t < steps(w) {
                 if t % G == 0 && t >= BEHIND[G - 1] && t + G <= w && block(simd, t, above, &mut rows, &mut ch) {
