@@ -805,6 +805,71 @@ mod tests {
         );
     }
 
+    /// SHA-256 over every field of the reduced decode of each fixture JPEG (faces, the
+    /// acceptance photo, the JPEG inside the sample DG2), `None` hashed as a marker byte.
+    fn fixture_digest() -> (String, usize) {
+        use sha2::{Digest, Sha256};
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+        let mut files: Vec<Vec<u8>> = Vec::new();
+        let mut faces: Vec<_> = std::fs::read_dir(root.join("faces"))
+            .expect("faces dir")
+            .map(|e| e.expect("entry").path())
+            .filter(|p| {
+                p.extension()
+                    .is_some_and(|e| e.eq_ignore_ascii_case("jpg") || e.eq_ignore_ascii_case("jpeg"))
+            })
+            .collect();
+        faces.sort();
+        for f in &faces {
+            files.push(std::fs::read(f).expect("face"));
+        }
+        let sample = root.join("samples/pass-case");
+        files.push(
+            std::fs::read(sample.join("acceptance/451022202404011140/photo.jpg")).expect("photo"),
+        );
+        let dg2 = std::fs::read(sample.join("chip/dg2.bin")).expect("dg2");
+        let at = dg2
+            .windows(2)
+            .position(|w| w == [0xFF, 0xD8])
+            .expect("jpeg in dg2");
+        files.push(dg2[at..].to_vec());
+        let mut hasher = Sha256::new();
+        let mut decoded = 0;
+        for b in &files {
+            match decode_quarter(b, 0) {
+                None => hasher.update([0u8]),
+                Some(q) => {
+                    decoded += 1;
+                    hasher.update([1u8]);
+                    hasher.update(q.width.to_le_bytes());
+                    hasher.update(q.height.to_le_bytes());
+                    for d in [q.qw, q.qh, q.cw, q.ch] {
+                        hasher.update((d as u64).to_le_bytes());
+                    }
+                    for v in &q.luma {
+                        hasher.update(v.to_bits().to_le_bytes());
+                    }
+                    for c in &q.colour {
+                        for v in c {
+                            hasher.update(v.to_bits().to_le_bytes());
+                        }
+                    }
+                }
+            }
+        }
+        (hex::encode(hasher.finalize()), decoded)
+    }
+
+    #[test]
+    fn fixture_output_is_bit_identical() {
+        let (digest, decoded) = fixture_digest();
+        assert_eq!(decoded, 42, "fixture JPEGs decoded");
+        assert_eq!(
+            digest,
+            "6ad4a2b39189b9284e50e898c6473072aa10775054ea5cb376c8165955a806d0"
+        );
+    }
+
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig { cases: 200, ..Default::default() })]
         #[test]
