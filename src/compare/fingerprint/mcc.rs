@@ -240,14 +240,21 @@ impl Hull {
         self.lines.iter().fold(f32::NEG_INFINITY, |m, &(nx, ny, c)| m.max(nx * x + ny * y - c))
     }
 
-    /// Is p within Omega of the hull?
+    /// Is p within Omega of the hull? (The reference the faster forms are tested against.)
+    #[cfg(test)]
+    fn covers(&self, x: f32, y: f32) -> bool {
+        self.covers_among(0..self.lines.len(), x, y)
+    }
+
+    /// [`Hull::covers`] deciding on the edge lines `edges` only: exact for every point p when
+    /// the lines left out have p on their inner side (see [`Hull::lines_near`]).
     ///
     /// One pass over the edge lines: beyond Omega of any line is outside (most cells of a
     /// cylinder off the print stop at the first such line); on the inner side of every line is
     /// inside. Otherwise p is outside the hull but within Omega of every line, and the point of
     /// the hull nearest to p lies on an edge that faces p (p beyond its line): only those edges
     /// are measured.
-    fn covers(&self, x: f32, y: f32) -> bool {
+    fn covers_among(&self, edges: impl Iterator<Item = usize> + Clone, x: f32, y: f32) -> bool {
         let near = |(ax, ay): (f32, f32), (bx, by): (f32, f32)| {
             let (dx, dy) = (bx - ax, by - ay);
             let l2 = dx * dx + dy * dy;
@@ -257,7 +264,8 @@ impl Hull {
         };
         if !self.lines.is_empty() {
             let mut outside = false;
-            for &(nx, ny, c) in &self.lines {
+            for e in edges.clone() {
+                let Some(&(nx, ny, c)) = self.lines.get(e) else { continue };
                 let d = nx * x + ny * y - c;
                 if d > OMEGA {
                     return false;
@@ -267,7 +275,7 @@ impl Hull {
             if !outside {
                 return true;
             }
-            return self.lines.iter().zip(&self.ends).any(|(&(nx, ny, c), &(a, b))| nx * x + ny * y - c > 0.0 && near(a, b));
+            return edges.filter_map(|e| self.lines.get(e).zip(self.ends.get(e))).any(|(&(nx, ny, c), &(a, b))| nx * x + ny * y - c > 0.0 && near(a, b));
         }
         // One or two points: within Omega of them (of the segment between them).
         match self.v.len() {
@@ -275,6 +283,43 @@ impl Hull {
             1 => near(self.v[0], self.v[0]),
             n => (0..n).any(|i| near(self.v[i], self.v.get(i + 1).copied().unwrap_or(self.v[0]))),
         }
+    }
+
+    /// The edge lines that can decide [`Hull::covers`] for a point within R of p, into `out`:
+    /// every line but those with the whole disc on their inner side by a margin of 1 px (far
+    /// above the f32 rounding of the points' coordinates, below 2^14 px, and of the distances).
+    /// A line left out has every such point on its inner side, where it neither rejects the
+    /// point nor is measured, so [`Hull::covers_among`] with `out` equals [`Hull::covers`] there.
+    fn lines_near(&self, x: f32, y: f32, out: &mut Vec<usize>) {
+        out.clear();
+        out.extend(self.lines.iter().enumerate().filter(|(_, &(nx, ny, c))| nx * x + ny * y - c + RADIUS + 1.0 > 0.0).map(|(e, _)| e));
+    }
+
+    /// For each of the points (px, py), the largest signed distance to the lines `edges`
+    /// (computed as [`Hull::covers_among`] computes each; -inf without lines).
+    #[inline(always)]
+    fn row_distances(&self, edges: &[usize], px: &[f32; NS], py: &[f32; NS]) -> [f32; NS] {
+        let mut far = [f32::NEG_INFINITY; NS];
+        for &(nx, ny, c) in edges.iter().filter_map(|&e| self.lines.get(e)) {
+            for ((f, &x), &y) in far.iter_mut().zip(px).zip(py) {
+                let d = nx * x + ny * y - c;
+                *f = if d > *f { d } else { *f };
+            }
+        }
+        far
+    }
+
+    /// [`Hull::covers_among`] for the lines `edges` of a point whose largest distance to them,
+    /// from [`Hull::row_distances`], is `far`.
+    #[inline(always)]
+    fn covers_given(&self, edges: &[usize], far: f32, x: f32, y: f32) -> bool {
+        if self.lines.is_empty() {
+            return self.covers_among(edges.iter().copied(), x, y);
+        }
+        if far > OMEGA {
+            return false;
+        }
+        far <= 0.0 || self.covers_among(edges.iter().copied(), x, y)
     }
 
     /// Is every point within R of p within Omega of the hull? (p inside the hull at depth
@@ -407,14 +452,14 @@ fn build<L: Lanes>(minutiae: &[Minutia], lanes: L) -> Cylinders {
     let mut cyl = Vec::with_capacity(points.len());
     let mut kept: Vec<Point> = Vec::with_capacity(points.len());
     let mut neigh: Vec<(f32, f32, u8)> = Vec::with_capacity(points.len());
+    let mut edges: Vec<usize> = Vec::with_capacity(hull.lines.len());
     // Contributions per cell, the ND sections padded to 8 lanes.
     let mut acc = [[[0f32; 8]; NS]; NS];
     let reach = RADIUS + 3.0 * SIGMA_S as f32;
     let (reach2, cell_reach, cell_reach2) = (reach * reach, 3.0 * SIGMA_S as f32, (3.0 * SIGMA_S * 3.0 * SIGMA_S) as f32);
     let min_valid = (MIN_VC * t.disc_cells as f32).ceil() as u32;
     let centre = (NS as f32 - 1.0) / 2.0;
-    let offset = |i: usize| (i as f32 - centre) * DELTA_S;
-    let off: [f32; NS] = std::array::from_fn(offset);
+    let off: [f32; NS] = std::array::from_fn(|i| (i as f32 - centre) * DELTA_S);
     for (i, m) in points.iter().enumerate() {
         let theta = f32::from(m.a) * (2.0 * std::f32::consts::PI / 256.0);
         let (s, c) = theta.sin_cos();
@@ -435,19 +480,23 @@ fn build<L: Lanes>(minutiae: &[Minutia], lanes: L) -> Cylinders {
             t.disc
         } else {
             let mut v = [0u64; SW];
+            hull.lines_near(m.x, m.y, &mut edges);
             for (ci, &(lo, hi)) in rows.iter().enumerate() {
-                let u = offset(ci);
-                let covered = |cj: usize| {
-                    let w = offset(cj);
-                    hull.covers(m.x + u * c - w * s, m.y + u * s + w * c)
+                let u = off[ci];
+                // The row's cell centres, and their largest distance to the lines that matter.
+                let px: [f32; NS] = std::array::from_fn(|cj| m.x + u * c - off[cj] * s);
+                let py: [f32; NS] = std::array::from_fn(|cj| m.y + u * s + off[cj] * c);
+                let far = hull.row_distances(&edges, &px, &py);
+                let covered = |cj: usize| match (far.get(cj), px.get(cj), py.get(cj)) {
+                    (Some(&d), Some(&x), Some(&y)) => hull.covers_given(&edges, d, x, y),
+                    _ => false,
                 };
                 let Some(first) = (lo..=hi).find(|&cj| covered(cj)) else { continue };
-                let last = (first..=hi).rev().find(|&cj| covered(cj)).unwrap_or(first);
-                for cj in first..=last {
-                    let cell = ci * NS + cj;
-                    if let Some(word) = v.get_mut(cell / 64) {
-                        *word |= 1 << (cell % 64);
-                    }
+                let last = (first..=hi).rev().find(|&cj| covered(cj)).unwrap_or(first).min(NS - 1);
+                // Cells first..=last of row ci: bits 16 (ci % 4) + first.. of word ci / 4.
+                let run = ((1u64 << (last + 1)) - 1) & !((1u64 << first) - 1);
+                if let Some(word) = v.get_mut(ci / 4) {
+                    *word |= run << (NS * (ci % 4));
                 }
             }
             v
@@ -559,11 +608,18 @@ fn build<L: Lanes>(minutiae: &[Minutia], lanes: L) -> Cylinders {
     let mut dist = vec![0u16; n * n];
     let mut radial = vec![0u16; n * n];
     let quarter = TURN / 256;
+    let (xs, ys): (Vec<f32>, Vec<f32>) = kept.iter().map(|p| (p.x, p.y)).unzip();
+    let mut turns = vec![0f64; n];
     for (i, p) in kept.iter().enumerate() {
-        for (j, q) in kept.iter().enumerate().skip(i + 1) {
-            let (dx, dy) = (p.x - q.x, p.y - q.y);
+        let (Some(qx), Some(qy)) = (xs.get(i + 1..), ys.get(i + 1..)) else { continue };
+        for ((z, &x), &y) in turns.iter_mut().zip(qx).zip(qy) {
+            *z = approx_turns(p.x - x, p.y - y);
+        }
+        for (k, ((q, &x), &y)) in kept.iter().skip(i + 1).zip(qx).zip(qy).enumerate() {
+            let j = i + 1 + k;
+            let (dx, dy) = (p.x - x, p.y - y);
             let d = ((dx * dx + dy * dy).sqrt() * DIST_SCALE).round().min(f32::from(u16::MAX)) as u16;
-            let dir = (f64::from(dy).atan2(f64::from(dx)) / (2.0 * PI64) * f64::from(TURN)).round() as i32;
+            let dir = direction(dx, dy, turns.get(k).copied().unwrap_or(f64::NAN));
             let rij = (i32::from(p.a) * quarter - dir).rem_euclid(TURN) as u16;
             let rji = (i32::from(q.a) * quarter - dir - TURN / 2).rem_euclid(TURN) as u16;
             for (at, dd, rr) in [(i * n + j, d, rij), (j * n + i, d, rji)] {
@@ -576,12 +632,57 @@ fn build<L: Lanes>(minutiae: &[Minutia], lanes: L) -> Cylinders {
     Cylinders { cyl, dist, radial }
 }
 
-/// round(x) as an index, for 0 <= x < 2^24 (the truncation, plus one when the fraction, exact
-/// in f32, reaches one half); 0 for NaN and below 0.
+/// The direction of (dx, dy) in 1/TURN turns, approximately (within 2e-8 units; NaN for
+/// (0, 0)), without branches so that a run of them is vectorised.
+///
+/// After reduction to an argument s with |s| <= tan(pi/8) + 1e-15, atan s = s - s^3/3 + ... +
+/// s^21/21 leaves out at most |s|^23/23 < 7e-11 rad (alternating series); the f64 arithmetic
+/// adds below 1e-14 rad. One unit is 2 pi / 1024 rad, so the error is below 1.2e-8 units.
+#[inline(always)]
+fn approx_turns(dx: f32, dy: f32) -> f64 {
+    let (ax, ay) = (f64::from(dx).abs(), f64::from(dy).abs());
+    let steep = ay > ax;
+    let (lo, hi) = if steep { (ax, ay) } else { (ay, ax) };
+    // atan(lo / hi) in 0..=pi/4: directly up to tan(pi/8), else pi/4 + atan((lo - hi) / (lo + hi)).
+    let wide = lo > 0.414_213_562_373_095_1 * hi;
+    let (num, den, base) = if wide { (lo - hi, lo + hi, PI64 / 4.0) } else { (lo, hi, 0.0) };
+    let x = num / den;
+    let x2 = x * x;
+    let mut p = 1.0 / 21.0;
+    for k in (0..10).rev() {
+        let c = 1.0 / f64::from(2 * k + 1);
+        p = p * x2 + if k % 2 == 0 { c } else { -c };
+    }
+    let a = base + x * p;
+    let a = if steep { PI64 / 2.0 - a } else { a };
+    let a = if dx < 0.0 { PI64 - a } else { a };
+    a.copysign(f64::from(dy)) * (f64::from(TURN) / (2.0 * PI64))
+}
+
+/// The direction of (dx, dy) in 1/TURN turns, rounded: exactly
+/// `round(atan2(dy, dx) / 2 pi * TURN)` with the platform's f64 atan2, given `approx`, the
+/// [`approx_turns`] of (dx, dy). atan2 is within a few ulp of the true angle, so both round
+/// alike unless the approximation is within 1e-6 units of a rounding boundary (or NaN); only
+/// there is atan2 itself called.
+#[inline(always)]
+fn direction(dx: f32, dy: f32, approx: f64) -> i32 {
+    let r = approx.round();
+    if (approx - r).abs() < 0.5 - 1e-6 {
+        r as i32
+    } else {
+        (f64::from(dy).atan2(f64::from(dx)) / (2.0 * PI64) * f64::from(TURN)).round() as i32
+    }
+}
+
+/// round(x) (halves away from zero) as an index, for 0 <= x < 2^22: 2^23 + x rounds x to the
+/// nearest integer, ties to even, in the low mantissa bits; a tie rounded down (x exactly half
+/// above it) gets one more. Out of that range the result is meaningless but defined.
 #[inline(always)]
 fn round_index(x: f32) -> usize {
-    let t = x as u32;
-    t as usize + usize::from(x - t as f32 >= 0.5)
+    const BIG: f32 = 8_388_608.0;
+    let y = x + BIG;
+    let even = y.to_bits().wrapping_sub(BIG.to_bits());
+    even.wrapping_add(u32::from((y - BIG) - x == -0.5)) as usize
 }
 
 /// Transpose of an 8 x 8 bit matrix held row by row in the bytes of a u64 (bit j of byte i
@@ -630,8 +731,8 @@ fn similarity(a: &Cylinder, b: &Cylinder, min_common: u32, sqrt: &[f32]) -> f32 
     }
     let mut nx = 0;
     for k in 0..ND {
-        for w in 0..SW {
-            nx += ((a.bits[k * SW + w] ^ b.bits[k * SW + w]) & m[w]).count_ones();
+        for (w, &mw) in m.iter().enumerate() {
+            nx += ((a.bits[k * SW + w] ^ b.bits[k * SW + w]) & mw).count_ones();
         }
     }
     let na = if full_a { a.ones } else { masked_count(&a.planes, &m) };
@@ -860,6 +961,68 @@ mod tests {
         }
         assert_eq!(hex::encode(h.finalize()), PINNED);
         assert_eq!(hex::encode(portable.finalize()), PINNED, "portable path");
+    }
+
+    /// round_index is f32::round for every value the contributions can give (0..=1296),
+    /// halves, their neighbours and random values included.
+    #[test]
+    fn round_index_is_round() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        let mut xs: Vec<f32> = (0..=1300 * 8).map(|k| k as f32 / 8.0).collect();
+        xs.extend(xs.clone().iter().flat_map(|&x| [x.next_up(), x.next_down()]));
+        xs.extend((0..1_000_000).map(|_| rng.gen_range(0.0f32..1300.0)));
+        for x in xs.into_iter().filter(|&x| x >= 0.0) {
+            assert_eq!(round_index(x), x.round() as usize, "{x}");
+        }
+    }
+
+    /// direction() is the rounded libm atan2 for every pair of coordinate differences up to
+    /// 700 px and for random ones over the whole 14-bit range.
+    #[test]
+    fn direction_is_atan2() {
+        use rand::{Rng, SeedableRng};
+        let exact = |dx: f32, dy: f32| (f64::from(dy).atan2(f64::from(dx)) / (2.0 * PI64) * f64::from(TURN)).round() as i32;
+        let check = |dx: f32, dy: f32| assert_eq!(direction(dx, dy, approx_turns(dx, dy)), exact(dx, dy), "({dx}, {dy})");
+        for dx in -700..=700 {
+            for dy in -700..=700 {
+                check(dx as f32, dy as f32);
+            }
+        }
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(8);
+        for _ in 0..1_000_000 {
+            check(rng.gen_range(-16383..=16383) as f32, rng.gen_range(-16383..=16383) as f32);
+        }
+        check(-0.0, 0.0);
+        check(0.0, -0.0);
+        check(-0.0, -0.0);
+        check(-5.0, -0.0);
+    }
+
+    /// Within R of a point, covers_given over the lines lines_near keeps (with the distances of
+    /// row_distances) is covers over all lines, for random points around every template.
+    #[test]
+    fn restricted_cover_is_cover() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
+        let mut edges = Vec::new();
+        for (_, m) in templates().iter().step_by(3) {
+            let pts: Vec<(f32, f32)> = m.iter().map(|q| (f32::from(q.x & 0x3FFF), -f32::from(q.y & 0x3FFF))).collect();
+            let hull = Hull::new(&pts);
+            for &(cx, cy) in pts.iter().take(20) {
+                hull.lines_near(cx, cy, &mut edges);
+                let (s, c) = rng.gen_range(0.0f32..6.3).sin_cos();
+                let u = rng.gen_range(-RADIUS..RADIUS) / 2f32.sqrt();
+                let px: [f32; NS] = std::array::from_fn(|j| cx + u * c - (j as f32 - 7.5) * DELTA_S * s);
+                let py: [f32; NS] = std::array::from_fn(|j| cy + u * s + (j as f32 - 7.5) * DELTA_S * c);
+                let far = hull.row_distances(&edges, &px, &py);
+                for j in 0..NS {
+                    if (px[j] - cx).hypot(py[j] - cy) <= RADIUS {
+                        assert_eq!(hull.covers_given(&edges, far[j], px[j], py[j]), hull.covers(px[j], py[j]));
+                    }
+                }
+            }
+        }
     }
 
     const PINNED: &str = "585a622bb27e700b4df154ddcdcb68d8d6ce9917798784ad2ee444a28daa7334";
