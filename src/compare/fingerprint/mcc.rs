@@ -255,13 +255,7 @@ impl Hull {
     /// the hull nearest to p lies on an edge that faces p (p beyond its line): only those edges
     /// are measured.
     fn covers_among(&self, edges: impl Iterator<Item = usize> + Clone, x: f32, y: f32) -> bool {
-        let near = |(ax, ay): (f32, f32), (bx, by): (f32, f32)| {
-            let (dx, dy) = (bx - ax, by - ay);
-            let l2 = dx * dx + dy * dy;
-            let t = if l2 > 0.0 { (((x - ax) * dx + (y - ay) * dy) / l2).clamp(0.0, 1.0) } else { 0.0 };
-            let (px, py) = (ax + t * dx - x, ay + t * dy - y);
-            px * px + py * py <= OMEGA * OMEGA
-        };
+        let near = |a: (f32, f32), b: (f32, f32)| near_segment(a, b, x, y);
         if !self.lines.is_empty() {
             let mut outside = false;
             for e in edges.clone() {
@@ -319,7 +313,11 @@ impl Hull {
         if far > OMEGA {
             return false;
         }
-        far <= 0.0 || self.covers_among(edges.iter().copied(), x, y)
+        if far <= 0.0 {
+            return true;
+        }
+        // Outside the hull, within Omega of every line: measure the edges that face p.
+        edges.iter().filter_map(|&e| self.lines.get(e).zip(self.ends.get(e))).any(|(&(nx, ny, c), &(a, b))| nx * x + ny * y - c > 0.0 && near_segment(a, b, x, y))
     }
 
     /// Is every point within R of p within Omega of the hull? (p inside the hull at depth
@@ -327,6 +325,16 @@ impl Hull {
     fn covers_disc(&self, x: f32, y: f32) -> bool {
         !self.lines.is_empty() && RADIUS + self.max_line_distance(x, y) <= OMEGA
     }
+}
+
+/// Is (x, y) within Omega of the segment a-b?
+#[inline(always)]
+fn near_segment((ax, ay): (f32, f32), (bx, by): (f32, f32), x: f32, y: f32) -> bool {
+    let (dx, dy) = (bx - ax, by - ay);
+    let l2 = dx * dx + dy * dy;
+    let t = if l2 > 0.0 { (((x - ax) * dx + (y - ay) * dy) / l2).clamp(0.0, 1.0) } else { 0.0 };
+    let (px, py) = (ax + t * dx - x, ay + t * dy - y);
+    px * px + py * py <= OMEGA * OMEGA
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -546,37 +554,37 @@ fn build<L: Lanes>(minutiae: &[Minutia], lanes: L) -> Cylinders {
             }
         }
         // Psi: a valid cell is set where the summed contribution reaches mu_psi. Eight cells at a
-        // time: their section masks as bytes, transposed into one byte per section.
+        // time: their section masks as bytes, transposed into one byte per section. The cells
+        // read are zeroed for the next minutia (all the touched ones are read).
         let mut bits = [0u64; WORDS];
-        for (ci, row) in acc.iter().enumerate() {
-            let (lo, hi) = touched[ci];
-            if lo > hi {
-                continue;
+        for (w, rows4) in acc.chunks_exact_mut(4).enumerate() {
+            let vw = valid.get(w).copied().unwrap_or(0);
+            let mut sections = [0u64; ND];
+            for (r, row) in rows4.iter_mut().enumerate() {
+                let (lo, hi) = touched.get(w * 4 + r).copied().unwrap_or((NS, 0));
+                for (half, cells) in row.chunks_exact_mut(8).enumerate() {
+                    if hi < half * 8 || lo >= half * 8 + 8 {
+                        continue;
+                    }
+                    let shift = r * NS + half * 8;
+                    let vbyte = (vw >> shift) & 0xFF;
+                    let mut x = 0u64;
+                    for (b, a) in cells.iter_mut().enumerate() {
+                        // Lanes ND.. hold 0: never set.
+                        let m = u64::from(lanes.at_least(a, MU_PSI));
+                        x |= (m * ((vbyte >> b) & 1)) << (8 * b);
+                        *a = [0.0; 8];
+                    }
+                    let x = transpose8(x);
+                    for (k, sec) in sections.iter_mut().enumerate() {
+                        *sec |= ((x >> (8 * k)) & 0xFF) << shift;
+                    }
+                }
             }
-            let w = ci / 4;
-            let vw = valid[w];
-            for half in 0..2 {
-                let shift = (ci % 4) * 16 + half * 8;
-                let vbyte = (vw >> shift) & 0xFF;
-                if vbyte == 0 || hi < half * 8 || lo >= half * 8 + 8 {
-                    continue;
+            for (k, &sec) in sections.iter().enumerate() {
+                if let Some(word) = bits.get_mut(k * SW + w) {
+                    *word = sec;
                 }
-                let mut x = 0u64;
-                for b in 0..8 {
-                    let a = &row[half * 8 + b];
-                    // Lanes ND.. hold 0: never set.
-                    let m = u64::from(lanes.at_least(a, MU_PSI));
-                    x |= (m * ((vbyte >> b) & 1)) << (8 * b);
-                }
-                let x = transpose8(x);
-                for k in 0..ND {
-                    bits[k * SW + w] |= ((x >> (8 * k)) & 0xFF) << shift;
-                }
-            }
-        }
-        for (row, &(lo, hi)) in acc.iter_mut().zip(&touched) {
-            if let Some(r) = row.get_mut(lo..=hi) {
-                r.fill([0.0; 8]);
             }
         }
         let ones = bits.iter().map(|w| w.count_ones()).sum();
