@@ -73,13 +73,29 @@ const ZZ_SLOT: [u8; 64] = {
     t
 };
 
+/// One entry of the whole-value lookup on the next `FAST_BITS` bits: a Huffman code and its
+/// magnitude bits decoded together, `len` their total length (0 = not covered: decode slowly).
+/// For AC tables `run` is the zero run before the value, or `EOB` for an end-of-block symbol.
+#[derive(Clone, Copy, Default)]
+struct Fast {
+    val: i16,
+    run: u8,
+    len: u8,
+}
+
+/// `Fast::run` of an end-of-block symbol (any AC symbol with size 0 other than ZRL).
+const EOB: u8 = 0xFF;
+
+const FAST_BITS: u32 = 9;
+const FAST_SIZE: usize = 1 << FAST_BITS;
+
 #[derive(Clone)]
 struct Huffman {
     /// Fast lookup on the next 9 bits: (symbol, code length), length 0 = not in the table.
-    fast: Vec<(u8, u8)>,
-    /// For AC tables: the next 9 bits decoded as a whole coefficient when code and magnitude
-    /// bits fit: (value, zero run, total length), length 0 = not covered.
-    fast_ac: Vec<(i16, u8, u8)>,
+    fast: Box<[(u8, u8); FAST_SIZE]>,
+    /// The next 9 bits decoded as a whole value when code and magnitude bits fit (DC tables:
+    /// the difference; AC tables: the coefficient, its zero run, or end of block).
+    fast_val: Box<[Fast; FAST_SIZE]>,
     /// Canonical decoding (JPEG F.2.2.3): max code per length (-1 none), value pointer, min code.
     maxcode: [i32; 18],
     valptr: [i32; 17],
@@ -87,15 +103,14 @@ struct Huffman {
     values: Vec<u8>,
 }
 
-const FAST_BITS: u32 = 9;
-
 impl Huffman {
-    fn new(counts: &[u8; 16], values: &[u8]) -> Option<Huffman> {
+    /// Builds the decoding tables of one DHT table (`is_ac`: class 1), or `None` if malformed.
+    fn new(counts: &[u8; 16], values: &[u8], is_ac: bool) -> Option<Huffman> {
         let total: usize = counts.iter().map(|&c| c as usize).sum();
         if total == 0 || total > 256 || values.len() != total {
             return None;
         }
-        let mut fast = vec![(0u8, 0u8); 1 << FAST_BITS];
+        let mut fast = Box::new([(0u8, 0u8); FAST_SIZE]);
         let mut maxcode = [-1i32; 18];
         let mut valptr = [0i32; 17];
         let mut mincode = [0i32; 17];
@@ -112,8 +127,9 @@ impl Huffman {
                 if len as u32 <= FAST_BITS {
                     let shift = FAST_BITS - len as u32;
                     let base = (code as usize) << shift;
+                    let sym = *values.get(k)?;
                     for e in fast.get_mut(base..base + (1 << shift))? {
-                        *e = (*values.get(k)?, len as u8);
+                        *e = (sym, len as u8);
                     }
                 }
                 code += 1;
@@ -125,27 +141,46 @@ impl Huffman {
             code <<= 1;
         }
         maxcode[17] = i32::MAX;
-        let fast_ac = fast
-            .iter()
-            .enumerate()
-            .map(|(look, &(rs, len))| {
-                let (run, size) = (rs >> 4, (rs & 15) as u32);
-                let total = len as u32 + size;
-                if len == 0 || size == 0 || total > FAST_BITS {
-                    return (0, 0, 0);
+        let mut fast_val = Box::new([Fast::default(); FAST_SIZE]);
+        for (look, (dst, &(rs, len))) in fast_val.iter_mut().zip(fast.iter()).enumerate() {
+            if len == 0 {
+                continue;
+            }
+            let (run, size) = if is_ac {
+                (rs >> 4, (rs & 15) as u32)
+            } else {
+                (0, rs as u32)
+            };
+            if size == 0 {
+                if is_ac && run == 15 {
+                    continue; // ZRL: the slow path
                 }
-                let v = ((look as u32) >> (FAST_BITS - total)) & ((1 << size) - 1);
-                let v = if v < (1 << (size - 1)) {
-                    v as i32 - (1 << size) + 1
-                } else {
-                    v as i32
+                *dst = Fast {
+                    val: 0,
+                    run: if is_ac { EOB } else { 0 },
+                    len,
                 };
-                (v as i16, run, total as u8)
-            })
-            .collect();
+                continue;
+            }
+            let total = len as u32 + size;
+            if total > FAST_BITS {
+                continue;
+            }
+            let v = ((look as u32) >> (FAST_BITS - total)) & ((1 << size) - 1);
+            let v = if v < (1 << (size - 1)) {
+                v as i32 - (1 << size) + 1
+            } else {
+                v as i32
+            };
+            *dst = Fast {
+                val: v as i16,
+                run,
+                len: total as u8,
+            };
+        }
         Some(Huffman {
             fast,
-            fast_ac,
+            fast_val,
             maxcode,
             valptr,
             mincode,
@@ -248,20 +283,29 @@ impl<'a> Bits<'a> {
         v
     }
 
+    /// Decodes one Huffman symbol: the 9-bit lookup, else canonical decoding over 16 bits.
     #[inline]
     fn decode(&mut self, h: &Huffman) -> Option<u8> {
         let look = self.peek(FAST_BITS) as usize;
-        let (sym, len) = *h.fast.get(look)?;
+        let (sym, len) = h.fast[look & (FAST_SIZE - 1)];
         if len > 0 {
             self.consume(len as u32);
             return Some(sym);
         }
-        let mut code = self.bits(FAST_BITS) as i32;
+        self.decode_slow(h)
+    }
+
+    /// Canonical decoding of a code longer than `FAST_BITS` (JPEG F.2.2.3).
+    #[inline(never)]
+    fn decode_slow(&mut self, h: &Huffman) -> Option<u8> {
+        let look = self.peek(16) as i32;
         let mut len = FAST_BITS as usize;
+        let mut code = look >> (16 - len);
         while len < 16 && code > h.maxcode[len] {
-            code = (code << 1) | self.bits(1) as i32;
             len += 1;
+            code = look >> (16 - len);
         }
+        self.consume(len as u32);
         if code > h.maxcode[len] || h.maxcode[len] < 0 {
             return None;
         }
@@ -397,7 +441,7 @@ pub(crate) fn decode_quarter(bytes: &[u8], min_height: usize) -> Option<Quarter>
                     let counts: [u8; 16] = seg.get(i + 1..i + 17)?.try_into().ok()?;
                     let total: usize = counts.iter().map(|&c| c as usize).sum();
                     let values = seg.get(i + 17..i + 17 + total)?;
-                    let table = Huffman::new(&counts, values)?;
+                    let table = Huffman::new(&counts, values, tc == 1)?;
                     if tc == 0 {
                         dc[th] = Some(table);
                     } else {
@@ -558,57 +602,90 @@ fn decode_scan(
             for v in 0..nv {
                 for h in 0..nh {
                     // DC.
-                    let s = bits.decode(dct)?;
-                    let diff = bits.receive_extend(s)?;
+                    let look = bits.peek(FAST_BITS) as usize;
+                    let f = dct.fast_val[look & (FAST_SIZE - 1)];
+                    let diff = if f.len > 0 {
+                        bits.consume(f.len as u32);
+                        f.val as i32
+                    } else {
+                        let s = bits.decode(dct)?;
+                        bits.receive_extend(s)?
+                    };
                     c.pred = c.pred.checked_add(diff)?;
                     let dcv = c.pred as f32 * q[0] as f32;
-                    if any_ac {
-                        coef.iter_mut().for_each(|v| *v = 0.0);
-                        any_ac = false;
-                    }
-                    coef[0] = dcv;
-                    // AC.
-                    let mut k = 1usize;
-                    while k < 64 {
-                        let look = bits.peek(FAST_BITS) as usize;
-                        if let Some(&(val, run, total)) = act.fast_ac.get(look) {
-                            if total > 0 {
-                                bits.consume(total as u32);
-                                k += run as usize;
-                                if k > 63 {
-                                    return None;
+                    if ci == 0 {
+                        if any_ac {
+                            coef = [0f32; 25];
+                            any_ac = false;
+                        }
+                        coef[0] = dcv;
+                        // AC, stored where it contributes to the quadrant means.
+                        let mut k = 1usize;
+                        while k < 64 {
+                            let look = bits.peek(FAST_BITS) as usize;
+                            let f = act.fast_val[look & (FAST_SIZE - 1)];
+                            let val = if f.len > 0 {
+                                bits.consume(f.len as u32);
+                                if f.run == EOB {
+                                    break;
                                 }
-                                if ci == 0 {
-                                    if let Some(c) = coef.get_mut(ZZ_SLOT[k] as usize) {
-                                        *c = val as f32 * q[k] as f32;
-                                        any_ac = true;
+                                k += f.run as usize;
+                                f.val as i32
+                            } else {
+                                let rs = bits.decode(act)?;
+                                let (r, s) = ((rs >> 4) as usize, rs & 15);
+                                if s == 0 {
+                                    if r == 15 {
+                                        k += 16;
+                                        continue;
                                     }
+                                    break;
                                 }
-                                k += 1;
-                                continue;
+                                k += r;
+                                bits.receive_extend(s)?
+                            };
+                            if k > 63 {
+                                return None;
                             }
-                        }
-                        let rs = bits.decode(act)?;
-                        let (r, s) = ((rs >> 4) as usize, rs & 15);
-                        if s == 0 {
-                            if r == 15 {
-                                k += 16;
-                                continue;
-                            }
-                            break;
-                        }
-                        k += r;
-                        if k > 63 {
-                            return None;
-                        }
-                        let val = bits.receive_extend(s)?;
-                        if ci == 0 {
                             if let Some(c) = coef.get_mut(ZZ_SLOT[k] as usize) {
                                 *c = val as f32 * q[k] as f32;
                                 any_ac = true;
                             }
+                            k += 1;
                         }
-                        k += 1;
+                    } else {
+                        // AC of a chroma block: only skipped.
+                        let mut k = 1usize;
+                        while k < 64 {
+                            let look = bits.peek(FAST_BITS) as usize;
+                            let f = act.fast_val[look & (FAST_SIZE - 1)];
+                            if f.len > 0 {
+                                bits.consume(f.len as u32);
+                                if f.run == EOB {
+                                    break;
+                                }
+                                k += f.run as usize + 1;
+                                continue;
+                            }
+                            let rs = bits.decode(act)?;
+                            let (r, s) = ((rs >> 4) as usize, rs & 15);
+                            if s == 0 {
+                                if r == 15 {
+                                    k = (k + 16).min(64); // past the end ends the block
+                                    continue;
+                                }
+                                break;
+                            }
+                            k += r;
+                            if k > 63 {
+                                return None;
+                            }
+                            bits.receive_extend(s)?;
+                            k += 1;
+                        }
+                        if k > 64 {
+                            return None;
+                        }
                     }
                     let (bx, by) = (mx * nh + h, my * nv + v);
                     if ci == 0 && !any_ac {
@@ -660,7 +737,10 @@ fn decode_scan(
     for (y, dst) in luma.chunks_exact_mut(qw.max(1)).enumerate() {
         // Block row y / 2, its top or bottom pair of quadrants.
         let half = (y % 2) * 2;
-        let blocks = quads.get((y / 2) * lbw * 4..).unwrap_or_default().chunks_exact(4);
+        let blocks = quads
+            .get((y / 2) * lbw * 4..)
+            .unwrap_or_default()
+            .chunks_exact(4);
         for (pair, b) in dst.chunks_mut(2).zip(blocks) {
             for (d, v) in pair.iter_mut().zip(&b[half..half + 2]) {
                 *d = v.clamp(0.0, 255.0);
@@ -669,8 +749,19 @@ fn decode_scan(
     }
     let (cw, ch) = (width.div_ceil(8), height.div_ceil(8));
     let mut colour = vec![[0f32; 3]; cw * ch];
-    for by in 0..ch {
-        for bx in 0..cw {
+    // Chroma block column of each colour column, per chroma component (no division per block).
+    let cols: Vec<Vec<usize>> = comps
+        .iter()
+        .skip(1)
+        .map(|c| (0..cw).map(|bx| bx * c.h / hmax).collect())
+        .collect();
+    for (by, out) in colour.chunks_exact_mut(cw.max(1)).enumerate() {
+        // Start of the chroma block row of this colour row, per chroma component.
+        let mut rows = [0usize; 2];
+        for (r, (c, &(w, _))) in rows.iter_mut().zip(comps.iter().zip(&dims).skip(1)) {
+            *r = by * c.v / vmax * w;
+        }
+        for (bx, dst) in out.iter_mut().enumerate() {
             let k = (by * lbw + bx) * 4;
             let yv = quads
                 .get(k..k + 4)
@@ -679,24 +770,22 @@ fn decode_scan(
             let rgb = if single {
                 [yv, yv, yv]
             } else {
-                let sample = |ci: usize| -> f32 {
-                    let c = &comps[ci];
-                    let (w, _) = dims[ci];
-                    let (cx, cy) = (bx * c.h / hmax, by * c.v / vmax);
+                let sample = |i: usize| -> f32 {
+                    let cx = cols.get(i).and_then(|c| c.get(bx)).copied().unwrap_or(0);
                     chroma_dc
-                        .get(ci - 1)
-                        .and_then(|d| d.get(cy * w + cx))
+                        .get(i)
+                        .and_then(|d| d.get(rows[i & 1] + cx))
                         .copied()
                         .unwrap_or(128.0)
                 };
-                let (cb, cr) = (sample(1) - 128.0, sample(2) - 128.0);
+                let (cb, cr) = (sample(0) - 128.0, sample(1) - 128.0);
                 [
                     yv + 1.402 * cr,
                     yv - 0.344_136 * cb - 0.714_136 * cr,
                     yv + 1.772 * cb,
                 ]
             };
-            colour[by * cw + bx] = rgb.map(|v| v.clamp(0.0, 255.0));
+            *dst = rgb.map(|v| v.clamp(0.0, 255.0));
         }
     }
     Some(Quarter {
@@ -815,8 +904,9 @@ mod tests {
             .expect("faces dir")
             .map(|e| e.expect("entry").path())
             .filter(|p| {
-                p.extension()
-                    .is_some_and(|e| e.eq_ignore_ascii_case("jpg") || e.eq_ignore_ascii_case("jpeg"))
+                p.extension().is_some_and(|e| {
+                    e.eq_ignore_ascii_case("jpg") || e.eq_ignore_ascii_case("jpeg")
+                })
             })
             .collect();
         faces.sort();
@@ -867,6 +957,30 @@ mod tests {
         assert_eq!(
             digest,
             "6ad4a2b39189b9284e50e898c6473072aa10775054ea5cb376c8165955a806d0"
+        );
+    }
+
+    /// Hand-run speed check: `cargo test --release --lib jpeg_quarter::tests::speed --
+    /// --ignored --nocapture` prints the median decode time of the acceptance photo.
+    #[test]
+    #[ignore]
+    fn speed() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+        let b =
+            std::fs::read(root.join("samples/pass-case/acceptance/451022202404011140/photo.jpg"))
+                .expect("photo");
+        let mut times = Vec::new();
+        for _ in 0..31 {
+            let t = std::time::Instant::now();
+            for _ in 0..100 {
+                std::hint::black_box(decode_quarter(std::hint::black_box(&b), 0));
+            }
+            times.push(t.elapsed().as_secs_f64() / 100.0 * 1e6);
+        }
+        times.sort_by(f64::total_cmp);
+        println!(
+            "decode_quarter median {:.1} us, min {:.1} us",
+            times[15], times[0]
         );
     }
 
