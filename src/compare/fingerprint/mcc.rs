@@ -124,6 +124,7 @@ fn norm_pi(a: f64) -> f64 {
     }
 }
 
+/// The lookup tables, built on first use.
 fn tables() -> &'static Tables {
     static T: OnceLock<Tables> = OnceLock::new();
     T.get_or_init(|| {
@@ -191,6 +192,7 @@ struct Hull {
 }
 
 impl Hull {
+    /// The hull of `points` and its edge lines.
     fn new(points: &[(f32, f32)]) -> Hull {
         // Andrew's monotone chain on integer-valued coordinates (exact in f64).
         let mut p: Vec<(f64, f64)> = points.iter().map(|&(x, y)| (f64::from(x), f64::from(y))).collect();
@@ -943,6 +945,7 @@ mod tests {
         v
     }
 
+    /// Feed every byte of a template's cylinders, distances and radial angles to `h`.
     fn digest(c: &Cylinders, h: &mut Sha256) {
         h.update((c.cyl.len() as u64).to_le_bytes());
         for y in &c.cyl {
