@@ -580,7 +580,7 @@ fn decode_scan(
         .collect();
     let a = half_weights();
     let mut bits = Bits::new(bytes, start);
-    let mut coef = [0f32; 25];
+    let mut coef = [0f32; 26];
     // Whether `coef` holds a contributing AC coefficient of the current luma block.
     let mut any_ac = false;
     let total_mcus = mcux * mcuy;
@@ -615,7 +615,7 @@ fn decode_scan(
                     let dcv = c.pred as f32 * q[0] as f32;
                     if ci == 0 {
                         if any_ac {
-                            coef = [0f32; 25];
+                            coef = [0f32; 26];
                             any_ac = false;
                         }
                         coef[0] = dcv;
@@ -647,10 +647,10 @@ fn decode_scan(
                             if k > 63 {
                                 return None;
                             }
-                            if let Some(c) = coef.get_mut(ZZ_SLOT[k] as usize) {
-                                *c = val as f32 * q[k] as f32;
-                                any_ac = true;
-                            }
+                            // Slot 25 takes the coefficients that do not contribute.
+                            let slot = ZZ_SLOT[k & 63] as usize;
+                            coef[slot.min(25)] = val as f32 * q[k & 63] as f32;
+                            any_ac |= slot < 25;
                             k += 1;
                         }
                     } else {
