@@ -201,6 +201,7 @@ struct Bits<'a> {
 }
 
 impl<'a> Bits<'a> {
+    /// A reader of the entropy-coded bytes of `data` from `pos`.
     fn new(data: &'a [u8], pos: usize) -> Bits<'a> {
         Bits {
             data,
@@ -212,6 +213,7 @@ impl<'a> Bits<'a> {
         }
     }
 
+    /// Tops the buffer up to at least 57 bits (zero bits, counted in `overrun`, past a marker).
     fn fill(&mut self) {
         // Fast path: the next bytes hold no 0xFF (no stuffing, no marker): take them at once.
         if self.marker.is_none() {
@@ -259,6 +261,7 @@ impl<'a> Bits<'a> {
         }
     }
 
+    /// The next `k` bits (k <= 16), most significant first, without consuming them.
     #[inline]
     fn peek(&mut self, k: u32) -> u32 {
         if self.n < k {
@@ -267,12 +270,14 @@ impl<'a> Bits<'a> {
         (self.acc >> (64 - k)) as u32
     }
 
+    /// Drops `k` bits that `peek` made available.
     #[inline]
     fn consume(&mut self, k: u32) {
         self.acc <<= k;
         self.n -= k;
     }
 
+    /// Reads `k` bits (k <= 16) as an unsigned number.
     #[inline]
     fn bits(&mut self, k: u32) -> u32 {
         if k == 0 {
@@ -371,6 +376,7 @@ struct Component {
     pred: i32,
 }
 
+/// The big-endian 16-bit number at `at`, or `None` past the end.
 fn be16(b: &[u8], at: usize) -> Option<usize> {
     Some(u16::from_be_bytes([*b.get(at)?, *b.get(at + 1)?]) as usize)
 }
@@ -525,6 +531,7 @@ pub(crate) fn decode_quarter(bytes: &[u8], min_height: usize) -> Option<Quarter>
     }
 }
 
+/// Decodes the one baseline scan starting at `start` and assembles the reduced image.
 #[allow(clippy::too_many_arguments)]
 fn decode_scan(
     bytes: &[u8],
@@ -805,6 +812,7 @@ mod tests {
     use super::*;
     use image::{Rgb, RgbImage};
 
+    /// `img` encoded as baseline JPEG at quality `q`.
     fn jpeg(img: &RgbImage, q: u8) -> Vec<u8> {
         let mut out = Vec::new();
         let enc = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, q);
@@ -819,6 +827,7 @@ mod tests {
         out
     }
 
+    /// A smooth synthetic colour image of `w x h` pixels.
     fn test_image(w: u32, h: u32) -> RgbImage {
         RgbImage::from_fn(w, h, |x, y| {
             let v = ((x as f32 * 0.09).sin() * 60.0 + (y as f32 * 0.05).cos() * 50.0 + 128.0) as u8;
