@@ -470,16 +470,19 @@ mod tests {
         }
     }
 
-    /// The first implementation of [`Grid::from_rgb_area`]'s pixel loop: per output row, every
-    /// contributing source row converted again.
-    #[test]
-    fn every_instruction_set_gives_the_same_area_average_bits() {
-        let mut s = 11u32;
-        let img = RgbImage::from_fn(203, 171, |_, _| {
+    /// A `w x h` image of pseudo-random pixels (a linear congruential sequence from `seed`).
+    fn noise_image(w: u32, h: u32, seed: u32) -> RgbImage {
+        let mut s = seed;
+        RgbImage::from_fn(w, h, |_, _| {
             s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
             let b = s.to_le_bytes();
             image::Rgb([b[1], b[2], b[3]])
-        });
+        })
+    }
+
+    #[test]
+    fn every_instruction_set_gives_the_same_area_average_bits() {
+        let img = noise_image(203, 171, 11);
         for (r, w, h) in [
             (SrcRect { x: 0.0, y: 0.0, w: 203.0, h: 171.0 }, 34, 29),
             (SrcRect { x: -3.5, y: 2.25, w: 190.0, h: 140.0 }, 33, 57),
@@ -494,12 +497,7 @@ mod tests {
 
     #[test]
     fn area_average_equals_recomputing_every_row() {
-        let mut s = 5u32;
-        let img = RgbImage::from_fn(61, 53, |_, _| {
-            s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-            let b = s.to_le_bytes();
-            image::Rgb([b[1], b[2], b[3]])
-        });
+        let img = noise_image(61, 53, 5);
         for (r, w, h) in [
             (SrcRect { x: 0.0, y: 0.0, w: 61.0, h: 53.0 }, 24, 21),
             (SrcRect { x: -3.5, y: 2.25, w: 70.0, h: 40.0 }, 13, 31),
