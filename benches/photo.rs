@@ -160,6 +160,9 @@ fn benches(c: &mut Criterion) {
             )
         })
     });
+    g.bench_function("printed probe straight from png rows (sample scan)", |b| {
+        b.iter(|| Probe::from_printed_png(black_box(&inp.front_sample), 600).expect("probe"))
+    });
     g.bench_function(
         "crop + features from png (our scan, fast compression)",
         |b| {

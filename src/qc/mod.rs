@@ -81,8 +81,8 @@ impl Gallery {
             }
         }
         if let Some(s) = surface {
-            if let Ok(crop) = photo::crop_printed_photo_from_png(s.front.bytes(), s.dpi) {
-                probes.push((Probe::from_printed_crop(&crop, s.dpi), CompareKind::PrintedVsAcceptance));
+            if let Ok(probe) = Probe::from_printed_png(s.front.bytes(), s.dpi) {
+                probes.push((probe, CompareKind::PrintedVsAcceptance));
             }
         }
         let slots: Vec<Template> = chip.as_ref().map(|c| c.fingers.iter().map(|s| Template::prepare(&s.minutiae)).collect()).unwrap_or_default();

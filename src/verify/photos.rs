@@ -52,11 +52,10 @@ struct Pair {
 
 /// The printed photo of a photo-side scan (PNG decoded only down to the rows needed).
 pub fn printed_probe(scan: &[u8], dpi: u32) -> Result<Probe, PhotoError> {
-    let crop = match photo::sniff(scan) {
-        Some(ImageKind::Png) => photo::crop_printed_photo_from_png(scan, dpi)?,
-        _ => photo::crop_printed_photo(&photo::decode(scan)?, dpi)?,
-    };
-    Ok(Probe::from_printed_crop(&crop, dpi))
+    match photo::sniff(scan) {
+        Some(ImageKind::Png) => Probe::from_printed_png(scan, dpi),
+        _ => Ok(Probe::from_printed_crop(&photo::crop_printed_photo(&photo::decode(scan)?, dpi)?, dpi)),
+    }
 }
 
 fn decide(kind: CompareKind, a: &PhotoFeatures, b: &Probe) -> Pair {

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use image::RgbImage;
 
 use super::{compare, crop_printed_photo, decode, CompareKind, PhotoFeatures, Probe, Threshold};
-use super::{crop_printed_photo_from_png, decide_with};
+use super::decide_with;
 use crate::fixtures::print::{self, Degradation, PrintStyle};
 use crate::rules::photo_quality::{self, QualityBounds, QualityCalibration, RawMetrics};
 
@@ -457,8 +457,7 @@ pub fn check_samples(cal: &PhotoCalibration, samples: &[SampleCard]) -> Vec<Samp
             continue;
         };
         let chip_f = PhotoFeatures::from_reference(&s.chip);
-        let printed = crop_printed_photo_from_png(&s.front_png, s.dpi)
-            .map(|c| Probe::from_printed_crop(&c, s.dpi));
+        let printed = Probe::from_printed_png(&s.front_png, s.dpi);
         let mut scores = vec![compare(
             &acc_f,
             &Probe::from_photo(&s.chip),

@@ -8,6 +8,7 @@ use std::io::Cursor;
 
 use image::{Rgb, RgbImage};
 
+use super::grid::{AreaRows, Grid};
 use super::{PhotoError, CARD_MM, MAX_SIDE, PRINTED_PHOTO_MM};
 
 /// Margin around the nominal printed-photo region in the crop, millimetres.
@@ -93,6 +94,34 @@ pub fn crop_printed_photo_from_png(bytes: &[u8], dpi: u32) -> Result<RgbImage, P
         }
     }
     crop_with_png_crate(bytes, dpi)
+}
+
+/// The printed-photo crop of a PNG scan fed row by row into `rows` (an averaging over the crop's
+/// pixels, [`crop_rect`]) as the fast row reader decodes them: crop pixels outside the scan are
+/// white, as in [`crop_printed_photo_from_png`]. `None` when the fast reader does not take the
+/// file (the caller then crops the long way).
+pub(crate) fn printed_rows_from_png(bytes: &[u8], dpi: u32, mut rows: AreaRows) -> Option<Grid> {
+    let h = super::png_rows::header(bytes)?;
+    if h.width > MAX_SIDE || h.height > MAX_SIDE || check_scan(h.width, h.height, dpi).is_err() {
+        return None;
+    }
+    let (x0, y0, _, ch) = crop_rect(dpi);
+    let (ch, scan_h) = (i64::from(ch), i64::from(h.height));
+    // Crop row yy is scan row y0 + yy: rows above the scan, then the scan's, then rows below.
+    for yy in 0..(-y0).clamp(0, ch) {
+        rows.push_white(yy as usize);
+    }
+    let y_end = (y0 + ch).clamp(0, scan_h) as usize;
+    super::png_rows::read_rows(bytes, &h, y_end, |y, row| {
+        let yy = y as i64 - y0;
+        if (0..ch).contains(&yy) {
+            rows.push_pixels(yy as usize, row, h.channels, -x0);
+        }
+    })?;
+    for yy in (scan_h - y0).clamp(0, ch)..ch {
+        rows.push_white(yy as usize);
+    }
+    Some(rows.finish())
 }
 
 /// Copies the crop's columns of scan row `y` (`channels` bytes per pixel) into `out`, whose

@@ -8,9 +8,9 @@ use std::sync::OnceLock;
 
 use image::{GrayImage, RgbImage};
 
-use super::grid::{Grid, SrcRect};
+use super::grid::{AreaRows, Grid, SrcRect};
 use super::jpeg_quarter::{decode_quarter, Quarter};
-use super::PRINTED_PHOTO_MM;
+use super::{PhotoError, PRINTED_PHOTO_MM};
 
 /// Nominal height of the photo frame in millimetres (26 x 32 mm, GA 461 / card geometry).
 pub(crate) const FRAME_H_MM: f32 = 32.0;
@@ -438,17 +438,12 @@ impl Grids {
 
     /// A printed-photo crop at `dpi` whose nominal frame starts `margin_mm` from its top-left.
     fn of_printed(crop: &RgbImage, dpi: u32, margin_mm: f32, p: &Params) -> Grids {
-        let px_mm = 25.4 / dpi.max(1) as f32;
-        let (cw, ch) = (crop.width() as f32 * px_mm, crop.height() as f32 * px_mm);
-        let gw = (cw / p.cell_mm).floor().max(1.0) as usize;
-        let gh = (ch / p.cell_mm).floor().max(1.0) as usize;
-        let src = SrcRect {
-            x: 0.0,
-            y: 0.0,
-            w: (gw as f32 * p.cell_mm / px_mm) as f64,
-            h: (gh as f32 * p.cell_mm / px_mm) as f64,
-        };
-        let base = Grid::from_rgb_area(crop, src, gw, gh, p.cell_mm);
+        let (src, gw, gh) = printed_grid_rect(crop.width(), crop.height(), dpi, p);
+        Self::of_printed_base(Grid::from_rgb_area(crop, src, gw, gh, p.cell_mm), margin_mm, p)
+    }
+
+    /// [`Grids::of_printed`] from the crop's area-averaged luma grid.
+    fn of_printed_base(base: Grid, margin_mm: f32, p: &Params) -> Grids {
         let frame = Frame {
             x0: margin_mm,
             y0: margin_mm,
@@ -463,6 +458,22 @@ impl Grids {
             bg: None,
         }
     }
+}
+
+/// The source rectangle (crop pixels) and grid size of a `cw x ch` printed-photo crop at `dpi`:
+/// whole cells of `p.cell_mm` from its top-left corner.
+fn printed_grid_rect(cw: u32, ch: u32, dpi: u32, p: &Params) -> (SrcRect, usize, usize) {
+    let px_mm = 25.4 / dpi.max(1) as f32;
+    let (cw, ch) = (cw as f32 * px_mm, ch as f32 * px_mm);
+    let gw = (cw / p.cell_mm).floor().max(1.0) as usize;
+    let gh = (ch / p.cell_mm).floor().max(1.0) as usize;
+    let src = SrcRect {
+        x: 0.0,
+        y: 0.0,
+        w: (gw as f32 * p.cell_mm / px_mm) as f64,
+        h: (gh as f32 * p.cell_mm / px_mm) as f64,
+    };
+    (src, gw, gh)
 }
 
 /// Features of a reference photo (acceptance or chip photo).
@@ -611,6 +622,22 @@ impl Probe {
             grids: Grids::of_printed(crop, dpi, super::CROP_MARGIN_MM as f32, p),
             printed: true,
         }
+    }
+
+    /// The printed photo of a photo-side PNG scan at `dpi`: the same probe, to the bit, as
+    /// [`super::crop_printed_photo_from_png`] then [`Probe::from_printed_crop`], but the common
+    /// scan's rows go straight from the decoder into the area averaging (no crop image). Any
+    /// PNG the fast row reader does not take goes the long way, which also words the errors.
+    pub fn from_printed_png(scan: &[u8], dpi: u32) -> Result<Probe, PhotoError> {
+        let p = &PARAMS;
+        let (_, _, cw, ch) = super::crop::crop_rect(dpi);
+        let (src, gw, gh) = printed_grid_rect(cw, ch, dpi, p);
+        let rows = AreaRows::new(cw as usize, ch as usize, src, gw, gh, p.cell_mm);
+        let margin = super::CROP_MARGIN_MM as f32;
+        if let Some(base) = super::crop::printed_rows_from_png(scan, dpi, rows) {
+            return Ok(Probe { grids: Grids::of_printed_base(base, margin, p), printed: true });
+        }
+        Ok(Self::from_printed_crop(&super::crop_printed_photo_from_png(scan, dpi)?, dpi))
     }
 
     /// Whether this probe is a printed crop.

@@ -73,23 +73,277 @@ fn luma_row(rgb: &[u8], out: &mut [f32]) {
     }
 }
 
-/// [`Grid::from_rgb_area`] as an AVX2 operation.
+/// [`luma`] of pixels of `channels` bytes (1 grey, 2 grey+alpha, 3 RGB, 4 RGBA) into `out`, one
+/// value per pixel: grey counts as R = G = B (its luma is the grey value exactly) and alpha is
+/// dropped, as `image`'s conversions to RGB do.
+#[inline(always)]
+fn luma_pixels(src: &[u8], channels: usize, out: &mut [f32]) {
+    match channels {
+        3 => luma_row(src, out),
+        1 => {
+            for (v, &g) in out.iter_mut().zip(src) {
+                *v = luma(&[g, g, g]);
+            }
+        }
+        2 => {
+            for (v, px) in out.iter_mut().zip(src.chunks_exact(2)) {
+                *v = luma(&[px[0], px[0], px[0]]);
+            }
+        }
+        _ => {
+            for (v, px) in out.iter_mut().zip(src.chunks_exact(channels.max(3))) {
+                *v = luma(&[px[0], px[1], px[2]]);
+            }
+        }
+    }
+}
+
+/// Luma of white: (77 + 150 + 29) * 255 / 256, exactly 255.
+const WHITE: f32 = 255.0;
+
+/// An output row of [`AreaRows`] being summed: the weighted sum of its source rows so far
+/// (columns `x_lo..x_hi`) and the sum of their weights.
+struct OpenRow {
+    c: usize,
+    acc: Vec<f32>,
+    wy_sum: f32,
+}
+
+/// Area-averaged luma of an image that arrives row by row, top to bottom: the engine of
+/// [`Grid::from_rgb_area`], and of the printed-photo grid taken straight from a scan's rows as
+/// they are decoded (no crop image in between). Each output row is the weighted sum of its
+/// source rows in order, then weighted along x once: the same operations in the same order
+/// whichever way the rows come, so the same values to the bit. Source columns are `columns()`;
+/// rows not fed, and pixels outside the image, do not count (a cell with none is white).
+pub(crate) struct AreaRows {
+    out: Grid,
+    xw: AxisWeights,
+    yw: AxisWeights,
+    wsum_x: Vec<f32>,
+    x_lo: usize,
+    x_hi: usize,
+    /// Source rows some output row takes with a positive weight.
+    wanted: Vec<bool>,
+    /// The next output row to open.
+    next_c: usize,
+    open: Vec<OpenRow>,
+    spare: Vec<Vec<f32>>,
+    /// Luma of the current source row, columns `x_lo..x_hi`.
+    vals: Vec<f32>,
+    #[cfg(target_arch = "x86_64")]
+    v3: Option<pulp::x86::V3>,
+}
+
+/// [`AreaRows::push_pixels`] as an AVX2 operation.
 #[cfg(target_arch = "x86_64")]
-struct LumaArea<'a> {
-    img: &'a RgbImage,
-    r: SrcRect,
-    w: usize,
-    h: usize,
-    cell_mm: f32,
+struct Push<'a> {
+    rows: &'a mut AreaRows,
+    y: usize,
+    src: &'a [u8],
+    channels: usize,
+    offset: i64,
 }
 
 #[cfg(target_arch = "x86_64")]
-impl pulp::NullaryFnOnce for LumaArea<'_> {
+impl pulp::NullaryFnOnce for Push<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn call(self) {
+        self.rows.push_impl(self.y, self.src, self.channels, self.offset)
+    }
+}
+
+impl AreaRows {
+    /// Averaging of the source rectangle `r` of an `iw x ih` image onto `w x h` cells of
+    /// `cell_mm`, compiled for AVX2 when the processor has it.
+    pub fn new(iw: usize, ih: usize, r: SrcRect, w: usize, h: usize, cell_mm: f32) -> AreaRows {
+        #[allow(unused_mut)]
+        let mut rows = Self::new_baseline(iw, ih, r, w, h, cell_mm);
+        #[cfg(target_arch = "x86_64")]
+        {
+            rows.v3 = pulp::x86::V3::try_new();
+        }
+        rows
+    }
+
+    /// [`AreaRows::new`] without the AVX2 dispatch.
+    fn new_baseline(iw: usize, ih: usize, r: SrcRect, w: usize, h: usize, cell_mm: f32) -> AreaRows {
+        let w = w.max(1);
+        let h = h.max(1);
+        let out = Grid::filled(w, h, cell_mm, 255.0);
+        let xw = axis_weights(iw, r.x, r.w / w as f64, w);
+        let yw = axis_weights(ih, r.y, r.h / h as f64, h);
+        let mut x_lo = xw.start.first().copied().unwrap_or(0).min(iw);
+        let x_hi = xw
+            .start
+            .iter()
+            .zip(&xw.weights)
+            .map(|(s, ws)| s + ws.len())
+            .max()
+            .unwrap_or(0)
+            .min(iw);
+        let mut wanted = vec![false; ih];
+        if iw == 0 || x_lo >= x_hi {
+            // Nothing to average: every cell stays white.
+            x_lo = x_hi;
+        } else {
+            for (s, ws) in yw.start.iter().zip(&yw.weights) {
+                for (k, &wy) in ws.iter().enumerate() {
+                    if let Some(slot) = wanted.get_mut(s + k) {
+                        *slot |= wy > 0.0;
+                    }
+                }
+            }
+        }
+        AreaRows {
+            out,
+            wsum_x: xw.weights.iter().map(|ws| ws.iter().sum()).collect(),
+            xw,
+            yw,
+            x_lo,
+            x_hi,
+            wanted,
+            next_c: 0,
+            open: Vec::new(),
+            spare: Vec::new(),
+            vals: vec![0f32; x_hi - x_lo],
+            #[cfg(target_arch = "x86_64")]
+            v3: None,
+        }
+    }
+
+    /// Whether source row `y` counts (a row not wanted may be skipped or fed, alike).
+    pub fn wants(&self, y: usize) -> bool {
+        self.wanted.get(y).copied().unwrap_or(false)
+    }
+
+    /// Feeds source row `y` (rows in increasing order): source column `x` is the pixel at
+    /// `x - offset` of `src` (pixels of `channels` bytes), white where that is outside `src`.
+    pub fn push_pixels(&mut self, y: usize, src: &[u8], channels: usize, offset: i64) {
+        if !self.wants(y) {
+            return;
+        }
+        #[cfg(target_arch = "x86_64")]
+        if let Some(simd) = self.v3 {
+            return simd.vectorize(Push { rows: self, y, src, channels, offset });
+        }
+        self.push_impl(y, src, channels, offset)
+    }
+
+    /// Feeds a white source row `y`.
+    pub fn push_white(&mut self, y: usize) {
+        self.push_pixels(y, &[], 3, 0);
+    }
+
+    #[inline(always)]
+    fn push_impl(&mut self, y: usize, src: &[u8], channels: usize, offset: i64) {
+        let channels = channels.clamp(1, 4);
+        // Source columns x_lo..x_hi: those with a pixel in `src` are a..b.
+        let n = (src.len() / channels) as i64;
+        let a = (offset.max(self.x_lo as i64)).min(self.x_hi as i64);
+        let b = (offset + n).clamp(a, self.x_hi as i64);
+        let (a0, b0) = ((a - self.x_lo as i64) as usize, (b - self.x_lo as i64) as usize);
+        let (p0, p1) = ((a - offset) as usize * channels, (b - offset) as usize * channels);
+        if let (Some(pix), Some(dst)) = (src.get(p0..p1), self.vals.get_mut(a0..b0)) {
+            luma_pixels(pix, channels, dst);
+        }
+        self.vals.iter_mut().take(a0).for_each(|v| *v = WHITE);
+        self.vals.iter_mut().skip(b0).for_each(|v| *v = WHITE);
+        self.accumulate(y);
+    }
+
+    /// Adds `vals` (source row `y`) to every output row that takes it and completes the rows
+    /// that end with it.
+    #[inline(always)]
+    fn accumulate(&mut self, y: usize) {
+        let h = self.out.h;
+        while self.next_c < h && self.yw.start.get(self.next_c).is_some_and(|&s| s <= y) {
+            let mut acc = self.spare.pop().unwrap_or_default();
+            acc.clear();
+            acc.resize(self.x_hi - self.x_lo, 0.0);
+            self.open.push(OpenRow { c: self.next_c, acc, wy_sum: 0.0 });
+            self.next_c += 1;
+        }
+        let mut i = 0;
+        while i < self.open.len() {
+            let (start, ws): (usize, &[f32]) = match (self.yw.start.get(self.open[i].c), self.yw.weights.get(self.open[i].c)) {
+                (Some(&s), Some(ws)) => (s, ws.as_slice()),
+                _ => (y, &[][..]),
+            };
+            let row = &mut self.open[i];
+            if let Some(&wy) = y.checked_sub(start).and_then(|k| ws.get(k)) {
+                if wy > 0.0 {
+                    for (a, v) in row.acc.iter_mut().zip(&self.vals) {
+                        *a += wy * v;
+                    }
+                    row.wy_sum += wy;
+                }
+            }
+            if start + ws.len() <= y + 1 {
+                let done = self.open.swap_remove(i);
+                self.complete(done);
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    /// Weighs a summed output row along x into the grid.
+    #[inline(always)]
+    fn complete(&mut self, row: OpenRow) {
+        let w = self.out.w;
+        if row.wy_sum > 1e-6 {
+            if let Some(cells) = self.out.data.get_mut(row.c * w..(row.c + 1) * w) {
+                for (((o, ws), &s), wx) in cells.iter_mut().zip(&self.xw.weights).zip(&self.xw.start).zip(&self.wsum_x) {
+                    let Some(src) = s
+                        .checked_sub(self.x_lo)
+                        .and_then(|s0| row.acc.get(s0..s0 + ws.len()))
+                    else {
+                        continue;
+                    };
+                    let v: f32 = src.iter().zip(ws).map(|(a, b)| a * b).sum();
+                    let norm = wx * row.wy_sum;
+                    if norm > 1e-6 {
+                        *o = v / norm;
+                    }
+                }
+            }
+        }
+        self.spare.push(row.acc);
+    }
+
+    /// The grid, completing the rows still open (their remaining source rows were not fed).
+    pub fn finish(self) -> Grid {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(simd) = self.v3 {
+            return simd.vectorize(Finish(self));
+        }
+        self.finish_impl()
+    }
+
+    #[inline(always)]
+    fn finish_impl(mut self) -> Grid {
+        let mut open = std::mem::take(&mut self.open);
+        open.sort_by_key(|r| r.c);
+        for row in open {
+            self.complete(row);
+        }
+        self.out
+    }
+}
+
+/// [`AreaRows::finish`] as an AVX2 operation.
+#[cfg(target_arch = "x86_64")]
+struct Finish(AreaRows);
+
+#[cfg(target_arch = "x86_64")]
+impl pulp::NullaryFnOnce for Finish {
     type Output = Grid;
 
     #[inline(always)]
     fn call(self) -> Grid {
-        Grid::luma_area(self.img, self.r, self.w, self.h, self.cell_mm)
+        self.0.finish_impl()
     }
 }
 
@@ -110,86 +364,16 @@ impl Grid {
     /// Compiled for AVX2 when the processor has it (the same operations in the same order, so
     /// the same values to the bit: the per-pixel luma is an exact integer sum scaled by 1/256).
     pub fn from_rgb_area(img: &RgbImage, r: SrcRect, w: usize, h: usize, cell_mm: f32) -> Grid {
-        #[cfg(target_arch = "x86_64")]
-        if let Some(simd) = pulp::x86::V3::try_new() {
-            return simd.vectorize(LumaArea { img, r, w, h, cell_mm });
-        }
-        Self::luma_area(img, r, w, h, cell_mm)
+        Self::area_rows(img, AreaRows::new(img.width() as usize, img.height() as usize, r, w, h, cell_mm))
     }
 
-    /// The body of [`Grid::from_rgb_area`], inlined into each instruction-set version.
-    #[inline(always)]
-    fn luma_area(img: &RgbImage, r: SrcRect, w: usize, h: usize, cell_mm: f32) -> Grid {
-        let w = w.max(1);
-        let h = h.max(1);
+    /// Feeds the rows of `img` that `rows` wants.
+    fn area_rows(img: &RgbImage, mut rows: AreaRows) -> Grid {
         let iw = img.width() as usize;
-        let ih = img.height() as usize;
-        let mut out = Grid::filled(w, h, cell_mm, 255.0);
-        if iw == 0 || ih == 0 {
-            return out;
+        for (y, row) in img.as_raw().chunks_exact(iw.max(1) * 3).enumerate() {
+            rows.push_pixels(y, row, 3, 0);
         }
-        let xw = axis_weights(iw, r.x, r.w / w as f64, w);
-        let yw = axis_weights(ih, r.y, r.h / h as f64, h);
-        let x_lo = xw.start.first().copied().unwrap_or(0).min(iw);
-        let x_hi = xw
-            .start
-            .iter()
-            .zip(&xw.weights)
-            .map(|(s, ws)| s + ws.len())
-            .max()
-            .unwrap_or(0)
-            .min(iw);
-        if x_lo >= x_hi {
-            return out;
-        }
-        let wsum_x: Vec<f32> = xw.weights.iter().map(|ws| ws.iter().sum()).collect();
-        let raw = img.as_raw();
-        // Vertical pass first: the weighted sum of the source rows of one output row, then the
-        // horizontal weights once per output row. A source row shared by two output rows has
-        // its values computed once (`vals_row`).
-        let mut acc = vec![0f32; x_hi - x_lo];
-        let mut vals = vec![0f32; x_hi - x_lo];
-        let mut vals_row = usize::MAX;
-        for c in 0..h {
-            acc.iter_mut().for_each(|a| *a = 0.0);
-            let mut wy_sum = 0f32;
-            for (k, &wy) in yw.weights[c].iter().enumerate() {
-                let y = yw.start[c] + k;
-                if wy <= 0.0 || y >= ih {
-                    continue;
-                }
-                if vals_row != y {
-                    let off = y * iw * 3;
-                    let Some(row) = raw.get(off + x_lo * 3..off + x_hi * 3) else {
-                        continue;
-                    };
-                    luma_row(row, &mut vals);
-                    vals_row = y;
-                }
-                for (a, v) in acc.iter_mut().zip(&vals) {
-                    *a += wy * v;
-                }
-                wy_sum += wy;
-            }
-            if wy_sum <= 1e-6 {
-                continue;
-            }
-            let row = &mut out.data[c * w..(c + 1) * w];
-            for (((o, ws), &s), wx) in row.iter_mut().zip(&xw.weights).zip(&xw.start).zip(&wsum_x) {
-                let Some(src) = s
-                    .checked_sub(x_lo)
-                    .and_then(|s0| acc.get(s0..s0 + ws.len()))
-                else {
-                    continue;
-                };
-                let v: f32 = src.iter().zip(ws).map(|(a, b)| a * b).sum();
-                let norm = wx * wy_sum;
-                if norm > 1e-6 {
-                    *o = v / norm;
-                }
-            }
-        }
-        out
+        rows.finish()
     }
 
     #[inline]
@@ -480,18 +664,161 @@ mod tests {
         })
     }
 
+    /// The first implementation of [`Grid::from_rgb_area`] (the whole image in memory, output row
+    /// by output row), kept as the oracle for the row-streaming [`AreaRows`].
+    fn reference_area(img: &RgbImage, r: SrcRect, w: usize, h: usize, cell_mm: f32) -> Grid {
+        let w = w.max(1);
+        let h = h.max(1);
+        let iw = img.width() as usize;
+        let ih = img.height() as usize;
+        let mut out = Grid::filled(w, h, cell_mm, 255.0);
+        if iw == 0 || ih == 0 {
+            return out;
+        }
+        let xw = axis_weights(iw, r.x, r.w / w as f64, w);
+        let yw = axis_weights(ih, r.y, r.h / h as f64, h);
+        let x_lo = xw.start.first().copied().unwrap_or(0).min(iw);
+        let x_hi = xw
+            .start
+            .iter()
+            .zip(&xw.weights)
+            .map(|(s, ws)| s + ws.len())
+            .max()
+            .unwrap_or(0)
+            .min(iw);
+        if x_lo >= x_hi {
+            return out;
+        }
+        let wsum_x: Vec<f32> = xw.weights.iter().map(|ws| ws.iter().sum()).collect();
+        let raw = img.as_raw();
+        // Vertical pass first: the weighted sum of the source rows of one output row, then the
+        // horizontal weights once per output row. A source row shared by two output rows has
+        // its values computed once (`vals_row`).
+        let mut acc = vec![0f32; x_hi - x_lo];
+        let mut vals = vec![0f32; x_hi - x_lo];
+        let mut vals_row = usize::MAX;
+        for c in 0..h {
+            acc.iter_mut().for_each(|a| *a = 0.0);
+            let mut wy_sum = 0f32;
+            for (k, &wy) in yw.weights[c].iter().enumerate() {
+                let y = yw.start[c] + k;
+                if wy <= 0.0 || y >= ih {
+                    continue;
+                }
+                if vals_row != y {
+                    let off = y * iw * 3;
+                    let Some(row) = raw.get(off + x_lo * 3..off + x_hi * 3) else {
+                        continue;
+                    };
+                    luma_row(row, &mut vals);
+                    vals_row = y;
+                }
+                for (a, v) in acc.iter_mut().zip(&vals) {
+                    *a += wy * v;
+                }
+                wy_sum += wy;
+            }
+            if wy_sum <= 1e-6 {
+                continue;
+            }
+            let row = &mut out.data[c * w..(c + 1) * w];
+            for (((o, ws), &s), wx) in row.iter_mut().zip(&xw.weights).zip(&xw.start).zip(&wsum_x) {
+                let Some(src) = s
+                    .checked_sub(x_lo)
+                    .and_then(|s0| acc.get(s0..s0 + ws.len()))
+                else {
+                    continue;
+                };
+                let v: f32 = src.iter().zip(ws).map(|(a, b)| a * b).sum();
+                let norm = wx * wy_sum;
+                if norm > 1e-6 {
+                    *o = v / norm;
+                }
+            }
+        }
+        out
+    }
+
+
+    fn bits(g: &Grid) -> Vec<u32> {
+        g.data.iter().map(|v| v.to_bits()).collect()
+    }
+
+    /// Rectangles and grid sizes that cover inside, overlapping the edges, shrinking, enlarging
+    /// and degenerate cases, for an image of `iw x ih`.
+    fn cases(iw: f64, ih: f64) -> Vec<(SrcRect, usize, usize)> {
+        vec![
+            (SrcRect { x: 0.0, y: 0.0, w: iw, h: ih }, 34, 29),
+            (SrcRect { x: -3.5, y: 2.25, w: iw - 13.0, h: ih - 31.0 }, 33, 57),
+            (SrcRect { x: 1.7, y: 0.3, w: iw - 6.0, h: ih - 11.0 }, iw as usize, ih as usize),
+            (SrcRect { x: 0.0, y: 0.0, w: iw, h: ih }, 3 * iw as usize, 2 * ih as usize),
+            (SrcRect { x: -20.0, y: -30.0, w: iw + 50.0, h: ih + 70.0 }, 17, 19),
+            (SrcRect { x: iw + 5.0, y: 0.0, w: 10.0, h: 10.0 }, 4, 4),
+            (SrcRect { x: 0.0, y: ih + 5.0, w: 10.0, h: 10.0 }, 4, 4),
+            (SrcRect { x: 0.0, y: 0.0, w: 0.0, h: ih }, 3, 3),
+            (SrcRect { x: 0.0, y: 0.0, w: iw, h: ih }, 0, 1),
+        ]
+    }
+
     #[test]
-    fn every_instruction_set_gives_the_same_area_average_bits() {
+    fn streaming_rows_give_the_reference_bits_on_every_instruction_set() {
         let img = noise_image(203, 171, 11);
-        for (r, w, h) in [
-            (SrcRect { x: 0.0, y: 0.0, w: 203.0, h: 171.0 }, 34, 29),
-            (SrcRect { x: -3.5, y: 2.25, w: 190.0, h: 140.0 }, 33, 57),
-            (SrcRect { x: 1.7, y: 0.3, w: 197.0, h: 160.0 }, 203, 171),
-        ] {
+        for (r, w, h) in cases(203.0, 171.0) {
+            let reference = reference_area(&img, r, w, h, 1.0);
             let dispatched = Grid::from_rgb_area(&img, r, w, h, 1.0);
-            let baseline = Grid::luma_area(&img, r, w, h, 1.0);
-            let bits = |g: &Grid| g.data.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
-            assert_eq!(bits(&dispatched), bits(&baseline));
+            let baseline = Grid::area_rows(&img, AreaRows::new_baseline(203, 171, r, w, h, 1.0));
+            assert_eq!(bits(&dispatched), bits(&reference), "{r:?} {w}x{h}");
+            assert_eq!(bits(&baseline), bits(&reference), "{r:?} {w}x{h}");
+        }
+    }
+
+    #[test]
+    fn rows_fed_with_an_offset_and_white_padding_equal_a_padded_image() {
+        // A window of a larger "scan" (grey, grey+alpha, RGB or RGBA rows), white outside it:
+        // fed row by row with an offset, as the printed-photo crop does from PNG rows, it must
+        // give the bits of averaging the padded RGB image.
+        let (sw, sh) = (150usize, 120usize);
+        let noise = noise_image(sw as u32, sh as u32, 3);
+        let (x0, y0, cw, ch) = (-7i64, 10i64, 170u32, 140u32);
+        for channels in 1..=4usize {
+            let rgb_of = |p: &[u8]| -> [u8; 3] {
+                if channels < 3 {
+                    [p[0], p[0], p[0]]
+                } else {
+                    [p[0], p[1], p[2]]
+                }
+            };
+            let scan: Vec<u8> = noise
+                .pixels()
+                .flat_map(|p| {
+                    let [r, g, b] = p.0;
+                    [[r, 0, 0, 0], [r, g, 0, 0], [r, g, b, 0], [r, g, b, 7]][channels - 1][..channels].to_vec()
+                })
+                .collect();
+            let stride = sw * channels;
+            let padded = RgbImage::from_fn(cw, ch, |x, y| {
+                let (sx, sy) = (x as i64 + x0, y as i64 + y0);
+                if (0..sw as i64).contains(&sx) && (0..sh as i64).contains(&sy) {
+                    let at = sy as usize * stride + sx as usize * channels;
+                    image::Rgb(rgb_of(&scan[at..at + channels]))
+                } else {
+                    image::Rgb([255, 255, 255])
+                }
+            });
+            for (r, w, h) in cases(cw as f64, ch as f64) {
+                let want = reference_area(&padded, r, w, h, 0.5);
+                let mut rows = AreaRows::new(cw as usize, ch as usize, r, w, h, 0.5);
+                for yy in 0..ch as usize {
+                    let sy = yy as i64 + y0;
+                    if (0..sh as i64).contains(&sy) {
+                        let at = sy as usize * stride;
+                        rows.push_pixels(yy, &scan[at..at + stride], channels, -x0);
+                    } else {
+                        rows.push_white(yy);
+                    }
+                }
+                assert_eq!(bits(&rows.finish()), bits(&want), "{channels} channels, {r:?} {w}x{h}");
+            }
         }
     }
 

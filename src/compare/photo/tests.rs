@@ -160,6 +160,76 @@ fn png_fast_path_equals_full_decode_on_a_scan() {
     assert!(full == fast);
 }
 
+/// Every bit of a probe's working grids.
+fn probe_bits(p: &Probe) -> Vec<u32> {
+    let g = &p.grids;
+    let mut v: Vec<u32> = [g.fine.w, g.fine.h, g.coarse.w, g.coarse.h].iter().map(|&n| n as u32).collect();
+    v.extend(g.fine.data.iter().chain(&g.coarse.data).map(|x| x.to_bits()));
+    v.extend([g.frame.x0, g.frame.y0, g.frame.w, g.frame.h].map(f32::to_bits));
+    v
+}
+
+/// `img` as a PNG of `channels` bytes per pixel (1 grey from the red channel, 2 with alpha, 3,
+/// 4 with alpha), fast compression and adaptive filters as a scanner writes.
+fn png_of(img: &RgbImage, channels: usize) -> Vec<u8> {
+    use image::ImageEncoder;
+    let data: Vec<u8> = img
+        .pixels()
+        .flat_map(|p| {
+            let [r, g, b] = p.0;
+            [[r, 0, 0, 0], [r, 90, 0, 0], [r, g, b, 0], [r, g, b, 200]][channels - 1][..channels].to_vec()
+        })
+        .collect();
+    let kind = [
+        image::ExtendedColorType::L8,
+        image::ExtendedColorType::La8,
+        image::ExtendedColorType::Rgb8,
+        image::ExtendedColorType::Rgba8,
+    ][channels - 1];
+    let mut out = Vec::new();
+    image::codecs::png::PngEncoder::new_with_quality(
+        &mut out,
+        image::codecs::png::CompressionType::Fast,
+        image::codecs::png::FilterType::Adaptive,
+    )
+    .write_image(&data, img.width(), img.height(), kind)
+    .expect("png");
+    out
+}
+
+#[test]
+fn printed_probe_from_png_rows_equals_the_crop_path_to_the_bit() {
+    let long_way = |png: &[u8], dpi: u32| {
+        Probe::from_printed_crop(&crop_printed_photo_from_png(png, dpi).expect("crop"), dpi)
+    };
+    // The independent sample card.
+    let front = sample().front;
+    assert_eq!(probe_bits(&Probe::from_printed_png(&front, 600).expect("probe")), probe_bits(&long_way(&front, 600)));
+    // A scan of our own, in every channel layout, and narrower than the crop (the crop's right
+    // columns fall outside the scan and are white).
+    let acc = acceptance(&faces()[3].1);
+    let card = print::render_front(&acc, &[("姓名", "张三")], 4);
+    let scan = print::scan(&card, &Degradation::realistic(&mut <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(8)));
+    let narrow = image::imageops::crop_imm(&scan, 0, 0, 1900, 1200).to_image();
+    for img in [&scan, &narrow] {
+        for channels in 1..=4 {
+            let png = png_of(img, channels);
+            let fast = Probe::from_printed_png(&png, 600).expect("probe");
+            assert_eq!(probe_bits(&fast), probe_bits(&long_way(&png, 600)), "{channels} channels, {}x{}", img.width(), img.height());
+        }
+    }
+    // Other files take the long way and give its result or its error.
+    let mut bad = print::encode_png(&scan);
+    let n = bad.len();
+    bad[n / 2] ^= 0x55;
+    assert_eq!(
+        Probe::from_printed_png(&bad, 600).map(|p| probe_bits(&p)).map_err(|e| e.to_string()),
+        crop_printed_photo_from_png(&bad, 600).map(|c| probe_bits(&Probe::from_printed_crop(&c, 600))).map_err(|e| e.to_string())
+    );
+    let e = Probe::from_printed_png(b"not a png", 600).expect_err("not a png");
+    assert!(e.to_string().contains("png") || e.to_string().contains("format"), "{e}");
+}
+
 #[test]
 fn crop_rejects_a_scan_of_the_wrong_size() {
     let e = crop_printed_photo(&RgbImage::new(1000, 1000), 600).expect_err("wrong size");
@@ -406,6 +476,7 @@ proptest! {
         png.extend_from_slice(&b);
         let _ = decode(&png);
         let _ = crop_printed_photo_from_png(&png, 600);
+        let _ = Probe::from_printed_png(&png, 600);
     }
 }
 
@@ -422,6 +493,7 @@ proptest! {
         if let Ok(crop) = crop_printed_photo_from_png(&b, 600) {
             let _ = Probe::from_printed_crop(&crop, 600);
         }
+        let _ = Probe::from_printed_png(&b, 600);
     }
 }
 
