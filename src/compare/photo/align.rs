@@ -624,6 +624,136 @@ mod tests {
         }
     }
 
+    /// The comparison pairs of the pin: references and probes made from the committed fixture
+    /// faces (acceptance JPEGs through the reduced-size decode, chip photos, printed probes from
+    /// our print simulation, one at the worst allowed scan geometry) and the sample card.
+    fn pin_pairs() -> Vec<(String, PhotoFeatures, Probe, CompareKind)> {
+        use crate::compare::photo::crop_printed_photo;
+        use crate::fixtures::print::{self, Degradation};
+        let names = ["A000022", "A000109", "A000361", "B000013", "B000208", "B000575"];
+        let mut accs = Vec::new();
+        let mut chips = Vec::new();
+        let mut prints = Vec::new();
+        let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(7);
+        for (i, name) in names.iter().enumerate() {
+            let face = decode(&read(&format!("fixtures/faces/{name}.jpg"))).expect("face");
+            let acc_jpg = print::acceptance_photo(&face);
+            let acc_img = decode(&acc_jpg).expect("acceptance");
+            let chip_img = decode(&print::chip_photo(&acc_img)).expect("chip");
+            if i < 3 {
+                let deg = match i {
+                    2 => Degradation::extreme(-1.0, 5),
+                    _ => Degradation::realistic(&mut rng),
+                };
+                let scan = print::scan(&print::render_front(&acc_img, &[("姓名", "张三")], i as u64), &deg);
+                let crop = crop_printed_photo(&scan, print::DPI).expect("crop");
+                prints.push(Probe::from_printed_crop(&crop, print::DPI));
+            }
+            accs.push(PhotoFeatures::from_bytes(&acc_jpg).expect("acceptance features"));
+            chips.push(PhotoFeatures::from_reference(&chip_img));
+        }
+        let mut pairs = Vec::new();
+        let n = names.len();
+        for i in 0..n {
+            for j in [i, (i + 1) % n] {
+                let p = Probe::from_features(&chips[j]);
+                pairs.push((format!("A{i}~C{j}"), accs[i].clone(), p, CompareKind::ChipVsAcceptance));
+            }
+        }
+        for (j, p) in prints.iter().enumerate() {
+            for i in [j, j + 3] {
+                pairs.push((format!("A{i}~S{j}"), accs[i].clone(), p.clone(), CompareKind::PrintedVsAcceptance));
+                pairs.push((format!("C{i}~S{j}"), chips[i].clone(), p.clone(), CompareKind::PrintedVsChip));
+            }
+        }
+        let base = "fixtures/samples/pass-case/";
+        let acc = PhotoFeatures::from_bytes(&read(&format!("{base}acceptance/451022202404011140/photo.jpg"))).expect("a");
+        let dg2 = read(&format!("{base}chip/dg2.bin"));
+        let at = dg2.windows(2).position(|w| w == [0xFF, 0xD8]).expect("jpeg");
+        let chip = PhotoFeatures::from_bytes(&dg2[at..]).expect("chip");
+        let front = read(&format!("{base}surface/QC-20240408-9308/front.png"));
+        let printed = Probe::from_printed_crop(&crop_printed_photo_from_png(&front, 600).expect("crop"), 600);
+        pairs.push(("sample A~S".into(), acc.clone(), printed.clone(), CompareKind::PrintedVsAcceptance));
+        pairs.push(("sample S~C".into(), chip.clone(), printed, CompareKind::PrintedVsChip));
+        pairs.push(("sample A~C".into(), acc, Probe::from_features(&chip), CompareKind::ChipVsAcceptance));
+        pairs
+    }
+
+    /// SHA-256 (hex) of the comparison inputs: every thumbnail and grid value of the pairs.
+    fn inputs_digest(pairs: &[(String, PhotoFeatures, Probe, CompareKind)]) -> String {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        let grid = |h: &mut Sha256, g: &Grid| {
+            h.update((g.w as u64).to_le_bytes());
+            h.update((g.h as u64).to_le_bytes());
+            h.update(g.cell_mm.to_bits().to_le_bytes());
+            for v in &g.data {
+                h.update(v.to_bits().to_le_bytes());
+            }
+        };
+        for (name, r, p, _) in pairs {
+            h.update(name.as_bytes());
+            for th in [&r.fine, &r.coarse] {
+                for v in th.tw.iter().chain(&th.w).chain([&th.wsum, &th.origin.0, &th.origin.1, &th.step.0, &th.step.1]) {
+                    h.update(v.to_bits().to_le_bytes());
+                }
+            }
+            for g in [&r.grids.fine, &p.grids.fine, &p.grids.coarse] {
+                grid(&mut h, g);
+            }
+            let f = &p.grids.frame;
+            for v in [f.x0, f.y0, f.w, f.h] {
+                h.update(v.to_bits().to_le_bytes());
+            }
+        }
+        hex::encode(h.finalize())
+    }
+
+    /// Every output of [`compare`] and [`compare_distance`] for the pin pairs, as bits, one line
+    /// per pair (for a readable diff when the digest moves).
+    fn output_lines(pairs: &[(String, PhotoFeatures, Probe, CompareKind)]) -> Vec<String> {
+        let wide = SearchPlan { max_starts: 4, start_gap: 0.3, ..PLAN };
+        pairs
+            .iter()
+            .map(|(name, r, p, kind)| {
+                let s = compare(r, p, *kind);
+                let d = compare_distance(r, p, *kind);
+                let w = compare_with(r, p, *kind, &wide);
+                let mut line = format!("{name} {kind:?}");
+                for s in [s, w] {
+                    let (a, m) = (s.aligned, s.measures);
+                    for v in [s.distance, a.dx_mm, a.dy_mm, a.angle_deg, a.scale, a.aspect] {
+                        line += &format!(" {:016x}", v.to_bits());
+                    }
+                    for v in [m.correlation_distance, m.unaligned_correlation_distance] {
+                        line += &format!(" {:016x}", v.to_bits());
+                    }
+                    line += &format!(" {} {} {}", m.phash_bits, m.unaligned_phash_bits, s.evaluations);
+                }
+                line + &format!(" {:016x}", d.to_bits())
+            })
+            .collect()
+    }
+
+    /// The pin: the thresholds are calibrated on the distances this search produces, so every
+    /// output (distance, measures, alignment, evaluation count) must stay the same to the bit
+    /// over a fixed set of genuine and other-person pairs. The inputs are pinned separately, so
+    /// a change in the features (not in the search) is reported as such.
+    #[test]
+    fn comparison_outputs_are_pinned_to_the_bit() {
+        use sha2::{Digest, Sha256};
+        let pairs = pin_pairs();
+        assert_eq!(pairs.len(), 27);
+        assert_eq!(
+            inputs_digest(&pairs),
+            "97a200d6b82c504396fef331263d74b62b09b211511f9ac9759cdac575270584",
+            "the comparison inputs (features, grids or print simulation) changed: not a search change"
+        );
+        let lines = output_lines(&pairs);
+        let digest = hex::encode(Sha256::digest(lines.join("\n").as_bytes()));
+        assert_eq!(digest, "c8348569a3589f91322d27d5d7d0ce12b6db482f5eaa538cf08003358ba52e01", "comparison outputs changed:\n{}", lines.join("\n"));
+    }
+
     #[test]
     fn vectorised_correlation_equals_the_scalar_loop() {
         if !Fast::available() {
