@@ -1,6 +1,8 @@
 //! Alignment and scoring: the probe is aligned to the reference by an exhaustive shift search on
 //! coarse thumbnails followed by a compass (pattern) search over shift, rotation, scale and aspect
 //! on the fine thumbnails, maximising the weighted correlation. The distance is `1 - r`.
+//! Correlations are summed eight points at a time where AVX2 is available (the scalar loop's
+//! bits), and a transform the search comes back to is not computed again.
 
 use serde::{Deserialize, Serialize};
 
@@ -39,7 +41,8 @@ pub struct PhotoScore {
     pub distance: f64,
     pub aligned: Alignment,
     pub measures: Measures,
-    /// Number of correlation evaluations the search made.
+    /// Number of transforms the search evaluated (a transform met again counts again; its
+    /// correlation is then remembered, not computed anew).
     pub evaluations: u32,
 }
 
@@ -77,40 +80,67 @@ pub(crate) fn ranges(kind: CompareKind, printed_probe: bool) -> Ranges {
     }
 }
 
+/// Where the thumbnail's points fall in the probe grid under `xf`: point (i, j) at grid
+/// coordinates `g0 + i * di + j * dj` (the thumbnail points form a regular grid, so probe
+/// coordinates advance by constant steps).
+struct Mapping {
+    g0: (f32, f32),
+    di: (f32, f32),
+    dj: (f32, f32),
+    /// The whole mapped grid lies where bilinear interpolation needs no clamping.
+    inside: bool,
+}
+
+impl Mapping {
+    fn new(th: &Thumb, grid: &Grid, frame: &Frame, xf: &Xf) -> Mapping {
+        let (a, b, c, d) = xf.matrix();
+        let (cx, cy) = frame.centre();
+        let inv = 1.0 / grid.cell_mm;
+        let (a, b, c, d) = (a * inv, b * inv, c * inv, d * inv);
+        let ox = (cx + xf.tx) * inv - 0.5;
+        let oy = (cy + xf.ty) * inv - 0.5;
+        let (px0, py0) = th.origin;
+        let g0 = (ox + a * px0 + b * py0, oy + c * px0 + d * py0);
+        let di = (a * th.step.0, c * th.step.0);
+        let dj = (b * th.step.1, d * th.step.1);
+        let m = Mapping { g0, di, dj, inside: false };
+        let (nx, ny) = (th.nx, th.ny);
+        let corners = [
+            m.at(0.0, 0.0),
+            m.at((nx - 1) as f32, 0.0),
+            m.at(0.0, (ny - 1) as f32),
+            m.at((nx - 1) as f32, (ny - 1) as f32),
+        ];
+        let xm = grid.w as f32 - 2.0;
+        let ym = grid.h as f32 - 2.0;
+        let inside = nx * ny == th.tw.len()
+            && corners
+                .iter()
+                .all(|&(x, y)| x >= 0.0 && y >= 0.0 && x < xm && y < ym);
+        Mapping { inside, ..m }
+    }
+
+    /// Grid coordinates of point (i, j).
+    #[inline]
+    fn at(&self, i: f32, j: f32) -> (f32, f32) {
+        let (g0, di, dj) = (self.g0, self.di, self.dj);
+        (g0.0 + i * di.0 + j * dj.0, g0.1 + i * di.1 + j * dj.1)
+    }
+}
+
 /// Weighted Pearson correlation of the reference thumbnail with the probe sampled under `xf`.
-/// The thumbnail points form a regular grid, so probe coordinates advance by constant steps; when
-/// the whole mapped grid lies inside the probe grid the clamping is skipped.
+/// When the whole mapped grid lies inside the probe grid the clamping is skipped, and with
+/// `fast` the sums are taken eight points at a time ([`InsideSums`], the same bits).
 #[inline]
 fn corr(th: &Thumb, grid: &Grid, frame: &Frame, xf: &Xf, fast: Option<&Fast<'_>>) -> f32 {
-    let (a, b, c, d) = xf.matrix();
-    let (cx, cy) = frame.centre();
-    let inv = 1.0 / grid.cell_mm;
-    let (a, b, c, d) = (a * inv, b * inv, c * inv, d * inv);
-    // Grid coordinates of point (i, j): g0 + i * di + j * dj.
-    let ox = (cx + xf.tx) * inv - 0.5;
-    let oy = (cy + xf.ty) * inv - 0.5;
-    let (px0, py0) = th.origin;
-    let g0 = (ox + a * px0 + b * py0, oy + c * px0 + d * py0);
-    let di = (a * th.step.0, c * th.step.0);
-    let dj = (b * th.step.1, d * th.step.1);
+    let map = Mapping::new(th, grid, frame, xf);
+    let Mapping { g0, di, dj, inside } = map;
+    let fx = |i: f32, j: f32| map.at(i, j);
     let (nx, ny) = (th.nx, th.ny);
-    let fx = |i: f32, j: f32| (g0.0 + i * di.0 + j * dj.0, g0.1 + i * di.1 + j * dj.1);
-    let corners = [
-        fx(0.0, 0.0),
-        fx((nx - 1) as f32, 0.0),
-        fx(0.0, (ny - 1) as f32),
-        fx((nx - 1) as f32, (ny - 1) as f32),
-    ];
-    let xm = grid.w as f32 - 2.0;
-    let ym = grid.h as f32 - 2.0;
-    let inside = nx * ny == th.tw.len()
-        && corners
-            .iter()
-            .all(|&(x, y)| x >= 0.0 && y >= 0.0 && x < xm && y < ym);
     let (mut sp, mut sw, mut sww) = (0f32, 0f32, 0f32);
     #[cfg(target_arch = "x86_64")]
     let fast_sums = match fast {
-        Some(f) if inside && f.quads.len() == grid.data.len() => Some(f.simd.vectorize(InsideSums {
+        Some(f) if inside && f.quads.len() == grid.data.len() => f.simd.vectorize(InsideSums {
             simd: f.simd,
             th,
             quads: f.quads,
@@ -118,7 +148,7 @@ fn corr(th: &Thumb, grid: &Grid, frame: &Frame, xf: &Xf, fast: Option<&Fast<'_>>
             g0,
             di,
             dj,
-        })),
+        }),
         _ => None,
     };
     #[cfg(not(target_arch = "x86_64"))]
@@ -235,21 +265,24 @@ impl<'a> Fast<'a> {
 fn quads(g: &Grid) -> Vec<[f32; 4]> {
     let w = g.w.max(1);
     let mut out = Vec::with_capacity(g.w * g.h);
-    let rows: Vec<&[f32]> = g.data.chunks_exact(w).collect();
-    for (y, &top) in rows.iter().enumerate() {
-        let bot = rows.get(y + 1).copied().unwrap_or(top);
-        // Each row with its right neighbours; the last cell repeats itself.
-        let right = |r: &[f32], x: usize| r.get(x + 1).or(r.last()).copied().unwrap_or(0.0);
-        out.extend(top.iter().zip(bot).enumerate().map(|(x, (&t, &b))| [t, right(top, x), b, right(bot, x)]));
+    let mut rows = g.data.chunks_exact(w).peekable();
+    while let Some(top) = rows.next() {
+        let bot = rows.peek().copied().unwrap_or(top);
+        // Each cell with its right neighbours; the last cell of a row repeats itself.
+        out.extend(top.windows(2).zip(bot.windows(2)).map(|(t, b)| [t[0], t[1], b[0], b[1]]));
+        if let (Some(&t), Some(&b)) = (top.last(), bot.last()) {
+            out.push([t, t, b, b]);
+        }
     }
     out
 }
 
 /// [`corr`]'s sums over a thumbnail whose mapped grid lies inside the probe grid, eight points
 /// at a time with AVX2: positions, cell indices, interpolation and the three products are
-/// computed per lane with the very operations of the scalar loop (so the same values), and the
-/// products are then added in the scalar loop's order (even points to the first accumulator
-/// set, odd points to the second), so the sums are the scalar loop's to the bit.
+/// computed per lane with the very operations of the scalar loop (so the same values); each
+/// point's (tw * v, w * v, w * v * v) is then added as one vector to its accumulator set (even
+/// points of a row to the first, odd points to the second) in the scalar loop's order, so the
+/// sums are the scalar loop's to the bit.
 #[cfg(target_arch = "x86_64")]
 struct InsideSums<'a> {
     simd: pulp::x86::V3,
@@ -263,40 +296,36 @@ struct InsideSums<'a> {
 
 #[cfg(target_arch = "x86_64")]
 impl pulp::NullaryFnOnce for InsideSums<'_> {
-    type Output = (f32, f32, f32);
+    /// `None` if a cell index falls outside the quads (it cannot when the mapped grid lies
+    /// inside the probe grid; the caller then takes the scalar loop).
+    type Output = Option<(f32, f32, f32)>;
 
     #[inline(always)]
-    fn call(self) -> (f32, f32, f32) {
+    fn call(self) -> Option<(f32, f32, f32)> {
         use core::arch::x86_64::{__m128, __m256, __m256i};
         let InsideSums { simd, th, quads, w, g0, di, dj } = self;
         let (sse, avx, avx2) = (simd.sse, simd.avx, simd.avx2);
-        const MAGIC: f32 = 12_582_912.0;
         let (nx, ny) = (th.nx, th.ny);
-        let mut acc = [[0f32; 3]; 2];
-        let mut add = |i: usize, p: [f32; 3]| {
-            let a = &mut acc[i & 1];
-            a[0] += p[0];
-            a[1] += p[1];
-            a[2] += p[2];
-        };
-        let lanes: __m256 = avx._mm256_setr_ps(0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0);
+        // The scalar loop's two accumulator sets, (sp, sw, sww, unused) each: even points
+        // (`acc_e`) and odd points (`acc_o`) of a row, each receiving its points one at a time
+        // in the scalar loop's order.
+        let mut acc_e: __m128 = sse._mm_setzero_ps();
+        let mut acc_o: __m128 = sse._mm_setzero_ps();
+        const MAGIC: f32 = 12_582_912.0;
         let (half, magic) = (avx._mm256_set1_ps(0.5), avx._mm256_set1_ps(MAGIC));
         let mask: __m256i = avx._mm256_set1_epi32(0x3F_FFFF);
         let wv: __m256i = avx._mm256_set1_epi32(w as i32);
         let (dix, diy) = (avx._mm256_set1_ps(di.0), avx._mm256_set1_ps(di.1));
+        let eight = avx._mm256_set1_ps(8.0);
         // The scalar point value, for the points after the last whole group of eight.
-        let scalar = |gx: f32, gy: f32| -> f32 {
+        let scalar = |gx: f32, gy: f32| -> Option<f32> {
             let x0 = ((gx - 0.5 + MAGIC).to_bits() & 0x3F_FFFF) as usize;
             let y0 = ((gy - 0.5 + MAGIC).to_bits() & 0x3F_FFFF) as usize;
             let (fxr, fyr) = (gx - x0 as f32, gy - y0 as f32);
-            match quads.get(y0 * w + x0) {
-                Some(q) => {
-                    let top = q[0] + fxr * (q[1] - q[0]);
-                    let bot = q[2] + fxr * (q[3] - q[2]);
-                    top + fyr * (bot - top)
-                }
-                None => 0.0,
-            }
+            let q = quads.get(y0 * w + x0)?;
+            let top = q[0] + fxr * (q[1] - q[0]);
+            let bot = q[2] + fxr * (q[3] - q[2]);
+            Some(top + fyr * (bot - top))
         };
         for j in 0..ny {
             let jf = j as f32;
@@ -306,13 +335,16 @@ impl pulp::NullaryFnOnce for InsideSums<'_> {
                 continue;
             };
             let (tw8, tw_rest) = tws.as_chunks::<8>();
-            let (w8, _) = ws.as_chunks::<8>();
+            let (w8, w_rest) = ws.as_chunks::<8>();
             let (gxv, gyv) = (avx._mm256_set1_ps(gx), avx._mm256_set1_ps(gy));
-            for (c, (tw, wt)) in tw8.iter().zip(w8).enumerate() {
-                let i0 = c * 8;
-                let iv = avx._mm256_add_ps(avx._mm256_set1_ps(i0 as f32), lanes);
+            // Point indices i of the group (exact small integers, so adding 8 is exact).
+            let mut iv: __m256 = avx._mm256_setr_ps(0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0);
+            for (tw, wt) in tw8.iter().zip(w8) {
                 let xs = avx._mm256_add_ps(gxv, avx._mm256_mul_ps(iv, dix));
                 let ys = avx._mm256_add_ps(gyv, avx._mm256_mul_ps(iv, diy));
+                iv = avx._mm256_add_ps(iv, eight);
+                // The scalar loop's cells, by its very operations (the same cell also where a
+                // rounding puts a point a hair below 0: there an index out of range).
                 let cell = |v: __m256| -> __m256i {
                     let r = avx._mm256_add_ps(avx._mm256_sub_ps(v, half), magic);
                     avx2._mm256_and_si256(avx._mm256_castps_si256(r), mask)
@@ -321,42 +353,107 @@ impl pulp::NullaryFnOnce for InsideSums<'_> {
                 let fxr = avx._mm256_sub_ps(xs, avx._mm256_cvtepi32_ps(x0));
                 let fyr = avx._mm256_sub_ps(ys, avx._mm256_cvtepi32_ps(y0));
                 let k: [u32; 8] = pulp::cast(avx2._mm256_add_epi32(avx2._mm256_mullo_epi32(y0, wv), x0));
-                let q: [[f32; 4]; 8] = k.map(|k| quads.get(k as usize).copied().unwrap_or([0.0; 4]));
-                // Transpose the eight quads into the four corner vectors.
-                let half4 = |q: &[[f32; 4]]| -> [__m128; 4] {
-                    let r: [__m128; 4] = std::array::from_fn(|l| pulp::cast(q.get(l).copied().unwrap_or([0.0; 4])));
-                    let t0 = sse._mm_unpacklo_ps(r[0], r[1]);
-                    let t1 = sse._mm_unpacklo_ps(r[2], r[3]);
-                    let t2 = sse._mm_unpackhi_ps(r[0], r[1]);
-                    let t3 = sse._mm_unpackhi_ps(r[2], r[3]);
-                    [
-                        sse._mm_movelh_ps(t0, t1),
-                        sse._mm_movehl_ps(t1, t0),
-                        sse._mm_movelh_ps(t2, t3),
-                        sse._mm_movehl_ps(t3, t2),
-                    ]
-                };
-                let (lo, hi) = (half4(&q[..4]), half4(&q[4..]));
-                let col: [__m256; 4] = std::array::from_fn(|m| avx._mm256_set_m128(hi[m], lo[m]));
-                let top = avx._mm256_add_ps(col[0], avx._mm256_mul_ps(fxr, avx._mm256_sub_ps(col[1], col[0])));
-                let bot = avx._mm256_add_ps(col[2], avx._mm256_mul_ps(fxr, avx._mm256_sub_ps(col[3], col[2])));
+                // The eight quads, lanes l and l + 4 side by side, transposed into the four
+                // corner vectors (lanes in point order).
+                let q = |l: usize| -> Option<__m128> { Some(pulp::cast(*quads.get(k[l] as usize)?)) };
+                let m0 = avx._mm256_set_m128(q(4)?, q(0)?);
+                let m1 = avx._mm256_set_m128(q(5)?, q(1)?);
+                let m2 = avx._mm256_set_m128(q(6)?, q(2)?);
+                let m3 = avx._mm256_set_m128(q(7)?, q(3)?);
+                let (t0, t1) = (avx._mm256_unpacklo_ps(m0, m1), avx._mm256_unpacklo_ps(m2, m3));
+                let (t2, t3) = (avx._mm256_unpackhi_ps(m0, m1), avx._mm256_unpackhi_ps(m2, m3));
+                let c0 = avx._mm256_shuffle_ps::<0x44>(t0, t1);
+                let c1 = avx._mm256_shuffle_ps::<0xEE>(t0, t1);
+                let c2 = avx._mm256_shuffle_ps::<0x44>(t2, t3);
+                let c3 = avx._mm256_shuffle_ps::<0xEE>(t2, t3);
+                let top = avx._mm256_add_ps(c0, avx._mm256_mul_ps(fxr, avx._mm256_sub_ps(c1, c0)));
+                let bot = avx._mm256_add_ps(c2, avx._mm256_mul_ps(fxr, avx._mm256_sub_ps(c3, c2)));
                 let v = avx._mm256_add_ps(top, avx._mm256_mul_ps(fyr, avx._mm256_sub_ps(bot, top)));
-                let p0: [f32; 8] = pulp::cast(avx._mm256_mul_ps(pulp::cast(*tw), v));
-                let wv1 = avx._mm256_mul_ps(pulp::cast(*wt), v);
-                let p1: [f32; 8] = pulp::cast(wv1);
-                let p2: [f32; 8] = pulp::cast(avx._mm256_mul_ps(wv1, v));
-                for l in 0..8 {
-                    add(i0 + l, [p0[l], p1[l], p2[l]]);
-                }
+                let p0 = avx._mm256_mul_ps(pulp::cast(*tw), v);
+                let p1 = avx._mm256_mul_ps(pulp::cast(*wt), v);
+                let p2 = avx._mm256_mul_ps(p1, v);
+                // Per point (p0, p1, p2, p2): points l and l + 4 side by side...
+                let (a0, a1) = (avx._mm256_unpacklo_ps(p0, p1), avx._mm256_unpacklo_ps(p2, p2));
+                let (a2, a3) = (avx._mm256_unpackhi_ps(p0, p1), avx._mm256_unpackhi_ps(p2, p2));
+                let r04 = avx._mm256_shuffle_ps::<0x44>(a0, a1);
+                let r15 = avx._mm256_shuffle_ps::<0xEE>(a0, a1);
+                let r26 = avx._mm256_shuffle_ps::<0x44>(a2, a3);
+                let r37 = avx._mm256_shuffle_ps::<0xEE>(a2, a3);
+                // ...added in point order.
+                acc_e = sse._mm_add_ps(acc_e, avx._mm256_castps256_ps128(r04));
+                acc_o = sse._mm_add_ps(acc_o, avx._mm256_castps256_ps128(r15));
+                acc_e = sse._mm_add_ps(acc_e, avx._mm256_castps256_ps128(r26));
+                acc_o = sse._mm_add_ps(acc_o, avx._mm256_castps256_ps128(r37));
+                acc_e = sse._mm_add_ps(acc_e, avx._mm256_extractf128_ps::<1>(r04));
+                acc_o = sse._mm_add_ps(acc_o, avx._mm256_extractf128_ps::<1>(r15));
+                acc_e = sse._mm_add_ps(acc_e, avx._mm256_extractf128_ps::<1>(r26));
+                acc_o = sse._mm_add_ps(acc_o, avx._mm256_extractf128_ps::<1>(r37));
             }
             let done = tw8.len() * 8;
-            for (l, (&tw, &wt)) in tw_rest.iter().zip(&ws[done..]).enumerate() {
-                let fi = (done + l) as f32;
-                let v = scalar(gx + fi * di.0, gy + fi * di.1);
-                add(done + l, [tw * v, wt * v, wt * v * v]);
+            for (l, (&tw, &wt)) in tw_rest.iter().zip(w_rest).enumerate() {
+                let i = done + l;
+                let v = scalar(gx + i as f32 * di.0, gy + i as f32 * di.1)?;
+                let p: __m128 = pulp::cast([tw * v, wt * v, wt * v * v, 0.0]);
+                match i & 1 {
+                    0 => acc_e = sse._mm_add_ps(acc_e, p),
+                    _ => acc_o = sse._mm_add_ps(acc_o, p),
+                }
             }
         }
-        (acc[0][0] + acc[1][0], acc[0][1] + acc[1][1], acc[0][2] + acc[1][2])
+        let (e, o): ([f32; 4], [f32; 4]) = (pulp::cast(acc_e), pulp::cast(acc_o));
+        Some((e[0] + o[0], e[1] + o[1], e[2] + o[2]))
+    }
+}
+
+/// The correlations one search (one thumbnail, one probe grid) has computed, by the exact bits
+/// of the transform. The compass search often comes back to a transform it has tried (undoing
+/// the move it just made, or the coarse peak it starts from), and [`corr`] is a function of those
+/// bits: the remembered value is the one a new evaluation would give. An open-addressing table,
+/// filled at most half; then it stops remembering (the search computes again, only slower).
+struct Memo {
+    slots: Vec<Option<([u32; 5], f32)>>,
+    len: usize,
+}
+
+impl Memo {
+    const SLOTS: usize = 1024;
+
+    fn new() -> Memo {
+        Memo { slots: vec![None; Self::SLOTS], len: 0 }
+    }
+
+    fn key(xf: &Xf) -> [u32; 5] {
+        [xf.tx.to_bits(), xf.ty.to_bits(), xf.angle_deg.to_bits(), xf.scale.to_bits(), xf.aspect.to_bits()]
+    }
+
+    /// The first slot to probe for `key` (a multiplicative hash of the bits).
+    fn home(key: &[u32; 5]) -> usize {
+        let h = key.iter().fold(0u64, |h, &v| (h ^ v as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        (h >> 32) as usize % Self::SLOTS
+    }
+
+    /// The remembered correlation of `key`, or the free slot where it belongs.
+    fn find(&self, key: &[u32; 5]) -> Result<f32, Option<usize>> {
+        let mut i = Self::home(key);
+        for _ in 0..Self::SLOTS {
+            match self.slots.get(i) {
+                Some(Some((k, v))) if k == key => return Ok(*v),
+                Some(Some(_)) => i = (i + 1) % Self::SLOTS,
+                Some(None) => return Err(Some(i)),
+                None => break,
+            }
+        }
+        Err(None)
+    }
+
+    fn insert(&mut self, at: Option<usize>, key: [u32; 5], v: f32) {
+        if self.len * 2 >= Self::SLOTS {
+            return;
+        }
+        if let Some(slot) = at.and_then(|i| self.slots.get_mut(i)) {
+            *slot = Some((key, v));
+            self.len += 1;
+        }
     }
 }
 
@@ -365,13 +462,27 @@ struct Search<'a> {
     grid: &'a Grid,
     frame: &'a Frame,
     fast: Option<Fast<'a>>,
+    memo: Memo,
+    /// Transforms evaluated, a transform met again counted again (as when each was computed).
     evals: u32,
 }
 
-impl Search<'_> {
+impl<'a> Search<'a> {
+    fn new(th: &'a Thumb, grid: &'a Grid, frame: &'a Frame, fast: Option<Fast<'a>>) -> Search<'a> {
+        Search { th, grid, frame, fast, memo: Memo::new(), evals: 0 }
+    }
+
     fn eval(&mut self, xf: &Xf) -> f32 {
         self.evals += 1;
-        corr(self.th, self.grid, self.frame, xf, self.fast.as_ref())
+        let key = Memo::key(xf);
+        match self.memo.find(&key) {
+            Ok(v) => v,
+            Err(at) => {
+                let v = corr(self.th, self.grid, self.frame, xf, self.fast.as_ref());
+                self.memo.insert(at, key, v);
+                v
+            }
+        }
     }
 }
 
@@ -477,7 +588,8 @@ pub fn compare(reference: &PhotoFeatures, probe: &Probe, kind: CompareKind) -> P
 /// The decision distance of [`compare`] (`PhotoScore::distance`) without the measures that are
 /// only reported (pHashes, unaligned correlation): what a verification needs.
 pub fn compare_distance(reference: &PhotoFeatures, probe: &Probe, kind: CompareKind) -> f64 {
-    let (_, rbest, _) = search(reference, probe, kind, &PLAN);
+    let prepared = Prepared::new(probe, Fast::available());
+    let (_, rbest, _) = search(reference, probe, kind, &PLAN, &prepared);
     (1.0 - rbest as f64).clamp(0.0, 2.0)
 }
 
@@ -488,13 +600,39 @@ pub fn compare_with(
     kind: CompareKind,
     plan: &SearchPlan,
 ) -> PhotoScore {
-    let (xf, rbest, evaluations) = search(reference, probe, kind, plan);
+    compare_prepared(reference, probe, kind, plan, &Prepared::new(probe, Fast::available()))
+}
+
+/// The probe's grids as bilinear quads for the vectorised correlation, made once per comparison
+/// (empty when it does not run: every correlation then takes the scalar loop).
+struct Prepared {
+    coarse: Vec<[f32; 4]>,
+    fine: Vec<[f32; 4]>,
+}
+
+impl Prepared {
+    fn new(probe: &Probe, vector: bool) -> Prepared {
+        match vector {
+            true => Prepared { coarse: quads(&probe.grids.coarse), fine: quads(&probe.grids.fine) },
+            false => Prepared { coarse: Vec::new(), fine: Vec::new() },
+        }
+    }
+}
+
+fn compare_prepared(
+    reference: &PhotoFeatures,
+    probe: &Probe,
+    kind: CompareKind,
+    plan: &SearchPlan,
+    prepared: &Prepared,
+) -> PhotoScore {
+    let (xf, rbest, evaluations) = search(reference, probe, kind, plan, prepared);
     let unaligned = corr(
         &reference.fine,
         &probe.grids.fine,
         &probe.grids.frame,
         &Xf::IDENTITY,
-        None,
+        Fast::new(&prepared.fine).as_ref(),
     );
     let distance = (1.0 - rbest as f64).clamp(0.0, 2.0);
     let ph = phash_region(&probe.grids.fine, &probe.grids.frame, &xf, &PARAMS);
@@ -525,7 +663,13 @@ pub fn compare_with(
 }
 
 /// The alignment search: the best transform, its correlation and the number of evaluations.
-fn search(reference: &PhotoFeatures, probe: &Probe, kind: CompareKind, plan: &SearchPlan) -> (Xf, f32, u32) {
+fn search(
+    reference: &PhotoFeatures,
+    probe: &Probe,
+    kind: CompareKind,
+    plan: &SearchPlan,
+    prepared: &Prepared,
+) -> (Xf, f32, u32) {
     let r = ranges(kind, probe.printed);
     let mid = Xf {
         tx: 0.0,
@@ -535,18 +679,8 @@ fn search(reference: &PhotoFeatures, probe: &Probe, kind: CompareKind, plan: &Se
         aspect: 1.0f32.clamp(r.aspect.0, r.aspect.1),
     };
     // 1. Exhaustive shift search on the coarse thumbnails.
-    let vector = Fast::available();
-    let (coarse_quads, fine_quads) = match vector {
-        true => (quads(&probe.grids.coarse), quads(&probe.grids.fine)),
-        false => (Vec::new(), Vec::new()),
-    };
-    let mut coarse = Search {
-        th: &reference.coarse,
-        grid: &probe.grids.coarse,
-        frame: &probe.grids.frame,
-        fast: Fast::new(&coarse_quads),
-        evals: 0,
-    };
+    let frame = &probe.grids.frame;
+    let mut coarse = Search::new(&reference.coarse, &probe.grids.coarse, frame, Fast::new(&prepared.coarse));
     let step = plan.coarse_step.max(0.05);
     let n = (r.shift_mm / step).floor() as i32;
     let mut cands: Vec<(f32, Xf)> = Vec::with_capacity(((2 * n + 1) * (2 * n + 1)) as usize);
@@ -586,13 +720,7 @@ fn search(reference: &PhotoFeatures, probe: &Probe, kind: CompareKind, plan: &Se
         .collect();
     coarse_best.sort_by(|a, b| b.1.total_cmp(&a.1));
     // 3. Compass search on the fine thumbnails from the best coarse result.
-    let mut fine = Search {
-        th: &reference.fine,
-        grid: &probe.grids.fine,
-        frame: &probe.grids.frame,
-        fast: Fast::new(&fine_quads),
-        evals: 0,
-    };
+    let mut fine = Search::new(&reference.fine, &probe.grids.fine, frame, Fast::new(&prepared.fine));
     let from = coarse_best.first().map(|b| b.0).unwrap_or(mid);
     let (xf, rbest) = refine(&mut fine, from, &r, plan.fine_init, plan.fine_min);
     (xf, rbest, coarse.evals + fine.evals)
@@ -601,14 +729,13 @@ fn search(reference: &PhotoFeatures, probe: &Probe, kind: CompareKind, plan: &Se
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::compare::photo::{crop_printed_photo_from_png, decode};
+    use crate::compare::photo::{crop_printed_photo_from_png, decode, features::Params};
 
     fn read(p: &str) -> Vec<u8> {
         std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(p)).expect("fixture")
     }
 
-    /// The vectorised sums give the scalar loop's correlation to the bit, over the sample card's
-    /// three pairs, every thumbnail and a spread of transforms.
+    /// Each quad holds the four values bilinear interpolation reads, clamped as `Grid::get`.
     #[test]
     fn quads_are_the_clamped_bilinear_corners() {
         for (w, h) in [(1, 1), (1, 4), (5, 1), (7, 3)] {
@@ -627,7 +754,12 @@ mod tests {
     /// The comparison pairs of the pin: references and probes made from the committed fixture
     /// faces (acceptance JPEGs through the reduced-size decode, chip photos, printed probes from
     /// our print simulation, one at the worst allowed scan geometry) and the sample card.
-    fn pin_pairs() -> Vec<(String, PhotoFeatures, Probe, CompareKind)> {
+    fn pin_pairs() -> &'static [(String, PhotoFeatures, Probe, CompareKind)] {
+        static PAIRS: std::sync::OnceLock<Vec<(String, PhotoFeatures, Probe, CompareKind)>> = std::sync::OnceLock::new();
+        PAIRS.get_or_init(make_pin_pairs)
+    }
+
+    fn make_pin_pairs() -> Vec<(String, PhotoFeatures, Probe, CompareKind)> {
         use crate::compare::photo::crop_printed_photo;
         use crate::fixtures::print::{self, Degradation};
         let names = ["A000022", "A000109", "A000361", "B000013", "B000208", "B000575"];
@@ -654,10 +786,10 @@ mod tests {
         }
         let mut pairs = Vec::new();
         let n = names.len();
-        for i in 0..n {
+        for (i, acc) in accs.iter().enumerate() {
             for j in [i, (i + 1) % n] {
                 let p = Probe::from_features(&chips[j]);
-                pairs.push((format!("A{i}~C{j}"), accs[i].clone(), p, CompareKind::ChipVsAcceptance));
+                pairs.push((format!("A{i}~C{j}"), acc.clone(), p, CompareKind::ChipVsAcceptance));
             }
         }
         for (j, p) in prints.iter().enumerate() {
@@ -709,18 +841,24 @@ mod tests {
         hex::encode(h.finalize())
     }
 
-    /// Every output of [`compare`] and [`compare_distance`] for the pin pairs, as bits, one line
-    /// per pair (for a readable diff when the digest moves).
-    fn output_lines(pairs: &[(String, PhotoFeatures, Probe, CompareKind)]) -> Vec<String> {
-        let wide = SearchPlan { max_starts: 4, start_gap: 0.3, ..PLAN };
+    /// One comparison's outputs: [`compare`] under [`PLAN`] and under a wider plan (more
+    /// starts), and [`compare_distance`].
+    struct Outputs {
+        score: PhotoScore,
+        wide: PhotoScore,
+        distance: f64,
+    }
+
+    const WIDE: SearchPlan = SearchPlan { max_starts: 4, start_gap: 0.3, ..PLAN };
+
+    /// Every output as bits, one line per pair (for a readable diff when the digest moves).
+    fn output_lines(pairs: &[(String, PhotoFeatures, Probe, CompareKind)], run: impl Fn(&PhotoFeatures, &Probe, CompareKind) -> Outputs) -> Vec<String> {
         pairs
             .iter()
             .map(|(name, r, p, kind)| {
-                let s = compare(r, p, *kind);
-                let d = compare_distance(r, p, *kind);
-                let w = compare_with(r, p, *kind, &wide);
+                let o = run(r, p, *kind);
                 let mut line = format!("{name} {kind:?}");
-                for s in [s, w] {
+                for s in [o.score, o.wide] {
                     let (a, m) = (s.aligned, s.measures);
                     for v in [s.distance, a.dx_mm, a.dy_mm, a.angle_deg, a.scale, a.aspect] {
                         line += &format!(" {:016x}", v.to_bits());
@@ -730,9 +868,26 @@ mod tests {
                     }
                     line += &format!(" {} {} {}", m.phash_bits, m.unaligned_phash_bits, s.evaluations);
                 }
-                line + &format!(" {:016x}", d.to_bits())
+                line + &format!(" {:016x}", o.distance.to_bits())
             })
             .collect()
+    }
+
+    /// The public entry points, as a verification calls them.
+    fn public(r: &PhotoFeatures, p: &Probe, kind: CompareKind) -> Outputs {
+        Outputs { score: compare(r, p, kind), wide: compare_with(r, p, kind, &WIDE), distance: compare_distance(r, p, kind) }
+    }
+
+    /// The same with the vectorised correlation on or off.
+    fn with_vector(vector: bool) -> impl Fn(&PhotoFeatures, &Probe, CompareKind) -> Outputs {
+        move |r, p, kind| {
+            let prepared = Prepared::new(p, vector);
+            Outputs {
+                score: compare_prepared(r, p, kind, &PLAN, &prepared),
+                wide: compare_prepared(r, p, kind, &WIDE, &prepared),
+                distance: (1.0 - search(r, p, kind, &PLAN, &prepared).1 as f64).clamp(0.0, 2.0),
+            }
+        }
     }
 
     /// The pin: the thresholds are calibrated on the distances this search produces, so every
@@ -745,15 +900,17 @@ mod tests {
         let pairs = pin_pairs();
         assert_eq!(pairs.len(), 27);
         assert_eq!(
-            inputs_digest(&pairs),
+            inputs_digest(pairs),
             "97a200d6b82c504396fef331263d74b62b09b211511f9ac9759cdac575270584",
             "the comparison inputs (features, grids or print simulation) changed: not a search change"
         );
-        let lines = output_lines(&pairs);
+        let lines = output_lines(pairs, public);
         let digest = hex::encode(Sha256::digest(lines.join("\n").as_bytes()));
         assert_eq!(digest, "c8348569a3589f91322d27d5d7d0ce12b6db482f5eaa538cf08003358ba52e01", "comparison outputs changed:\n{}", lines.join("\n"));
     }
 
+    /// The vectorised sums give the scalar loop's correlation to the bit, over the sample card's
+    /// three pairs, every thumbnail and a spread of transforms (most of them inside the grid).
     #[test]
     fn vectorised_correlation_equals_the_scalar_loop() {
         if !Fast::available() {
@@ -768,7 +925,7 @@ mod tests {
         let chip = PhotoFeatures::from_reference(&chip_img);
         let front = read(&format!("{base}surface/QC-20240408-9308/front.png"));
         let printed = Probe::from_printed_crop(&crop_printed_photo_from_png(&front, 600).expect("crop"), 600);
-        let mut n = 0;
+        let (mut n, mut inside) = (0, 0);
         for (r, p) in [(&acc, &printed), (&chip, &printed), (&acc, &Probe::from_features(&chip))] {
             for (th, grid) in [(&r.fine, &p.grids.fine), (&r.coarse, &p.grids.coarse)] {
                 let q = quads(grid);
@@ -782,6 +939,7 @@ mod tests {
                         scale: 1.0 + (t * 0.29).cos() * 0.08,
                         aspect: 1.0 + (t * 0.43).sin() * 0.1,
                     };
+                    inside += usize::from(Mapping::new(th, grid, &p.grids.frame, &xf).inside);
                     let a = corr(th, grid, &p.grids.frame, &xf, None);
                     let b = corr(th, grid, &p.grids.frame, &xf, fast.as_ref());
                     assert_eq!(a.to_bits(), b.to_bits(), "transform {xf:?}: {a} vs {b}");
@@ -789,6 +947,81 @@ mod tests {
                 }
             }
         }
+        assert!(inside >= 300, "only {inside} of {n} transforms took the vectorised sums");
         assert_eq!(n, 360);
+    }
+
+    /// Every instruction set gives the same comparisons to the bit: the whole search with the
+    /// vectorised correlation (where this processor has it) and with the scalar loop alone.
+    #[test]
+    fn scalar_and_vectorised_comparisons_are_the_same() {
+        let pairs = pin_pairs();
+        let scalar = output_lines(pairs, with_vector(false));
+        assert_eq!(output_lines(pairs, with_vector(true)), scalar);
+        assert_eq!(output_lines(pairs, public), scalar);
+    }
+
+    /// Thumbnails whose rows are not whole groups of eight (the vectorised sums finish each row
+    /// point by point) and odd sizes: the same bits as the scalar loop, per correlation and for
+    /// whole comparisons.
+    #[test]
+    fn vectorised_sums_with_partial_groups_equal_the_scalar_loop() {
+        use crate::fixtures::print;
+        let p = Params { fine: (29, 37), coarse: (13, 17), ..PARAMS };
+        let face = |name: &str| decode(&read(&format!("fixtures/faces/{name}.jpg"))).expect("face");
+        let (a, b) = (decode(&print::acceptance_photo(&face("A000069"))).expect("a"), face("B000220"));
+        let chip = decode(&print::chip_photo(&a)).expect("chip");
+        let r = PhotoFeatures::from_reference_with(&a, &p);
+        let mut inside = 0;
+        for probe in [Probe::from_photo_with(&chip, &p), Probe::from_photo_with(&b, &p)] {
+            for (th, grid) in [(&r.fine, &probe.grids.fine), (&r.coarse, &probe.grids.coarse)] {
+                let q = quads(grid);
+                let fast = Fast::new(&q);
+                for k in 0..40 {
+                    let t = k as f32;
+                    let xf = Xf {
+                        tx: (t * 0.61).sin() * 1.6,
+                        ty: (t * 0.47).cos() * 1.6,
+                        angle_deg: (t * 0.83).sin() * 1.2,
+                        scale: 1.0 + (t * 0.31).cos() * 0.08,
+                        aspect: 1.0 + (t * 0.37).sin() * 0.1,
+                    };
+                    inside += usize::from(Mapping::new(th, grid, &probe.grids.frame, &xf).inside);
+                    let x = corr(th, grid, &probe.grids.frame, &xf, None);
+                    let y = corr(th, grid, &probe.grids.frame, &xf, fast.as_ref());
+                    assert_eq!(x.to_bits(), y.to_bits(), "transform {xf:?}: {x} vs {y}");
+                }
+            }
+            let kind = CompareKind::ChipVsAcceptance;
+            let (s, v) = (with_vector(false)(&r, &probe, kind), with_vector(true)(&r, &probe, kind));
+            assert_eq!((s.score, s.wide, s.distance.to_bits()), (v.score, v.wide, v.distance.to_bits()));
+        }
+        assert!(inside >= 100, "only {inside} of 160 transforms inside");
+    }
+
+    /// The memo gives back what was put in, by exact bits (0.0 and -0.0 are two transforms), and
+    /// stops remembering at half its slots.
+    #[test]
+    fn memo_remembers_by_bits_up_to_half_full() {
+        let mut m = Memo::new();
+        let xf = |k: u32| Xf { tx: k as f32 * 0.1, ..Xf::IDENTITY };
+        for k in 0..Memo::SLOTS as u32 {
+            let key = Memo::key(&xf(k));
+            let at = m.find(&key).expect_err("new key");
+            m.insert(at, key, k as f32);
+        }
+        assert_eq!(m.len, Memo::SLOTS / 2);
+        for k in 0..Memo::SLOTS as u32 {
+            let got = m.find(&Memo::key(&xf(k)));
+            if (k as usize) < Memo::SLOTS / 2 {
+                assert_eq!(got, Ok(k as f32));
+            } else {
+                assert!(got.is_err(), "{k} was not to be remembered");
+            }
+        }
+        let zero = Memo::key(&Xf { tx: 0.0, ..Xf::IDENTITY });
+        let minus = Memo::key(&Xf { tx: -0.0, ..Xf::IDENTITY });
+        assert_eq!(m.find(&zero), Ok(0.0));
+        assert!(m.find(&minus).is_err());
     }
 }
