@@ -371,13 +371,7 @@ impl Grids {
             None => {
                 let gw = (fw / p.cell_mm).round().max(1.0) as usize;
                 let gh = (FRAME_H_MM / p.cell_mm).round().max(1.0) as usize;
-                let src = SrcRect {
-                    x: 0.0,
-                    y: 0.0,
-                    w: (gw as f32 * p.cell_mm / px_mm) as f64,
-                    h: (gh as f32 * p.cell_mm / px_mm) as f64,
-                };
-                Grid::from_rgb_area(img, src, gw, gh, p.cell_mm)
+                Grid::from_rgb_area(img, whole_cells(gw, gh, p.cell_mm, px_mm), gw, gh, p.cell_mm)
             }
         };
         let bg = if p.bg_suppress > 0.0 {
@@ -467,13 +461,17 @@ fn printed_grid_rect(cw: u32, ch: u32, dpi: u32, p: &Params) -> (SrcRect, usize,
     let (cw, ch) = (cw as f32 * px_mm, ch as f32 * px_mm);
     let gw = (cw / p.cell_mm).floor().max(1.0) as usize;
     let gh = (ch / p.cell_mm).floor().max(1.0) as usize;
-    let src = SrcRect {
+    (whole_cells(gw, gh, p.cell_mm, px_mm), gw, gh)
+}
+
+/// The source rectangle (pixels of `px_mm`) of `gw x gh` cells of `cell_mm` from the top-left.
+fn whole_cells(gw: usize, gh: usize, cell_mm: f32, px_mm: f32) -> SrcRect {
+    SrcRect {
         x: 0.0,
         y: 0.0,
-        w: (gw as f32 * p.cell_mm / px_mm) as f64,
-        h: (gh as f32 * p.cell_mm / px_mm) as f64,
-    };
-    (src, gw, gh)
+        w: (gw as f32 * cell_mm / px_mm) as f64,
+        h: (gh as f32 * cell_mm / px_mm) as f64,
+    }
 }
 
 /// Features of a reference photo (acceptance or chip photo).
