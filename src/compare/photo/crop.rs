@@ -80,31 +80,34 @@ pub fn crop_printed_photo(front_scan: &RgbImage, dpi: u32) -> Result<RgbImage, P
 /// reader refuses, goes through the `png` crate (which then words the error). Interlaced PNGs
 /// are decoded whole.
 pub fn crop_printed_photo_from_png(bytes: &[u8], dpi: u32) -> Result<RgbImage, PhotoError> {
-    if let Some(h) = super::png_rows::header(bytes) {
-        if h.width <= MAX_SIDE && h.height <= MAX_SIDE && check_scan(h.width, h.height, dpi).is_ok() {
-            let (x0, y0, w, hh) = crop_rect(dpi);
-            let mut out = RgbImage::from_pixel(w, hh, Rgb([255, 255, 255]));
-            let y_end = (y0 + hh as i64).clamp(0, h.height as i64) as usize;
-            let fast = super::png_rows::read_rows(bytes, &h, y_end, |y, row| {
-                copy_row(&mut out, row, y as i64, x0, y0, h.width, h.channels);
-            });
-            if fast.is_some() {
-                return Ok(out);
-            }
+    if let Some(h) = fast_header(bytes, dpi) {
+        let (x0, y0, w, hh) = crop_rect(dpi);
+        let mut out = RgbImage::from_pixel(w, hh, Rgb([255, 255, 255]));
+        let y_end = (y0 + hh as i64).clamp(0, h.height as i64) as usize;
+        let fast = super::png_rows::read_rows(bytes, &h, y_end, |y, row| {
+            copy_row(&mut out, row, y as i64, x0, y0, h.width, h.channels);
+        });
+        if fast.is_some() {
+            return Ok(out);
         }
     }
     crop_with_png_crate(bytes, dpi)
 }
 
+/// The header of a PNG scan the fast row reader takes (a common layout, a sane size, the card's
+/// size at `dpi`); `None` sends the scan to the `png` crate, which words any error.
+fn fast_header(bytes: &[u8], dpi: u32) -> Option<super::png_rows::Header> {
+    let h = super::png_rows::header(bytes)?;
+    (h.width <= MAX_SIDE && h.height <= MAX_SIDE && check_scan(h.width, h.height, dpi).is_ok()).then_some(h)
+}
+
 /// The printed-photo crop of a PNG scan fed row by row into `rows` (an averaging over the crop's
 /// pixels, [`crop_rect`]) as the fast row reader decodes them: crop pixels outside the scan are
 /// white, as in [`crop_printed_photo_from_png`]. `None` when the fast reader does not take the
-/// file (the caller then crops the long way).
+/// file: the caller then crops with [`crop_with_png_crate`], which is what
+/// [`crop_printed_photo_from_png`] would fall back to (without trying the fast reader again).
 pub(crate) fn printed_rows_from_png(bytes: &[u8], dpi: u32, mut rows: AreaRows) -> Option<Grid> {
-    let h = super::png_rows::header(bytes)?;
-    if h.width > MAX_SIDE || h.height > MAX_SIDE || check_scan(h.width, h.height, dpi).is_err() {
-        return None;
-    }
+    let h = fast_header(bytes, dpi)?;
     let (x0, y0, _, ch) = crop_rect(dpi);
     let (ch, scan_h) = (i64::from(ch), i64::from(h.height));
     // Crop row yy is scan row y0 + yy: rows above the scan, then the scan's, then rows below.
@@ -166,7 +169,7 @@ fn copy_row(out: &mut RgbImage, data: &[u8], y: i64, x0: i64, y0: i64, width: u3
 }
 
 /// The `png` crate path of [`crop_printed_photo_from_png`]: every PNG, and the judge of errors.
-fn crop_with_png_crate(bytes: &[u8], dpi: u32) -> Result<RgbImage, PhotoError> {
+pub(crate) fn crop_with_png_crate(bytes: &[u8], dpi: u32) -> Result<RgbImage, PhotoError> {
     let bad = |e: png::DecodingError| PhotoError::Decode {
         format: "png",
         reason: e.to_string(),

@@ -625,7 +625,8 @@ impl Probe {
     /// The printed photo of a photo-side PNG scan at `dpi`: the same probe, to the bit, as
     /// [`super::crop_printed_photo_from_png`] then [`Probe::from_printed_crop`], but the common
     /// scan's rows go straight from the decoder into the area averaging (no crop image). Any
-    /// PNG the fast row reader does not take goes the long way, which also words the errors.
+    /// PNG the fast row reader does not take goes through the `png` crate, which also words the
+    /// errors.
     pub fn from_printed_png(scan: &[u8], dpi: u32) -> Result<Probe, PhotoError> {
         let p = &PARAMS;
         let (_, _, cw, ch) = super::crop::crop_rect(dpi);
@@ -635,7 +636,8 @@ impl Probe {
         if let Some(base) = super::crop::printed_rows_from_png(scan, dpi, rows) {
             return Ok(Probe { grids: Grids::of_printed_base(base, margin, p), printed: true });
         }
-        Ok(Self::from_printed_crop(&super::crop_printed_photo_from_png(scan, dpi)?, dpi))
+        // The fast reader refused the file: what `crop_printed_photo_from_png` does next.
+        Ok(Self::from_printed_crop(&super::crop::crop_with_png_crate(scan, dpi)?, dpi))
     }
 
     /// Whether this probe is a printed crop.
