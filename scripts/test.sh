@@ -27,6 +27,8 @@ export IDCHECK_REQUIRE_BROWSER=1
 # Build the tests, and the benches (run by hand: cargo bench; they must keep compiling), in one
 # profile so every dependency is built once, before starting the private pcscd, so that its
 # lifetime covers only the run.
+# A one-off build: incremental caches would only take disk.
+export CARGO_INCREMENTAL=0
 cargo test --no-run --all-targets --quiet
 # Every test, inside a private pcscd with two vpcd virtual readers (scripts/pcsc-env.sh installs
 # pcscd, vsmartcard-vpcd and libpcsclite-dev when missing). IDCHECK_REQUIRE_PCSC=1 makes the
