@@ -8,52 +8,17 @@
 mod daemon_common;
 mod pcsc_common;
 
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use daemon_common::*;
 use idcheck::emulator::Faults;
-use idcheck::fixtures::corpus::{generate_with, Pool};
-use idcheck::fixtures::{CaseLabel, Defect};
+use idcheck::fixtures::Defect;
 use idcheck::lds::ChipImage;
 use idcheck::personalize::ChipContent;
 use idcheck::pki::testpki::TestPki;
 use pcsc_common::*;
 use serde_json::json;
-
-fn copy_dir(src: &Path, dst: &Path) {
-    std::fs::create_dir_all(dst).expect("mkdir");
-    for e in std::fs::read_dir(src).expect("read_dir") {
-        let p = e.expect("entry").path();
-        let to = dst.join(p.file_name().expect("name"));
-        if p.is_dir() {
-            copy_dir(&p, &to);
-        } else {
-            std::fs::copy(&p, &to).expect("copy");
-        }
-    }
-}
-
-struct Gen {
-    dir: PathBuf,
-    label: CaseLabel,
-}
-
-impl Gen {
-    fn acceptance(&self) -> PathBuf {
-        self.dir.join(&self.label.acceptance)
-    }
-    fn surface(&self) -> PathBuf {
-        self.dir.join(self.label.surface.as_ref().expect("QC case has a surface"))
-    }
-    fn chip(&self) -> ChipImage {
-        ChipImage::load_dir(&self.dir.join(&self.label.chip)).expect("chip")
-    }
-    fn record_id(&self) -> String {
-        self.acceptance().file_name().and_then(|n| n.to_str()).expect("id").to_string()
-    }
-}
 
 #[test]
 fn a_qc_batch_pairs_scans_verifies_cards_and_names_whose_data_a_wrong_card_carries() {
@@ -65,9 +30,7 @@ fn a_qc_batch_pairs_scans_verifies_cards_and_names_whose_data_a_wrong_card_carri
 
     // three applications of a generated corpus
     let corpus = d.dir.join("corpus");
-    let pool = Pool::load(&repo().join("fixtures/faces")).expect("faces");
-    let labels = generate_with(&pool, &corpus, 4242, &[Defect::None, Defect::NoneMinority, Defect::SurfaceName]).expect("corpus");
-    let cases: Vec<Gen> = labels.into_iter().map(|l| Gen { dir: corpus.join("cases").join(&l.name), label: l }).collect();
+    let cases = GenCase::generate(&corpus, 4242, &[Defect::None, Defect::NoneMinority, Defect::SurfaceName]);
     let (a, b, c) = (&cases[0], &cases[1], &cases[2]);
     assert_ne!(a.record_id(), b.record_id());
 
@@ -86,10 +49,7 @@ fn a_qc_batch_pairs_scans_verifies_cards_and_names_whose_data_a_wrong_card_carri
     let wrong_chip = ChipContent::from_record(&mixed).expect("content").write(&pki, time::OffsetDateTime::now_utc()).expect("chip");
 
     // the batch's records, and the operator's console
-    let records = d.dir.join("batch-records");
-    for g in &cases {
-        copy_dir(&g.acceptance(), &records.join(g.record_id()));
-    }
+    let records = batch_records(&d.dir, &cases);
     let inbox = d.dir.join("inbox");
     std::fs::create_dir_all(&inbox).expect("inbox");
     let client = d.client();
@@ -109,7 +69,7 @@ fn a_qc_batch_pairs_scans_verifies_cards_and_names_whose_data_a_wrong_card_carri
         .expect("qc run");
 
     // scanner and operator: B (right card), C (misprinted), A (wrong chip)
-    let plan: Vec<(&Gen, ChipImage)> = vec![(b, b.chip()), (c, c.chip()), (a, wrong_chip)];
+    let plan: Vec<(&GenCase, ChipImage)> = vec![(b, b.chip()), (c, c.chip()), (a, wrong_chip)];
     for (g, chip) in plan {
         let scan = g.surface();
         copy_dir(&scan, &inbox.join(scan.file_name().expect("scan dir")));

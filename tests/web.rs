@@ -409,22 +409,8 @@ fn without_a_login_the_page_loads_nothing_from_the_api() {
     assert!(step["marks"].as_array().is_none_or(|m| m.is_empty()), "{step}");
 }
 
-fn copy_dir(src: &Path, dst: &Path) {
-    std::fs::create_dir_all(dst).expect("mkdir");
-    for e in std::fs::read_dir(src).expect("read_dir") {
-        let p = e.expect("entry").path();
-        let to = dst.join(p.file_name().expect("name"));
-        if p.is_dir() {
-            copy_dir(&p, &to);
-        } else {
-            std::fs::copy(&p, &to).expect("copy");
-        }
-    }
-}
-
 #[test]
 fn the_batch_page_counts_the_causes_and_n_opens_the_invalid_card() {
-    use idcheck::fixtures::corpus::{generate_with, Pool};
     use idcheck::fixtures::Defect;
     let test = "the_batch_page_counts_the_causes_and_n_opens_the_invalid_card";
     if !browser_ready(test) {
@@ -437,25 +423,13 @@ fn the_batch_page_counts_the_causes_and_n_opens_the_invalid_card() {
 
     // two generated QC applications: a right card and a misprinted one (cause 1)
     let corpus = d.dir.join("corpus");
-    let pool = Pool::load(&repo().join("fixtures/faces")).expect("faces");
-    let labels = generate_with(&pool, &corpus, 7007, &[Defect::None, Defect::SurfaceName]).expect("corpus");
+    let cases = GenCase::generate(&corpus, 7007, &[Defect::None, Defect::SurfaceName]);
     std::fs::copy(corpus.join("trust/csca.pem"), d.dir.join("trust/corpus.pem")).expect("trust");
     let (base, token) = with_tcp(&mut d); // the restart also loads the corpus CSCA
     d.wait_readers(1, Duration::from_secs(5));
-    let records = d.dir.join("batch-records");
+    let records = batch_records(&d.dir, &cases);
     let inbox = d.dir.join("inbox");
     std::fs::create_dir_all(&inbox).expect("inbox");
-    let cases: Vec<(PathBuf, PathBuf, ChipImage, String)> = labels
-        .iter()
-        .map(|l| {
-            let dir = corpus.join("cases").join(&l.name);
-            let acc = dir.join(&l.acceptance);
-            let rid = acc.file_name().and_then(|n| n.to_str()).expect("record id").to_string();
-            copy_dir(&acc, &records.join(&rid));
-            let surface = dir.join(l.surface.as_ref().expect("QC case has a surface"));
-            (acc, surface, ChipImage::load_dir(&dir.join(&l.chip)).expect("chip"), rid)
-        })
-        .collect();
 
     // the batch through the API; the test plays the scanner and the operator
     let client = d.client();
@@ -465,7 +439,8 @@ fn the_batch_page_counts_the_causes_and_n_opens_the_invalid_card() {
         .expect("create batch");
     assert!(code.is_success(), "create batch: {code} {created}");
     let batch_id = created["id"].as_i64().expect("batch id");
-    for (_, surface, chip, rid) in cases {
+    for g in &cases {
+        let (surface, chip, rid) = (g.surface(), g.chip(), g.record_id());
         copy_dir(&surface, &inbox.join(surface.file_name().expect("scan dir")));
         events
             .wait_for("verification_waiting", Duration::from_secs(30), |e| e["record_id"] == rid.as_str())

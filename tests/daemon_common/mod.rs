@@ -286,3 +286,54 @@ pub fn cause1_surface(dir: &Path) -> PathBuf {
 pub fn causes(v: &Value) -> Vec<u8> {
     v["verdict"]["causes"].as_array().into_iter().flatten().filter_map(|c| c.as_u64()).map(|c| c as u8).collect()
 }
+
+/// Copies a directory tree (a record or a scan dropped into a batch's folders).
+pub fn copy_dir(src: &Path, dst: &Path) {
+    std::fs::create_dir_all(dst).expect("mkdir");
+    for e in std::fs::read_dir(src).expect("read_dir") {
+        let p = e.expect("entry").path();
+        let to = dst.join(p.file_name().expect("name"));
+        if p.is_dir() {
+            copy_dir(&p, &to);
+        } else {
+            std::fs::copy(&p, &to).expect("copy");
+        }
+    }
+}
+
+/// One QC case of a corpus generated into a test's directory.
+pub struct GenCase {
+    pub dir: PathBuf,
+    pub label: idcheck::fixtures::CaseLabel,
+}
+
+impl GenCase {
+    /// Generates one QC case per defect under `corpus` (faces from fixtures/faces).
+    pub fn generate(corpus: &Path, seed: u64, defects: &[idcheck::fixtures::Defect]) -> Vec<GenCase> {
+        use idcheck::fixtures::corpus::{generate_with, Pool};
+        let pool = Pool::load(&repo().join("fixtures/faces")).expect("faces");
+        let labels = generate_with(&pool, corpus, seed, defects).expect("corpus");
+        labels.into_iter().map(|l| GenCase { dir: corpus.join("cases").join(&l.name), label: l }).collect()
+    }
+    pub fn acceptance(&self) -> PathBuf {
+        self.dir.join(&self.label.acceptance)
+    }
+    pub fn surface(&self) -> PathBuf {
+        self.dir.join(self.label.surface.as_ref().expect("QC case has a surface"))
+    }
+    pub fn chip(&self) -> idcheck::lds::ChipImage {
+        idcheck::lds::ChipImage::load_dir(&self.dir.join(&self.label.chip)).expect("chip")
+    }
+    pub fn record_id(&self) -> String {
+        self.acceptance().file_name().and_then(|n| n.to_str()).expect("record id").to_string()
+    }
+}
+
+/// A batch's record folder holding the acceptance record of every case.
+pub fn batch_records(dir: &Path, cases: &[GenCase]) -> PathBuf {
+    let records = dir.join("batch-records");
+    for g in cases {
+        copy_dir(&g.acceptance(), &records.join(g.record_id()));
+    }
+    records
+}

@@ -53,6 +53,8 @@ pub const PRINTED_PHOTO_MM: PhotoRect = PhotoRect {
 pub const CARD_MM: (f64, f64) = (85.60, 54.00);
 /// Largest image side accepted by [`decode`] (a 600-dpi card scan is 2022 px wide).
 pub const MAX_SIDE: u32 = 12_000;
+/// Smallest image side accepted by [`decode`]: an image smaller than this holds no comparable face.
+pub const MIN_SIDE: u32 = 16;
 
 /// A rectangle in millimetres.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -163,17 +165,18 @@ pub fn decode(bytes: &[u8]) -> Result<image::RgbImage, PhotoError> {
         reason: e.to_string(),
     })?;
     let rgb = img.into_rgb8();
-    if rgb.width() < 16 || rgb.height() < 16 {
+    if rgb.width() < MIN_SIDE || rgb.height() < MIN_SIDE {
         return Err(PhotoError::BadSize {
             width: rgb.width(),
             height: rgb.height(),
-            reason: "too small to compare (at least 16x16)".into(),
+            reason: format!("too small to compare (at least {MIN_SIDE}x{MIN_SIDE})"),
         });
     }
     Ok(rgb)
 }
 
-/// The common case of [`decode`] — a 3-component (YCbCr or RGB) JPEG of at least 16x16 pixels —
+/// The common case of [`decode`] — a 3-component (YCbCr or RGB) JPEG of at least
+/// [`MIN_SIDE`] pixels a side —
 /// straight through zune-jpeg, the decoder the `image` crate wraps, with the options the wrapper
 /// sets (non-strict, RGB out): the same pixels (tested on the faces data) without the wrapper's
 /// input copy, second header pass and zeroed output buffer. `None` for anything else, including
@@ -191,7 +194,7 @@ fn decode_ycbcr_jpeg(bytes: &[u8]) -> Option<image::RgbImage> {
         return None;
     }
     let (w, h) = dec.dimensions()?;
-    if w < 16 || h < 16 {
+    if w < MIN_SIDE as usize || h < MIN_SIDE as usize {
         return None;
     }
     let pixels = dec.decode().ok()?;
