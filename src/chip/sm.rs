@@ -119,14 +119,14 @@ pub fn unpad(data: &[u8]) -> Result<&[u8], SmError> {
 
 /// Two-key 3DES in CBC mode with a zero IV over data already a multiple of 8 bytes long.
 pub fn encrypt_3des(key: &[u8; 16], data: &[u8]) -> Vec<u8> {
-    debug_assert!(data.len() % 8 == 0);
+    debug_assert!(data.len().is_multiple_of(8));
     let enc = cbc::Encryptor::<TdesEde2>::new(key.into(), &[0u8; 8].into());
     enc.encrypt_padded_vec_mut::<NoPadding>(data)
 }
 
 /// Inverse of [`encrypt_3des`]. The length must be a multiple of 8.
 pub fn decrypt_3des(key: &[u8; 16], data: &[u8]) -> Result<Vec<u8>, SmError> {
-    if data.len() % 8 != 0 {
+    if !data.len().is_multiple_of(8) {
         return Err(SmError::CryptogramLength(data.len()));
     }
     let dec = cbc::Decryptor::<TdesEde2>::new(key.into(), &[0u8; 8].into());

@@ -356,29 +356,29 @@ mod tests {
 
     #[test]
     fn unknown_key_is_named_with_its_line() {
-        let e = parse("[store]\ndatabase = \"/tmp/x.db\"\ndatabse = 1\n").unwrap_err().to_string();
+        let e = parse("[store]\ndatabase = \"/tmp/x.db\"\ndatabse = 1\n").expect_err("must be refused").to_string();
         assert!(e.contains("databse") && e.contains("line 3"), "{e}");
-        let e = parse("[nope]\n").unwrap_err().to_string();
+        let e = parse("[nope]\n").expect_err("must be refused").to_string();
         assert!(e.contains("nope"), "{e}");
     }
 
     #[test]
     fn wrong_types_and_values_are_named() {
-        let e = parse("[readers]\nread_attempts = \"three\"\n").unwrap_err().to_string();
+        let e = parse("[readers]\nread_attempts = \"three\"\n").expect_err("must be refused").to_string();
         assert!(e.contains("line 2"), "{e}");
-        let e = parse("[readers]\nread_attempts = 0\n").unwrap_err().to_string();
+        let e = parse("[readers]\nread_attempts = 0\n").expect_err("must be refused").to_string();
         assert!(e.contains("readers.read_attempts"), "{e}");
-        let e = parse("[api]\ntcp = \"0.0.0.0:8740\"\ntoken_file = \"/t\"\n").unwrap_err().to_string();
+        let e = parse("[api]\ntcp = \"0.0.0.0:8740\"\ntoken_file = \"/t\"\n").expect_err("must be refused").to_string();
         assert!(e.contains("loopback"), "{e}");
-        let e = parse("[api]\ntcp = \"127.0.0.1:8740\"\n").unwrap_err().to_string();
+        let e = parse("[api]\ntcp = \"127.0.0.1:8740\"\n").expect_err("must be refused").to_string();
         assert!(e.contains("api.token_file"), "{e}");
-        let e = parse("[api]\nsocket_mode = \"0666\"\n").unwrap_err().to_string();
+        let e = parse("[api]\nsocket_mode = \"0666\"\n").expect_err("must be refused").to_string();
         assert!(e.contains("every local user"), "{e}");
-        let e = parse("[thresholds]\nmin_fingerprint_quality = 40\n").unwrap_err().to_string();
+        let e = parse("[thresholds]\nmin_fingerprint_quality = 40\n").expect_err("must be refused").to_string();
         assert!(e.contains("only be raised"), "{e}");
-        let e = parse("[log]\nlevel = \"info,=[\"\n").unwrap_err().to_string();
+        let e = parse("[log]\nlevel = \"info,=[\"\n").expect_err("must be refused").to_string();
         assert!(e.contains("log.level"), "{e}");
-        let e = parse("[jobs]\ncard_wait_secs = 700\n").unwrap_err().to_string();
+        let e = parse("[jobs]\ncard_wait_secs = 700\n").expect_err("must be refused").to_string();
         assert!(e.contains("max_card_wait_secs"), "{e}");
     }
 

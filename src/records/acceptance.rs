@@ -190,16 +190,13 @@ fn parse_fingerprint(
         }
         (_, None) => None,
     };
-    match (result, exception) {
-        (Registration::Ok, Some(_)) => {
-            return Err(f.err(
-                Some("exception"),
-                "an exception is recorded only for result `failed` or `not_registered`",
-            ));
-        }
-        // A failed capture without the staff's exception reason is well-formed input whose content
-        // is wrong: the cause-4 rule (rules::fingerprint_quality) reports it.
-        _ => {}
+    // A failed capture without the staff's exception reason is well-formed input whose content
+    // is wrong: the cause-4 rule (rules::fingerprint_quality) reports it, not the parser.
+    if let (Registration::Ok, Some(_)) = (result, exception) {
+        return Err(f.err(
+            Some("exception"),
+            "an exception is recorded only for result `failed` or `not_registered`",
+        ));
     }
     Ok(FingerprintEntry {
         finger,

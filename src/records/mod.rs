@@ -185,7 +185,7 @@ pub(crate) fn read_referenced(base: &Path, name: &str, limit: u64) -> Result<Bio
 }
 
 fn human_size(n: u64) -> String {
-    if n % (1024 * 1024) == 0 {
+    if n.is_multiple_of(1024 * 1024) {
         format!("{} MiB", n / (1024 * 1024))
     } else {
         format!("{n} bytes")

@@ -410,7 +410,7 @@ fn assess_decoded_with(
         actual,
         "3 components x 8 bits (24-bit colour)",
     ));
-    let m = measure(&img);
+    let m = measure(img);
     metrics.push(check(
         "photo.colourfulness",
         m.colourfulness,
