@@ -30,6 +30,10 @@ export IDCHECK_REQUIRE_BROWSER=1
 # A one-off build: incremental caches would only take disk.
 export CARGO_INCREMENTAL=0
 cargo test --no-run --all-targets --quiet
+# Lints are part of the tests: clippy (when the toolchain has it) must print no warning.
+if cargo clippy --version >/dev/null 2>&1; then
+    cargo clippy --all-targets --quiet -- -D warnings
+fi
 # Every test, inside a private pcscd with two vpcd virtual readers (scripts/pcsc-env.sh installs
 # pcscd, vsmartcard-vpcd and libpcsclite-dev when missing). IDCHECK_REQUIRE_PCSC=1 makes the
 # PC/SC integration tests fail instead of skip when the virtual readers are not there.
