@@ -159,6 +159,50 @@ fn fingerprint_and_photo_compare_commands() {
     assert_eq!(v["same"], true, "{v}");
 }
 
+/// `photo compare` takes the chip's face as it is on the chip: a dg2.bin file or a chip image
+/// directory (JPEG or JPEG 2000 in DG2), and says which file is wrong when it is not a photo.
+#[test]
+fn photo_compare_reads_the_chip_face_from_dg2() {
+    let s = sample().join("pass-case");
+    let acceptance = s.join("acceptance/451022202404011140/photo.jpg");
+    let run = |a: &std::path::Path, b: &std::path::Path| {
+        let o = bin().args(["photo", "compare", "--json"]).arg(a).arg(b).output().expect("runs");
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or(serde_json::Value::Null);
+        (o.status.code(), v, String::from_utf8_lossy(&o.stderr).into_owned())
+    };
+    for chip in [s.join("chip"), s.join("chip/dg2.bin")] {
+        let (code, v, err) = run(&acceptance, &chip);
+        assert_eq!(code, Some(0), "{} {v} {err}", chip.display());
+        assert_eq!(v["same"], true, "{v}");
+    }
+    // another person's acceptance photo against this chip: different
+    let other = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/faces/A000022.jpg");
+    let (code, v, err) = run(&other, &s.join("chip"));
+    assert_eq!(code, Some(1), "{v} {err}");
+    assert_eq!(v["same"], false, "{v}");
+
+    // a DG2 holding JPEG 2000 decodes through the lds layer; a DG2 cut short is a data error
+    // naming the file
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let j2k = std::fs::read(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/lds/face-24x32.jp2")).expect("jp2");
+    let face = idcheck::lds::FaceImage {
+        format: idcheck::lds::ImageFormat::Jpeg2000,
+        width: 24,
+        height: 32,
+        data: idcheck::model::Biometric(j2k),
+    };
+    let dg2 = tmp.path().join("dg2.bin");
+    std::fs::write(&dg2, idcheck::lds::encode_dg2(&face)).expect("write dg2");
+    let (code, v, err) = run(&dg2, &dg2);
+    assert_eq!(code, Some(0), "{v} {err}");
+    assert!(v["distance"].as_f64().is_some_and(|d| d < 1e-6), "the same image: {v}");
+    let good = std::fs::read(s.join("chip/dg2.bin")).expect("dg2");
+    std::fs::write(&dg2, &good[..good.len() / 2]).expect("write");
+    let (code, _, err) = run(&acceptance, &dg2);
+    assert_eq!(code, Some(65), "{err}");
+    assert!(err.contains("dg2.bin") && err.contains("tag 75"), "{err}");
+}
+
 fn fvc(db: &str, finger: u32, impression: u32) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("fixtures/fingerprints/fvc2002/{db}/{finger}_{impression}.iso"))
 }

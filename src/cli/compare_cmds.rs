@@ -16,7 +16,8 @@ use super::{CliError, CliResult, EX_NOINPUT};
 #[derive(Subcommand)]
 pub enum PhotoCmd {
     /// Compare two photos. A is a reference photo (acceptance or chip); B is a photo or, with
-    /// --kind printed-*, the 600-dpi photo-side scan of the card.
+    /// --kind printed-*, the 600-dpi photo-side scan of the card. A photo is a JPEG or PNG file,
+    /// or the chip's face: a dg2.bin file or a chip image directory (JPEG or JPEG 2000 in DG2).
     Compare {
         a: PathBuf,
         b: PathBuf,
@@ -82,16 +83,11 @@ fn read(p: &Path) -> Result<Vec<u8>, CliError> {
 
 pub fn photo(cmd: PhotoCmd) -> CliResult {
     let PhotoCmd::Compare { a, b, kind, dpi, json } = cmd;
-    let a_img = photo::decode(&read(&a)?).map_err(|e| CliError::data(format!("{}: {e}", a.display())))?;
-    let reference = photo::PhotoFeatures::from_reference(&a_img);
-    let b_bytes = read(&b)?;
+    let reference = photo::PhotoFeatures::from_reference(&load_photo(&a)?);
     let (k, probe) = match kind {
-        Kind::ChipVsAcceptance => {
-            let img = photo::decode(&b_bytes).map_err(|e| CliError::data(format!("{}: {e}", b.display())))?;
-            (photo::CompareKind::ChipVsAcceptance, photo::Probe::from_photo(&img))
-        }
+        Kind::ChipVsAcceptance => (photo::CompareKind::ChipVsAcceptance, photo::Probe::from_photo(&load_photo(&b)?)),
         Kind::PrintedVsAcceptance | Kind::PrintedVsChip => {
-            let f = idcheck::verify::printed_probe(&b_bytes, dpi).map_err(|e| CliError::data(format!("{}: {e}", b.display())))?;
+            let f = idcheck::verify::printed_probe(&read(&b)?, dpi).map_err(|e| CliError::data(format!("{}: {e}", b.display())))?;
             let k = if matches!(kind, Kind::PrintedVsAcceptance) {
                 photo::CompareKind::PrintedVsAcceptance
             } else {
@@ -120,6 +116,22 @@ pub fn photo(cmd: PhotoCmd) -> CliResult {
         );
     }
     Ok(ExitCode::from(if same { 0 } else { 1 }))
+}
+
+/// A JPEG or PNG file, or the face of DG2: a dg2.bin file (BER-TLV tag 75) or a chip image
+/// directory holding one.
+fn load_photo(path: &Path) -> Result<image::RgbImage, CliError> {
+    let p = if path.is_dir() { path.join(lds::FileId::Dg2.file_name()) } else { path.to_path_buf() };
+    let bytes = read(&p)?;
+    let bad = |e: &dyn std::fmt::Display| CliError::data(format!("{}: {e}", p.display()));
+    if bytes.first() != Some(&0x75) {
+        return photo::decode(&bytes).map_err(|e| bad(&e));
+    }
+    let face = lds::parse_dg2(&bytes).map_err(|e| bad(&e))?;
+    match face.format {
+        lds::ImageFormat::Jpeg => photo::decode(face.data.bytes()).map_err(|e| bad(&e)),
+        lds::ImageFormat::Jpeg2000 => face.decode_jpeg2000().map_err(|e| bad(&e)),
+    }
 }
 
 /// An ISO file, or `PATH#N` for slot N of a dg3.bin or a chip image directory.
