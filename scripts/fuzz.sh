@@ -1,0 +1,199 @@
+#!/usr/bin/env bash
+# fuzz.sh: coverage-guided fuzzing (cargo-fuzz / libFuzzer) of idcheck's parsers of untrusted
+# bytes; the targets live in fuzz/ (its own workspace: the main build and CI never build it).
+#   scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]      (default: 60 s, every target)
+# Installs cargo-fuzz when it is missing, builds seed corpora from the committed fixtures into
+# fuzz/corpus/<target> (not committed), runs each target in turn (one process: the machine's
+# cores are shared) with -max_total_time, -rss_limit_mb=2048 and -timeout=10, and prints per
+# target the executions, the final coverage (cov / ft of libFuzzer's last line) and whether it
+# found anything. Exit status 1 when a crash / timeout / OOM / leak artifact appeared in
+# fuzz/artifacts/<target> during this run. Logs: fuzz/artifacts/<target>/last-run.log.
+# Stable Rust works: RUSTC_BOOTSTRAP=1 lets cargo-fuzz pass its nightly flags. The sanitizer is
+# AddressSanitizer; FUZZ_SANITIZER=none runs without it (faster, finds panics / hangs / OOM only).
+# Reproduce a finding: RUSTC_BOOTSTRAP=1 cargo fuzz run <target> fuzz/artifacts/<target>/<file>
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ALL=(tlv lds jp2 sod iso19794_2 apdu chip_read photo records)
+SECS=${1:-60}
+[ $# -gt 0 ] && shift
+TARGETS=("$@")
+[ ${#TARGETS[@]} -gt 0 ] || TARGETS=("${ALL[@]}")
+SANITIZER=${FUZZ_SANITIZER:-address}
+export RUSTC_BOOTSTRAP=1
+
+log() { echo "fuzz: $*" >&2; }
+
+if ! cargo fuzz --version >/dev/null 2>&1; then
+    log "installing cargo-fuzz"
+    cargo install cargo-fuzz --locked
+fi
+
+CHIP=fixtures/samples/pass-case/chip
+ACC=fixtures/samples/pass-case/acceptance/451022202404011140
+SURF=fixtures/samples/pass-case/surface/QC-20240408-9308
+
+# seed TARGET NAME SELECTOR-BYTE-HEX FILE: the file behind one selector byte (every target but
+# jp2 and records reads its first byte as a mode switch).
+seed() {
+    local dir=fuzz/corpus/$1
+    mkdir -p "$dir"
+    if [ -n "$3" ]; then
+        { printf "\\x$3"; cat "$4"; } >"$dir/seed-$2"
+    else
+        cp "$4" "$dir/seed-$2"
+    fi
+}
+# seed_hex TARGET NAME HEX: a seed given as hex.
+seed_hex() {
+    mkdir -p "fuzz/corpus/$1"
+    echo -n "$3" | xxd -r -p >"fuzz/corpus/$1/seed-$2"
+}
+
+make_seeds() {
+    local f t
+    # tlv: the selector picks the outer tag: 0x30 77 60 61 75 63 6B 6C 6D 5F1F.
+    seed tlv com 02 $CHIP/com.bin
+    seed tlv sod 01 $CHIP/sod.bin
+    seed tlv dg1 03 $CHIP/dg1.bin
+    seed tlv dg3 05 $CHIP/dg3.bin
+    seed tlv dg11 06 $CHIP/dg11.bin
+    seed tlv dg12 07 $CHIP/dg12.bin
+    seed tlv dg13 08 $CHIP/dg13.bin
+    # lds: 0 COM, 1 DG1, 2 DG2, 3 DG3, 4 DG11, 5 DG12, 6 DG13, 7 one DG3 slot, 8 whole chip.
+    seed lds com 00 $CHIP/com.bin
+    seed lds dg1 01 $CHIP/dg1.bin
+    seed lds dg2 02 $CHIP/dg2.bin
+    seed lds dg3 03 $CHIP/dg3.bin
+    seed lds dg11 04 $CHIP/dg11.bin
+    seed lds dg12 05 $CHIP/dg12.bin
+    seed lds dg13 06 $CHIP/dg13.bin
+    for f in fixtures/cases/*/chip/dg1.bin; do
+        t=$(basename "$(dirname "$(dirname "$f")")")
+        seed lds "dg1-$t" 01 "$f"
+    done
+    seed jp2 j2k "" fixtures/lds/face-24x32.j2k
+    seed jp2 jp2 "" fixtures/lds/face-24x32.jp2
+    # sod: 0 EF.SOD + passive authentication, 1 one DER certificate, 2 a certificate file.
+    seed sod sod 00 $CHIP/sod.bin
+    seed sod sod-c3 00 fixtures/cases/c3-dg-hash/chip/sod.bin
+    sed '/-----/d' fixtures/samples/trust/csca.pem | base64 -d >fuzz/corpus/sod/.csca.der
+    seed sod csca-der 01 fuzz/corpus/sod/.csca.der
+    rm -f fuzz/corpus/sod/.csca.der
+    seed sod csca-pem 02 fixtures/samples/trust/csca.pem
+    # iso19794_2: even selector as is, odd with the length field fixed up.
+    seed iso19794_2 fp1 00 $ACC/fp1.iso
+    seed iso19794_2 fp2 01 $ACC/fp2.iso
+    for f in $(ls fixtures/fingerprints/fvc2002/*/*.iso | head -4); do
+        seed iso19794_2 "fvc-$(basename "$f" .iso)" 00 "$f"
+    done
+    # apdu: 0 command, 1 response, 2/3/4 host unprotect (raw / MAC fixed / plaintext), 5/6 card
+    # unprotect (raw / MAC fixed), 7 round trip, 8 emulator parse, 9 BAC answers.
+    seed_hex apdu select 0000a4040c07a0000002471001
+    seed_hex apdu read-ext 0000b000000000ff00
+    seed_hex apdu resp 015304123456789000
+    seed_hex apdu host-raw 02870901aabbccddeeff0011990290008e0801020304050607089000
+    seed_hex apdu host-mac 03900099029000
+    seed_hex apdu host-plain 0490006012345678
+    seed_hex apdu card-mac 060cb0000001970100
+    seed_hex apdu roundtrip 070cb000000100e09000616263
+    seed_hex apdu capdu 0800a4020c020101
+    seed_hex apdu bac 090102030405060708
+    # chip_read: action bytes below 80 are honest answers; selector bit 0 extended length, bit 1 SFI.
+    for t in 00 01 02 03; do
+        seed_hex chip_read "honest-$t" "${t}000000000000000000000000000000"
+    done
+    seed_hex chip_read hostile-data 028000000000000000000080109000
+    # photo: bit 0 fixes PNG CRCs, bits 1.. pick the dpi of the printed-photo path (0: 100 dpi).
+    seed photo acceptance-jpg 00 $ACC/photo.jpg
+    seed photo case-jpg 00 fixtures/cases/pass-kiosk/acceptance/410105202507030001/photo.jpg
+    if command -v python3 >/dev/null 2>&1 && command -v convert >/dev/null 2>&1; then
+        # A 100-dpi grey PNG of the sample's photo side (337x213, every sixth pixel of the 600-dpi
+        # scan), small enough for -max_len, the size the printed-photo path expects at 100 dpi.
+        convert $SURF/front.png ppm:- | python3 -c '
+import struct, sys, zlib
+d = sys.stdin.buffer.read()
+parts = d.split(b"\n", 3)
+w, h = map(int, parts[1].split()); px = parts[3]
+step = 6; ow, oh = 337, 213
+rows = []
+for y in range(oh):
+    sy = min(h - 1, y * step)
+    row = px[sy * w * 3:(sy + 1) * w * 3]
+    r = row[0::3 * step][:ow]; g = row[1::3 * step][:ow]; b = row[2::3 * step][:ow]
+    rows.append(b"\0" + bytes((r[i] * 30 + g[i] * 59 + b[i] * 11) // 100 for i in range(len(r))))
+def chunk(t, b):
+    return struct.pack(">I", len(b)) + t + b + struct.pack(">I", zlib.crc32(t + b) & 0xffffffff)
+out = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", ow, oh, 8, 0, 0, 0, 0))
+out += chunk(b"IDAT", zlib.compress(b"".join(rows), 9)) + chunk(b"IEND", b"")
+sys.stdout.buffer.write(out)' >fuzz/corpus/.scan100.png && {
+            seed photo scan100-grey 00 fuzz/corpus/.scan100.png
+            seed photo scan100-grey-crc 01 fuzz/corpus/.scan100.png
+        }
+        rm -f fuzz/corpus/.scan100.png
+    else
+        log "python3 or convert missing: no PNG scan seed for photo"
+    fi
+    # records: the record as a file, and as one JSON Lines line; the surface record.
+    seed records record "" $ACC/record.json
+    tr -d '\n' <$ACC/record.json >fuzz/corpus/records/seed-record-line
+    for f in fixtures/cases/*/acceptance/*/record.json; do
+        t=$(basename "$(dirname "$(dirname "$(dirname "$f")")")")
+        tr -d '\n' <"$f" >"fuzz/corpus/records/seed-line-$t"
+    done
+    seed records surface "" $SURF/surface.json
+}
+
+# -max_len per target: bounds each input so runs stay fast (DG2 is 8 KB, a photo up to 64 KB).
+max_len() {
+    case $1 in
+        lds) echo 16384 ;;
+        photo) echo 65536 ;;
+        jp2) echo 16384 ;;
+        *) echo 4096 ;;
+    esac
+}
+
+count_findings() {
+    find "fuzz/artifacts/$1" -maxdepth 1 -type f \( -name 'crash-*' -o -name 'timeout-*' -o -name 'oom-*' -o -name 'leak-*' \) 2>/dev/null | wc -l
+}
+
+make_seeds
+log "building ${TARGETS[*]} (sanitizer $SANITIZER)"
+for t in "${TARGETS[@]}"; do
+    cargo fuzz build --sanitizer "$SANITIZER" "$t"
+done
+
+status=0
+summary=()
+for t in "${TARGETS[@]}"; do
+    mkdir -p "fuzz/artifacts/$t"
+    before=$(count_findings "$t")
+    runlog="fuzz/artifacts/$t/last-run.log"
+    log "running $t for ${SECS}s (log: $runlog)"
+    set +e
+    cargo fuzz run --sanitizer "$SANITIZER" "$t" -- \
+        -max_total_time="$SECS" -rss_limit_mb=2048 -timeout=10 -max_len="$(max_len "$t")" \
+        -print_final_stats=1 >"$runlog" 2>&1
+    rc=$?
+    set -e
+    after=$(count_findings "$t")
+    execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$runlog" | tail -1 | grep -o '[0-9]*$' || true)
+    last=$(grep -E '^#[0-9]+' "$runlog" | tail -1 || true)
+    cov=$(echo "$last" | grep -o 'cov: [0-9]*' | grep -o '[0-9]*' || true)
+    ft=$(echo "$last" | grep -o 'ft: [0-9]*' | grep -o '[0-9]*' || true)
+    if [ "$after" -gt "$before" ]; then
+        found="FOUND $((after - before)) (see fuzz/artifacts/$t)"
+        status=1
+    elif [ "$rc" -ne 0 ]; then
+        found="run failed (exit $rc, see $runlog)"
+        status=1
+    else
+        found="nothing"
+    fi
+    summary+=("$(printf '%-11s %6ss  execs %-10s cov %-6s ft %-6s %s' "$t" "$SECS" "${execs:-?}" "${cov:-?}" "${ft:-?}" "$found")")
+done
+
+echo "target        time  executions        coverage          findings"
+printf '%s\n' "${summary[@]}"
+exit $status
