@@ -177,6 +177,8 @@ for t in "${TARGETS[@]}"; do
         -print_final_stats=1 >"$runlog" 2>&1
     rc=$?
     set -e
+    # The records target's scratch directories (one per fuzzing process, see its doc comment).
+    [ "$t" = records ] && rm -rf /dev/shm/idcheck-fuzz-records-* "${TMPDIR:-/tmp}"/idcheck-fuzz-records-*
     after=$(count_findings "$t")
     execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$runlog" | tail -1 | grep -o '[0-9]*$' || true)
     last=$(grep -E '^#[0-9]+' "$runlog" | tail -1 || true)
