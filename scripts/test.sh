@@ -34,6 +34,8 @@ cargo test --no-run --all-targets --quiet
 if cargo clippy --version >/dev/null 2>&1; then
     cargo clippy --all-targets --quiet -- -D warnings
 fi
+# The fuzz targets (run by scripts/fuzz.sh, not here) must keep compiling as the parsers change.
+CARGO_TARGET_DIR=target cargo check --manifest-path fuzz/Cargo.toml --bins --quiet
 # Every test, inside a private pcscd with two vpcd virtual readers (scripts/pcsc-env.sh installs
 # pcscd, vsmartcard-vpcd and libpcsclite-dev when missing). IDCHECK_REQUIRE_PCSC=1 makes the
 # PC/SC integration tests fail instead of skip when the virtual readers are not there.
