@@ -13,31 +13,17 @@ use idcheck::chip::bac::{self, BacKey};
 use idcheck::chip::sm::decrypt_3des;
 use idcheck::chip::{ChipReader, FixedRandomness, ReadOptions, Response, SecureChannel, StatusWord, Transport, TransportError};
 use idcheck::emulator::{capdu, CardConfig, Faults, VirtualCard};
-use idcheck::lds::{self, ChipImage, FileId};
+use idcheck::lds;
 use libfuzzer_sys::fuzz_target;
 
-const SAMPLE: [(FileId, &[u8]); 8] = [
-    (FileId::Com, include_bytes!("../../fixtures/samples/pass-case/chip/com.bin")),
-    (FileId::Sod, include_bytes!("../../fixtures/samples/pass-case/chip/sod.bin")),
-    (FileId::Dg1, include_bytes!("../../fixtures/samples/pass-case/chip/dg1.bin")),
-    (FileId::Dg2, include_bytes!("../../fixtures/samples/pass-case/chip/dg2.bin")),
-    (FileId::Dg3, include_bytes!("../../fixtures/samples/pass-case/chip/dg3.bin")),
-    (FileId::Dg11, include_bytes!("../../fixtures/samples/pass-case/chip/dg11.bin")),
-    (FileId::Dg12, include_bytes!("../../fixtures/samples/pass-case/chip/dg12.bin")),
-    (FileId::Dg13, include_bytes!("../../fixtures/samples/pass-case/chip/dg13.bin")),
-];
+#[path = "common/sample.rs"]
+mod sample;
+use sample::{sample_chip, SAMPLE};
+
 const RND_IC: [u8; 8] = [0x46, 0x08, 0xF9, 0x19, 0x88, 0x70, 0x22, 0x12];
 const K_IC: [u8; 16] = [0x0B, 0x4F, 0x80, 0x32, 0x3E, 0xB3, 0x19, 0x1C, 0xB0, 0x49, 0x70, 0xCB, 0x40, 0x52, 0x79, 0x0B];
 /// APDUs one read may send; a sample read takes about 40.
 const BUDGET: u32 = 600;
-
-fn sample_chip() -> ChipImage {
-    let mut image = ChipImage::new();
-    for (id, bytes) in SAMPLE {
-        image.insert(id, bytes.to_vec());
-    }
-    image
-}
 
 struct Hostile<'a> {
     card: VirtualCard,

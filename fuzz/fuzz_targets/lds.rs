@@ -7,28 +7,14 @@
 
 use idcheck::lds::{
     self, crc8, encode_dg1, encode_dg11, encode_dg12, encode_dg13, encode_dg2_with, encode_dg3, parse_com, parse_dg1,
-    parse_dg11, parse_dg12, parse_dg13, parse_dg2_full, parse_dg3, ChipImage, FileId, FingerSlot,
+    parse_dg11, parse_dg12, parse_dg13, parse_dg2_full, parse_dg3, FileId, FingerSlot,
 };
 use libfuzzer_sys::fuzz_target;
 
-const SAMPLE: [(FileId, &[u8]); 8] = [
-    (FileId::Com, include_bytes!("../../fixtures/samples/pass-case/chip/com.bin")),
-    (FileId::Sod, include_bytes!("../../fixtures/samples/pass-case/chip/sod.bin")),
-    (FileId::Dg1, include_bytes!("../../fixtures/samples/pass-case/chip/dg1.bin")),
-    (FileId::Dg2, include_bytes!("../../fixtures/samples/pass-case/chip/dg2.bin")),
-    (FileId::Dg3, include_bytes!("../../fixtures/samples/pass-case/chip/dg3.bin")),
-    (FileId::Dg11, include_bytes!("../../fixtures/samples/pass-case/chip/dg11.bin")),
-    (FileId::Dg12, include_bytes!("../../fixtures/samples/pass-case/chip/dg12.bin")),
-    (FileId::Dg13, include_bytes!("../../fixtures/samples/pass-case/chip/dg13.bin")),
-];
+#[path = "common/sample.rs"]
+mod sample;
+use sample::sample_chip;
 
-fn sample_chip() -> ChipImage {
-    let mut image = ChipImage::new();
-    for (id, bytes) in SAMPLE {
-        image.insert(id, bytes.to_vec());
-    }
-    image
-}
 
 fuzz_target!(|data: &[u8]| {
     let Some((&sel, bytes)) = data.split_first() else { return };
