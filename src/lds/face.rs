@@ -8,8 +8,6 @@ use crate::model::Biometric;
 use crate::tlv;
 
 const F: FileId = FileId::Dg2;
-/// Largest JPEG 2000 image decoded (pixels), far above any ID photo.
-const MAX_J2K_PIXELS: u64 = 16 * 1024 * 1024;
 
 /// Image data type of the face record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -89,13 +87,16 @@ impl FaceImage {
         }
         let data = self.data.bytes();
         let dec = |m: String| field_err(F, "image data", None, format!("JPEG 2000 decoding failed: {m}"));
+        // The header first: an implausible size or tiling is refused before the decoder spends
+        // time on it (a few hundred bytes can declare 175,000 tiles).
+        let siz = super::j2k::parse_siz(data).map_err(|e| field_err(F, "image data", None, format!("JPEG 2000 header refused: {e}")))?;
         // The decoder is third-party code fed untrusted bytes: a panic inside it becomes an error.
         let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Result<image::RgbImage, LdsError> {
             use hayro_jpeg2000::{ColorSpace, DecodeSettings, DecoderContext, Image};
             let img = Image::new(data, &DecodeSettings::default()).map_err(|e| dec(format!("{e:?}")))?;
             let (w, h) = (img.width(), img.height());
-            if w == 0 || h == 0 || u64::from(w) * u64::from(h) > MAX_J2K_PIXELS {
-                return Err(dec(format!("image size {w}x{h} is out of range")));
+            if w == 0 || h == 0 || w > super::j2k::MAX_SIDE || h > super::j2k::MAX_SIDE || u64::from(w) * u64::from(h) > super::j2k::MAX_PIXELS {
+                return Err(dec(format!("image size {w}x{h} is out of range (header: {:?})", siz.size())));
             }
             let channels = usize::from(img.color_space().num_channels());
             let alpha = usize::from(img.has_alpha());

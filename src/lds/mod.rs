@@ -16,6 +16,7 @@ mod com;
 mod dg11;
 mod face;
 mod finger;
+pub mod j2k;
 mod mrz;
 mod text;
 
