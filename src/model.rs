@@ -28,6 +28,62 @@ impl fmt::Debug for Biometric {
     }
 }
 
+/// Personal text: a name, an address, an ID number, a printed birth date. Debug prints REDACTED
+/// and the length, never the text, and there is no `Display`: code that shows the text (a
+/// finding's expected and actual values, a report row) asks for it with [`PersonalText::as_str`].
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct PersonalText(String);
+
+impl PersonalText {
+    pub fn new(text: impl Into<String>) -> PersonalText {
+        PersonalText(text.into())
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl std::ops::Deref for PersonalText {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for PersonalText {
+    fn from(s: String) -> Self {
+        PersonalText(s)
+    }
+}
+
+impl From<&str> for PersonalText {
+    fn from(s: &str) -> Self {
+        PersonalText(s.to_string())
+    }
+}
+
+impl PartialEq<str> for PersonalText {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for PersonalText {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+impl fmt::Debug for PersonalText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "REDACTED({} chars)", self.0.chars().count())
+    }
+}
+
 /// Lower-case hex SHA-256.
 pub fn sha256_hex(data: &[u8]) -> String {
     use sha2::Digest;
@@ -98,16 +154,16 @@ pub struct AcceptanceRecord {
     /// The local calendar date of `accepted_at`.
     pub accepted_on: Date,
     pub reason: Reason,
-    pub name: String,
+    pub name: PersonalText,
     pub sex: String,
     pub ethnicity: String,
     pub birth_date: Date,
-    pub address: String,
-    pub id_number: String,
+    pub address: PersonalText,
+    pub id_number: PersonalText,
     pub issuing_authority: String,
     pub valid_from: Date,
     pub valid_until: ValidUntil,
-    pub name_latin: Option<String>,
+    pub name_latin: Option<PersonalText>,
     pub photo: Biometric,
     pub fingerprints: Vec<FingerprintEntry>,
 }
@@ -119,12 +175,12 @@ pub struct SurfaceRecord {
     pub scanned_at: String,
     pub application_id: Option<String>,
     pub dpi: u32,
-    pub name: String,
+    pub name: PersonalText,
     pub sex: String,
     pub ethnicity: String,
-    pub birth: String,
-    pub address: String,
-    pub id_number: String,
+    pub birth: PersonalText,
+    pub address: PersonalText,
+    pub id_number: PersonalText,
     pub issuing_authority: String,
     pub validity: String,
     /// Photo side scan (PNG or JPEG bytes).
@@ -180,5 +236,21 @@ impl TextItem {
 impl fmt::Display for TextItem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn personal_text_debug_hides_the_text() {
+        let t = PersonalText::from("王美娜");
+        assert_eq!(format!("{t:?}"), "REDACTED(3 chars)");
+        assert_eq!(format!("{:?}", Some(t.clone())), "Some(REDACTED(3 chars))");
+        assert_eq!(t.as_str(), "王美娜");
+        assert!(t == "王美娜");
+        // Serialised as the plain string (records and the store keep the text itself).
+        assert_eq!(serde_json::to_string(&t).ok().as_deref(), Some("\"王美娜\""));
     }
 }

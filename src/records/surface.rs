@@ -72,12 +72,12 @@ pub(crate) fn parse_text(
         scanned_at: scanned_at.to_string(),
         application_id: application_id.map(str::to_string),
         dpi: u32::try_from(dpi).unwrap_or(u32::MAX),
-        name,
+        name: name.into(),
         sex,
         ethnicity,
-        birth,
-        address,
-        id_number,
+        birth: birth.into(),
+        address: address.into(),
+        id_number: id_number.into(),
         issuing_authority,
         validity,
         front,
@@ -180,7 +180,12 @@ mod tests {
                 .expect("front")
                 .as_slice()
         );
-        assert!(format!("{s:?}").contains("REDACTED"));
+        // Debug never shows the printed personal text or the scans.
+        let dbg = format!("{s:?}");
+        assert!(dbg.contains("REDACTED"), "{dbg}");
+        for secret in [s.name.as_str(), s.address.as_str(), s.id_number.as_str(), s.birth.as_str()] {
+            assert!(!secret.is_empty() && !dbg.contains(secret), "Debug leaks {secret:?}: {dbg}");
+        }
     }
 
     #[test]

@@ -87,10 +87,10 @@ mod tests {
         type M = fn(&mut AcceptanceRecord);
         let cases: [(M, &str); 9] = [
             (|r| r.id_number = "450330200201139793".into(), "id_number"),
-            (|r| r.name = String::new(), "name"),
+            (|r| r.name = String::new().into(), "name"),
             (|r| r.sex = "9".into(), "sex"),
             (|r| r.ethnicity = "60".into(), "ethnicity"),
-            (|r| r.address = "广".repeat(36), "address"),
+            (|r| r.address = "广".repeat(36).into(), "address"),
             (
                 |r| r.issuing_authority = "田东县公安局\u{0}".into(),
                 "issuing_authority",

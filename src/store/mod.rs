@@ -424,7 +424,7 @@ impl Store {
                 tx.execute(
                     "UPDATE records SET id_number = ?2, accepted_at = ?3, accepted_unix = ?4, record_json = ?5,
                      photo = ?6, content_sha256 = ?7, updated_at = ?8 WHERE application_id = ?1",
-                    params![id, record.id_number, record.accepted_at, accepted_unix, json, record.photo.bytes(), hash, now],
+                    params![id, record.id_number.as_str(), record.accepted_at, accepted_unix, json, record.photo.bytes(), hash, now],
                 )
                 .map_err(self.ctx(what.clone()))?;
                 tx.execute(
@@ -438,7 +438,7 @@ impl Store {
                 tx.execute(
                     "INSERT INTO records (application_id, id_number, accepted_at, accepted_unix, record_json, photo,
                      content_sha256, imported_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
-                    params![id, record.id_number, record.accepted_at, accepted_unix, json, record.photo.bytes(), hash, now],
+                    params![id, record.id_number.as_str(), record.accepted_at, accepted_unix, json, record.photo.bytes(), hash, now],
                 )
                 .map_err(self.ctx(what.clone()))?;
                 ImportOutcome::Inserted

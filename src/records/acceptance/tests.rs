@@ -74,8 +74,13 @@ fn sample_loads() {
             .expect("fp2")
             .as_slice()
     );
-    // Debug never shows biometric bytes.
-    assert!(format!("{r:?}").contains("REDACTED"));
+    // Debug never shows biometric bytes or personal text.
+    let dbg = format!("{r:?}");
+    assert!(dbg.contains("REDACTED"), "{dbg}");
+    let latin = r.name_latin.as_ref().map(|l| l.as_str()).unwrap_or_default();
+    for secret in [r.name.as_str(), r.address.as_str(), r.id_number.as_str(), latin] {
+        assert!(!secret.is_empty() && !dbg.contains(secret), "Debug leaks {secret:?}: {dbg}");
+    }
 }
 
 #[test]
