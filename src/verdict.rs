@@ -7,6 +7,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::model::PersonalText;
+
 /// One of the four invalidation causes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(into = "u8", try_from = "u8")]
@@ -95,8 +97,9 @@ pub struct Finding {
     /// (`chip.dg2`, `chip.sod.signature`) or a quality metric (`photo.sharpness`).
     pub item: String,
     pub sources: Sources,
-    pub expected: Option<String>,
-    pub actual: Option<String>,
+    /// The values compared: personal text when the item is a name, an address, an ID number.
+    pub expected: Option<PersonalText>,
+    pub actual: Option<PersonalText>,
     pub score: Option<f64>,
     pub threshold: Option<f64>,
     /// The score lies in the calibrated grey zone next to its threshold: staff should look.
@@ -120,8 +123,8 @@ impl Finding {
         }
     }
     pub fn values(mut self, expected: impl Into<String>, actual: impl Into<String>) -> Self {
-        self.expected = Some(expected.into());
-        self.actual = Some(actual.into());
+        self.expected = Some(PersonalText::new(expected));
+        self.actual = Some(PersonalText::new(actual));
         self
     }
     pub fn scored(mut self, score: f64, threshold: f64, borderline: bool) -> Self {

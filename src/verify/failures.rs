@@ -72,7 +72,7 @@ pub fn read_failure(err: &ReadFailure) -> ReadFailureClass {
             let step = err.step.to_string().replace(' ', "_").replace(['.', '/'], "_").to_lowercase();
             let mut f = Finding::new(Cause::ChipUnreadable, format!("chip.read.{step}"), Sources::C, format!("step {err}"));
             if let Some(sw) = err.sw {
-                f.actual = Some(format!("{sw}"));
+                f.actual = Some(format!("{sw}").into());
             }
             ReadFailureClass::Card(f)
         }
