@@ -241,8 +241,14 @@ fn fingerprint_summary(cal: &idcheck::compare::fingerprint::FingerprintCalibrati
     }
     for p in &card.stress {
         eprintln!(
-            "  simulated ({}, {:.4}): {} of {} other fingers accepted at the two-impressions threshold, {} at the card threshold (highest {:.4})",
-            p.model, p.parameter, p.accepted_at_two_impressions_threshold, p.comparisons, p.accepted_at_card_threshold, p.highest_score
+            "  simulated ({}, {:.4}): {} of {} other fingers accepted at the two-impressions threshold, {} at the card threshold ({} borderline; highest {:.4})",
+            p.model,
+            p.parameter,
+            p.accepted_at_two_impressions_threshold,
+            p.comparisons,
+            p.accepted_at_card_threshold,
+            p.borderline_at_card_threshold,
+            p.highest_score
         );
     }
 }

@@ -171,6 +171,8 @@ pub struct StressPoint {
     pub comparisons: usize,
     pub accepted_at_two_impressions_threshold: usize,
     pub accepted_at_card_threshold: usize,
+    /// In the card threshold's borderline band (a human look).
+    pub borderline_at_card_threshold: usize,
     /// Highest shifted score.
     pub highest_score: f64,
 }
@@ -758,6 +760,7 @@ fn stress(other: &[f64], two: &FingerprintThresholds, card: &FingerprintThreshol
                 comparisons: shifted.len(),
                 accepted_at_two_impressions_threshold: other_stats(&shifted, two).accepted,
                 accepted_at_card_threshold: other_stats(&shifted, card).accepted,
+                borderline_at_card_threshold: other_stats(&shifted, card).borderline,
                 highest_score: highest(&shifted),
             });
         }
