@@ -749,10 +749,9 @@ fn stress(other: &[f64], two: &FingerprintThresholds, card: &FingerprintThreshol
         if q <= 0.0 {
             continue;
         }
-        let models: [(&str, f64, &dyn Fn(f64) -> f64); 2] =
-            [("scaled", two.threshold / q, &|s| s * two.threshold / q), ("shifted", two.threshold - q, &|s| s + two.threshold - q)];
-        for (model, parameter, f) in models {
-            let shifted: Vec<f64> = desc.iter().map(|&s| f(s)).collect();
+        for (model, parameter) in [("scaled", two.threshold / q), ("shifted", two.threshold - q)] {
+            let shifted: Vec<f64> =
+                desc.iter().map(|&s| if model == "scaled" { s * two.threshold / q } else { s + two.threshold - q }).collect();
             out.push(StressPoint {
                 model: model.to_string(),
                 fmr_at_two_impressions_threshold: target,
