@@ -8,7 +8,7 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use idcheck::biometrics::{Minutia, MinutiaeRecord};
-use idcheck::compare::fingerprint::{match_score, search, Template};
+use idcheck::compare::fingerprint::{match_score, search, FingerCase, Template};
 use rand::{Rng, SeedableRng};
 
 const DBS: [&str; 4] = ["DB1_B", "DB2_B", "DB3_B", "DB4_B"];
@@ -89,7 +89,7 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("fingerprint_search");
     g.sample_size(10);
     g.throughput(Throughput::Elements(gallery.len() as u64));
-    g.bench_function("search_10000", |bench| bench.iter(|| search(black_box(&probe), black_box(&gallery), 10)));
+    g.bench_function("search_10000", |bench| bench.iter(|| search(black_box(&probe), black_box(&gallery), 10, FingerCase::Card)));
     g.finish();
 }
 

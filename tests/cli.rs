@@ -139,6 +139,24 @@ fn fingerprint_and_photo_compare_commands() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
     assert_eq!(v["same"], true, "{v}");
     assert_eq!(o.status.code(), Some(0));
+    // A chip slot: the card threshold decides; both are shown.
+    assert_eq!(v["case"], "card", "{v}");
+    assert_eq!(v["threshold"], v["card"]["threshold"], "{v}");
+    assert!(v["card"]["threshold"].as_f64() > v["two_impressions"]["threshold"].as_f64(), "{v}");
+    // Two ISO files that score between the two thresholds: auto is two impressions (same
+    // finger), --case card says different.
+    let (a, b) = (fvc("DB3_B", 101, 1), fvc("DB3_B", 101, 2));
+    let run = |extra: &[&str]| {
+        let o = bin().args(["fingerprint", "compare", "--json"]).args(extra).arg(&a).arg(&b).output().expect("runs");
+        (o.status.code(), serde_json::from_slice::<serde_json::Value>(&o.stdout).expect("json"))
+    };
+    let (code, v) = run(&[]);
+    let score = v["score"].as_f64().expect("score");
+    let (two, card) = (v["two_impressions"]["threshold"].as_f64().expect("t"), v["card"]["threshold"].as_f64().expect("t"));
+    assert!(two <= score && score < card, "pick another pair: {v}");
+    assert_eq!((code, &v["case"], &v["same"]), (Some(0), &serde_json::json!("two_impressions"), &serde_json::json!(true)), "{v}");
+    let (code, v) = run(&["--case", "card"]);
+    assert_eq!((code, &v["case"], &v["same"]), (Some(1), &serde_json::json!("card"), &serde_json::json!(false)), "{v}");
     let o = bin()
         .args(["fingerprint", "compare", "--json"])
         .arg(s.join("acceptance/451022202404011140/fp1.iso"))
@@ -217,17 +235,23 @@ fn fingerprint_eval_on_fvc2002_db2() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
     assert_eq!(v["templates"], 80);
     assert_eq!(v["fingers"], 10);
-    let g = &v["groups"][0];
+    let g = &v["two_impressions"]["groups"][0];
     assert_eq!(g["genuine_pairs"], 280);
     assert_eq!(g["impostor_pairs"], 2880);
     let eer = g["eer"].as_f64().expect("eer");
     assert!(eer > 0.0 && eer <= 0.025, "EER {eer}");
     let points: Vec<f64> = g["operating_points"].as_array().expect("points").iter().map(|p| p["fmr_target"].as_f64().expect("target")).collect();
     assert_eq!(points, vec![0.01, 0.001, 0.0001]);
+    let card = &v["card"]["check"];
     for kind in ["chip", "compact"] {
-        assert_eq!(v[kind]["matched"], 80, "{kind}: {}", v[kind]);
-        assert_eq!(v[kind]["other_finger_matches"], 0, "{kind}: {}", v[kind]);
+        assert_eq!(card[kind]["own"]["templates"], 80, "{kind}: {}", card[kind]);
+        assert_eq!(card[kind]["own"]["missed"], 0, "{kind}: {}", card[kind]);
+        assert_eq!(card[kind]["other_fingers"]["comparisons"], 80 * 72, "{kind}: {}", card[kind]);
+        assert_eq!(card[kind]["other_fingers"]["accepted"], 0, "{kind}: {}", card[kind]);
     }
+    assert_eq!(card["other_fingers"]["comparisons"], 2880 + 2 * 80 * 72);
+    assert!(card["margins"]["own"].as_f64().is_some_and(|m| m > 0.0) && card["margins"]["other"].as_f64().is_some_and(|m| m > 0.0), "{card}");
+    assert!(v["card"]["thresholds"]["threshold"].as_f64() > v["two_impressions"]["thresholds"]["threshold"].as_f64());
     assert!(v["speed"]["comparisons_per_second"].as_f64().is_some_and(|c| c > 0.0));
 }
 
@@ -257,6 +281,8 @@ fn fingerprint_search_finds_whose_finger_it_is() {
     // The very template of record 3's second finger: score 1, a match.
     let v = search(fvc("DB1_B", 108, 1));
     assert_eq!(v["fingers_searched"], 10);
+    // An ISO file probe: the two-impressions question (auto).
+    assert_eq!(v["case"], "two_impressions", "{v}");
     let top = &v["candidates"][0];
     assert_eq!(top["application_id"], "451022202404011203", "{v}");
     assert_eq!(top["fingerprint"], 2, "{v}");

@@ -9,7 +9,7 @@
 
 use idcheck::biometrics::iso19794_2::from_compact;
 use idcheck::biometrics::MinutiaeRecord;
-use idcheck::compare::fingerprint::{compare, match_score, Template};
+use idcheck::compare::fingerprint::{compare, match_score, FingerCase, Template};
 use libfuzzer_sys::fuzz_target;
 
 fn check_score(s: f64) {
@@ -51,7 +51,7 @@ fuzz_target!(|data: &[u8]| {
             let (a, b) = (match_score(t, &fewer), match_score(&fewer, t));
             check_score(a);
             assert_eq!(a.to_bits(), b.to_bits(), "match_score is not symmetric");
-            check_score(compare(&v.minutiae, &v.minutiae[1..]).score);
+            check_score(compare(&v.minutiae, &v.minutiae[1..], FingerCase::Card).score);
         }
         for u in &templates {
             check_score(match_score(t, u));

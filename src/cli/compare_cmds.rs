@@ -46,17 +46,25 @@ pub enum Kind {
 pub enum FingerprintCmd {
     /// Compare two fingerprints. Each is an ISO/IEC 19794-2 file, or a chip slot written as
     /// `PATH#N` where PATH is a dg3.bin file or a chip image directory and N the slot (1 or 2).
+    /// The score is shown against both thresholds; the one of --case decides (exit code).
     Compare {
         a: String,
         b: String,
+        /// Which question decides: card (is a chip slot the acceptance capture re-encoded?),
+        /// two-impressions (are two captures the same finger?), or auto: card when A or B is a
+        /// chip slot (PATH#N), else two-impressions.
+        #[arg(long, value_enum, default_value = "auto")]
+        case: Case,
         #[arg(long)]
         json: bool,
     },
     /// Evaluate the matcher on a directory (searched recursively) of ISO/IEC 19794-2 templates
     /// named FINGER_IMPRESSION.iso: the same FINGER in the same directory is the same finger.
-    /// Prints per directory and overall the equal-error rate, the false-non-match rate at
-    /// false-match rates 1e-2, 1e-3 and 1e-4, the chip-slot and compact re-encoding checks against
-    /// the committed threshold, and comparisons per second (one thread).
+    /// Prints the two-impressions figures (per directory and overall the equal-error rate, the
+    /// false-non-match rate at false-match rates 1e-2, 1e-3 and 1e-4, the committed
+    /// two-impressions threshold on the data), the card figures (the chip-slot and compact
+    /// re-encodings and every other-finger comparison against the committed card threshold, with
+    /// the margins), and comparisons per second (one thread).
     Eval {
         dir: PathBuf,
         #[arg(long)]
@@ -69,12 +77,51 @@ pub enum FingerprintCmd {
         /// A record directory, a directory of record directories, or a JSON Lines file.
         #[arg(long)]
         records: PathBuf,
+        /// Which threshold decides each candidate, as for compare (auto: card when TEMPLATE is
+        /// a chip slot PATH#N, else two-impressions).
+        #[arg(long, value_enum, default_value = "auto")]
+        case: Case,
         /// How many candidates to list.
         #[arg(long, default_value_t = 5)]
         top: usize,
         #[arg(long)]
         json: bool,
     },
+}
+
+/// `--case` of `fingerprint compare` and `fingerprint search`.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Case {
+    /// Card when a template is a chip slot (PATH#N), else two-impressions.
+    Auto,
+    /// A chip slot against the acceptance capture it must be re-encoded from.
+    Card,
+    /// Two captures (impressions) of a finger.
+    TwoImpressions,
+}
+
+impl Case {
+    /// The case that decides, and why (for the output).
+    fn resolve(self, specs: &[&str]) -> (fingerprint::FingerCase, &'static str) {
+        match self {
+            Case::Card => (fingerprint::FingerCase::Card, "--case card"),
+            Case::TwoImpressions => (fingerprint::FingerCase::TwoImpressions, "--case two-impressions"),
+            Case::Auto if specs.iter().any(|s| is_slot_spec(s)) => (fingerprint::FingerCase::Card, "--case auto: a chip slot"),
+            Case::Auto => (fingerprint::FingerCase::TwoImpressions, "--case auto: no chip slot"),
+        }
+    }
+}
+
+/// `PATH#N`: slot N of a dg3.bin or a chip image directory.
+fn is_slot_spec(spec: &str) -> bool {
+    spec.rsplit_once('#').is_some()
+}
+
+fn case_label(case: fingerprint::FingerCase) -> &'static str {
+    match case {
+        fingerprint::FingerCase::Card => "card (a chip slot vs the acceptance capture it is re-encoded from)",
+        fingerprint::FingerCase::TwoImpressions => "two impressions (two captures of a finger)",
+    }
 }
 
 fn read(p: &Path) -> Result<Vec<u8>, CliError> {
@@ -156,41 +203,56 @@ fn load_minutiae(spec: &str) -> Result<Vec<Minutia>, CliError> {
 
 pub fn fingerprint(cmd: FingerprintCmd) -> CliResult {
     match cmd {
-        FingerprintCmd::Compare { a, b, json } => fingerprint_compare(&a, &b, json),
+        FingerprintCmd::Compare { a, b, case, json } => fingerprint_compare(&a, &b, case, json),
         FingerprintCmd::Eval { dir, json } => fingerprint_eval(&dir, json),
-        FingerprintCmd::Search { template, records, top, json } => fingerprint_search(&template, &records, top, json),
+        FingerprintCmd::Search { template, records, top, case, json } => fingerprint_search(&template, &records, top, case, json),
     }
 }
 
-fn fingerprint_compare(a: &str, b: &str, json: bool) -> CliResult {
+fn fingerprint_compare(a: &str, b: &str, case: Case, json: bool) -> CliResult {
+    use fingerprint::FingerCase;
     let (ma, mb) = (load_minutiae(a)?, load_minutiae(b)?);
+    let (case, why) = case.resolve(&[a, b]);
     let same_hash = fingerprint::canonical_hash(&ma) == fingerprint::canonical_hash(&mb);
     let score = if same_hash {
         1.0
     } else {
         fingerprint::match_score(&fingerprint::Template::prepare(&ma), &fingerprint::Template::prepare(&mb))
     };
-    let decision = fingerprint::decide(score);
-    let (same, borderline) = (decision.is_match(), decision.is_borderline());
-    let th = fingerprint::thresholds();
+    let both = [FingerCase::Card, FingerCase::TwoImpressions].map(|c| (c, fingerprint::thresholds(c), fingerprint::decide(c, score)));
+    let chosen = fingerprint::decide(case, score);
+    let th = fingerprint::thresholds(case);
     if json {
-        let v = serde_json::json!({
-            "score": score, "threshold": th.threshold, "identical_minutiae": same_hash,
-            "same": same, "borderline": borderline, "minutiae": [ma.len(), mb.len()],
+        let mut v = serde_json::json!({
+            "score": score, "identical_minutiae": same_hash, "minutiae": [ma.len(), mb.len()],
+            "case": case.name(), "threshold": th.threshold, "same": chosen.is_match(), "borderline": chosen.is_borderline(),
         });
+        for (c, t, d) in &both {
+            v[c.name()] = serde_json::json!({
+                "threshold": t.threshold, "borderline_low": t.borderline_low, "borderline_high": t.borderline_high,
+                "same": d.is_match(), "borderline": d.is_borderline(),
+            });
+        }
         println!("{v}");
     } else {
         println!(
-            "score {score:.4} (minutiae {} / {}{}), threshold {:.4}: {}{}",
+            "score {score:.4} (minutiae {} / {}{})",
             ma.len(),
             mb.len(),
-            if same_hash { ", identical canonical minutiae" } else { "" },
-            th.threshold,
-            if same { "same finger" } else { "different finger" },
-            if borderline { " (borderline: look)" } else { "" }
+            if same_hash { ", identical canonical minutiae" } else { "" }
         );
+        for (c, t, d) in &both {
+            println!(
+                "  {}, threshold {:.4}: {}{}{}",
+                case_label(*c),
+                t.threshold,
+                if d.is_match() { "same finger" } else { "different finger" },
+                if d.is_borderline() { " (borderline: look)" } else { "" },
+                if *c == case { format!("  <- decides ({why})") } else { String::new() }
+            );
+        }
     }
-    Ok(ExitCode::from(if same { 0 } else { 1 }))
+    Ok(ExitCode::from(if chosen.is_match() { 0 } else { 1 }))
 }
 
 /// Every `*.iso` file under `dir`, sorted; the finger id is the directory relative to `dir` and
@@ -229,14 +291,16 @@ fn pct(x: f64) -> String {
 }
 
 fn fingerprint_eval(dir: &Path, json: bool) -> CliResult {
+    use fingerprint::FingerCase;
     let templates = load_labelled(dir)?;
-    let th = fingerprint::thresholds();
-    let ev = fingerprint::evaluate(&templates, &th);
+    let ev = fingerprint::evaluate(&templates, &fingerprint::thresholds(FingerCase::TwoImpressions), &fingerprint::thresholds(FingerCase::Card));
     if json {
         println!("{}", serde_json::to_string_pretty(&ev).map_err(CliError::data)?);
         return Ok(ExitCode::SUCCESS);
     }
     println!("matcher {}: {} templates of {} fingers", ev.matcher, ev.templates, ev.fingers);
+    let two = &ev.two_impressions;
+    println!("two impressions (genuine = two captures of one finger; impostor = two different fingers):");
     let line = |g: &fingerprint::GroupStats| {
         let fnmr: Vec<String> = g.operating_points.iter().map(|o| pct(o.fnmr)).collect();
         println!(
@@ -249,22 +313,47 @@ fn fingerprint_eval(dir: &Path, json: bool) -> CliResult {
             fnmr.join(" / ")
         );
     };
-    ev.groups.iter().for_each(line);
-    line(&ev.overall);
-    println!("  mean EER over {} groups: {}", ev.groups.len(), pct(ev.mean_group_eer));
+    two.groups.iter().for_each(line);
+    line(&two.overall);
+    println!("  mean EER over {} groups: {}", two.groups.len(), pct(two.mean_group_eer));
     println!(
-        "verdict threshold {:.4} (committed): FNMR {} and {} false matches of {} impostor pairs on this data",
-        ev.verdict.threshold,
-        pct(ev.verdict.fnmr),
-        ev.verdict.false_matches,
-        ev.overall.impostor_pairs
+        "  two-impressions threshold {:.4} (committed): FNMR {} and {} false matches of {} impostor pairs on this data",
+        two.verdict.threshold,
+        pct(two.verdict.fnmr),
+        two.verdict.false_matches,
+        two.overall.impostor_pairs
     );
-    for (name, r) in [("chip slot", &ev.chip), ("compact card", &ev.compact)] {
+    let card = &ev.card;
+    let c = &card.check;
+    println!(
+        "card (a chip slot vs the acceptance capture it is re-encoded from): threshold {:.4} (committed), borderline {:.4}-{:.4}",
+        card.thresholds.threshold, card.thresholds.borderline_low, card.thresholds.borderline_high
+    );
+    for (name, r) in [("chip slot", &c.chip), ("compact card", &c.compact)] {
         println!(
-            "{name} re-encoding: {}/{} match their original (lowest score {:.4}); {} of {} comparisons with another finger match (highest {:.4})",
-            r.matched, r.templates, r.min_score, r.other_finger_matches, r.other_finger_comparisons, r.other_finger_max_score
+            "  {name} re-encoding: {} of {} own templates missed (lowest score {:.4}, {} borderline); {} of {} comparisons with another finger accepted (highest {:.4})",
+            r.own.missed, r.own.templates, r.own.lowest_score, r.own.borderline, r.other_fingers.accepted, r.other_fingers.comparisons, r.other_fingers.highest_score
         );
     }
+    println!(
+        "  impostor pairs: {} of {} accepted (highest {:.4}); all other-finger comparisons: {} of {} accepted, {} borderline",
+        c.impostor_pairs.accepted, c.impostor_pairs.comparisons, c.impostor_pairs.highest_score, c.other_fingers.accepted, c.other_fingers.comparisons, c.other_fingers.borderline
+    );
+    let factor = |f: Option<f64>| f.map_or("-".to_string(), |x| format!("x{x:.2}"));
+    println!(
+        "  margins: lowest own score {:.4} is {:+.4} ({}) from the threshold; highest other-finger score {:.4} is {:+.4} ({}) below it",
+        c.lowest_own_score,
+        c.margins.own,
+        factor(c.margins.own_factor),
+        c.highest_other_score,
+        c.margins.other,
+        factor(c.margins.other_factor)
+    );
+    println!(
+        "  the card rule on this data alone would set {:.4}; two-impressions genuine pairs below the card threshold: {} (not the card's question)",
+        card.rule_on_this_data.threshold,
+        pct(c.two_impressions_fnmr)
+    );
     println!(
         "speed: prepare {:.0} us per template (median {:.0}, max {:.0} for {} minutiae); {} comparisons in {:.2} s: {:.0} comparisons/s on one core",
         ev.speed.prepare_mean_us, ev.speed.prepare_median_us, ev.speed.prepare_max_us, ev.speed.prepare_max_minutiae, ev.speed.comparisons, ev.speed.seconds, ev.speed.comparisons_per_second
@@ -272,7 +361,8 @@ fn fingerprint_eval(dir: &Path, json: bool) -> CliResult {
     Ok(ExitCode::SUCCESS)
 }
 
-fn fingerprint_search(template: &str, records: &Path, top: usize, json: bool) -> CliResult {
+fn fingerprint_search(template: &str, records: &Path, top: usize, case: Case, json: bool) -> CliResult {
+    let (case, why) = case.resolve(&[template]);
     let probe = fingerprint::Template::prepare(&load_minutiae(template)?);
     let loaded = idcheck::records::acceptance::load_any(records).map_err(CliError::data)?;
     // (application id, entry index, finger code) of every finger with a usable template.
@@ -301,8 +391,8 @@ fn fingerprint_search(template: &str, records: &Path, top: usize, json: bool) ->
     for s in &skipped {
         eprintln!("skipped: {s}");
     }
-    let hits = fingerprint::search(&probe, &gallery, top);
-    let th = fingerprint::thresholds();
+    let hits = fingerprint::search(&probe, &gallery, top, case);
+    let th = fingerprint::thresholds(case);
     let found = hits.iter().any(|h| h.decision.is_match());
     if json {
         let v: Vec<serde_json::Value> = hits
@@ -316,11 +406,11 @@ fn fingerprint_search(template: &str, records: &Path, top: usize, json: bool) ->
             })
             .collect();
         let out = serde_json::json!({
-            "threshold": th.threshold, "fingers_searched": gallery.len(), "skipped": skipped.len(), "candidates": v,
+            "case": case.name(), "threshold": th.threshold, "fingers_searched": gallery.len(), "skipped": skipped.len(), "candidates": v,
         });
         println!("{out}");
     } else {
-        println!("{} fingers searched, threshold {:.4}", gallery.len(), th.threshold);
+        println!("{} fingers searched; {}, threshold {:.4} ({why})", gallery.len(), case_label(case), th.threshold);
         for (rank, h) in hits.iter().enumerate() {
             let Some((app, i, code)) = labels.get(h.index) else { continue };
             println!(

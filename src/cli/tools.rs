@@ -177,6 +177,7 @@ pub fn calibrate(cmd: CalibrateCmd) -> CliResult {
             let templates = load_templates(&dir)?;
             eprintln!("calibrating on {} templates", templates.len());
             let cal = idcheck::compare::fingerprint::calibrate(&templates);
+            fingerprint_summary(&cal);
             (serde_json::to_string_pretty(&cal).map_err(CliError::data)?, out)
         }
     };
@@ -185,6 +186,71 @@ pub fn calibrate(cmd: CalibrateCmd) -> CliResult {
         None => println!("{json}"),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The two thresholds and the held-out check of a fingerprint calibration, on stderr (the JSON
+/// holds it all).
+fn fingerprint_summary(cal: &idcheck::compare::fingerprint::FingerprintCalibration) {
+    let (two, card) = (&cal.two_impressions, &cal.card);
+    let factor = |f: Option<f64>| f.map_or("-".to_string(), |x| format!("x{x:.2}"));
+    eprintln!(
+        "two impressions: threshold {:.4} (borderline {:.4}-{:.4}), EER {:.2}%, FNMR {:.2}% at the threshold",
+        two.thresholds.threshold,
+        two.thresholds.borderline_low,
+        two.thresholds.borderline_high,
+        100.0 * two.eer,
+        100.0 * two.verdict.fnmr
+    );
+    let c = &card.check;
+    eprintln!(
+        "card: threshold {:.4} (borderline {:.4}-{:.4}) between the highest other-finger score {:.4} ({} comparisons; margin {:.4}, {}) and the lowest own re-encoded score {:.4} (margin {:.4}, {})",
+        card.thresholds.threshold,
+        card.thresholds.borderline_low,
+        card.thresholds.borderline_high,
+        c.highest_other_score,
+        c.other_fingers.comparisons,
+        c.margins.other,
+        factor(c.margins.other_factor),
+        c.lowest_own_score,
+        c.margins.own,
+        factor(c.margins.own_factor)
+    );
+    for f in &card.held_out {
+        eprintln!(
+            "  held out {} (trained on {}): threshold {:.4}; own missed: chip {}/{}, compact {}/{} (lowest {:.4}, margin {}); other fingers accepted {}/{} (highest {:.4}, margin {}); at the two-impressions threshold {:.4} trained alike: {} accepted",
+            f.held_out,
+            f.trained_on.join(" "),
+            f.thresholds.threshold,
+            f.chip_own.missed,
+            f.chip_own.templates,
+            f.compact_own.missed,
+            f.compact_own.templates,
+            f.chip_own.lowest_score.min(f.compact_own.lowest_score),
+            factor(f.margins.own_factor),
+            f.other_fingers.accepted,
+            f.other_fingers.comparisons,
+            f.other_fingers.highest_score,
+            factor(f.margins.other_factor),
+            f.two_impressions_threshold,
+            f.other_fingers_accepted_at_two_impressions_threshold
+        );
+        eprintln!(
+            "    and across: {} of {} held-out vs training other-finger comparisons accepted (highest {:.4})",
+            f.other_fingers_across.accepted, f.other_fingers_across.comparisons, f.other_fingers_across.highest_score
+        );
+    }
+    for p in &card.stress {
+        eprintln!(
+            "  simulated ({}, {:.4}): {} of {} other fingers accepted at the two-impressions threshold, {} at the card threshold ({} borderline; highest {:.4})",
+            p.model,
+            p.parameter,
+            p.accepted_at_two_impressions_threshold,
+            p.comparisons,
+            p.accepted_at_card_threshold,
+            p.borderline_at_card_threshold,
+            p.highest_score
+        );
+    }
 }
 
 fn sorted_files(dir: &Path, ext: &str) -> Result<Vec<PathBuf>, CliError> {

@@ -6,7 +6,7 @@
 use serde::Serialize;
 
 use crate::biometrics::iso19794_2::MinutiaeRecord;
-use crate::compare::fingerprint::{self, Template};
+use crate::compare::fingerprint::{self, FingerCase, Template};
 use crate::compare::photo::{self, CompareKind, PhotoFeatures, Probe};
 use crate::lds::{self, ChipImage, ImageFormat};
 use crate::model::{AcceptanceRecord, SurfaceRecord};
@@ -103,7 +103,9 @@ impl Gallery {
             let best = slots
                 .iter()
                 .flat_map(|s| e.fingers.iter().map(move |f| fingerprint::match_score(s, f)))
-                .filter(|&score| fingerprint::decide(score).is_match())
+                // A card carries another record's finger when a chip slot is that record's
+                // acceptance capture re-encoded: the card threshold.
+                .filter(|&score| fingerprint::decide(FingerCase::Card, score).is_match())
                 .max_by(|a, b| a.total_cmp(b));
             if let Some(score) = best {
                 out.push(Carry { record_id: e.record_id.clone(), by: "fingerprint", score });

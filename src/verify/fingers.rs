@@ -3,12 +3,14 @@
 //! slots x 2 acceptance fingers) are compared — by canonical hash, and where that differs by the
 //! matcher, each template prepared at most once —, so that fingers
 //! swapped between slots, a slot holding another finger of the same person, and a foreign finger
-//! are told apart; the finding says which.
+//! are told apart; the finding says which. Every decision uses the card threshold
+//! ([`FingerCase::Card`]): a chip slot must be the acceptance capture re-encoded, not merely
+//! another impression of the same finger (README, "Calibration", "Fingerprints").
 
 use std::cell::OnceCell;
 
 use crate::biometrics::{Minutia, MinutiaeRecord};
-use crate::compare::fingerprint::{self, Template};
+use crate::compare::fingerprint::{self, FingerCase, Template};
 use crate::lds::{ChipData, FingerSlot, SlotResult};
 use crate::model::{AcceptanceRecord, Registration};
 use crate::verdict::{Cause, Finding, Observation, Sources};
@@ -74,7 +76,8 @@ pub(super) fn compare(record: &AcceptanceRecord, chip: Option<&ChipData>, report
         let a = acc.get(j)?.template.as_ref()?;
         Some(if c.hash == a.hash { 1.0 } else { fingerprint::match_score(c.template(), a.template()) })
     };
-    let th = fingerprint::thresholds();
+    let th = fingerprint::thresholds(FingerCase::Card);
+    let two = fingerprint::thresholds(FingerCase::TwoImpressions);
     for (i, slot) in slots.iter().enumerate() {
         let item = format!("fingerprint[{}]", i + 1);
         let Some(a) = acc.get(i) else { continue };
@@ -86,7 +89,7 @@ pub(super) fn compare(record: &AcceptanceRecord, chip: Option<&ChipData>, report
             );
         }
         let Some(s) = score(i, i) else { continue };
-        let decision = fingerprint::decide(s);
+        let decision = fingerprint::decide_with(s, &th);
         let (same, borderline) = (decision.is_match(), decision.is_borderline());
         report.observations.push(Observation {
             item: item.clone(),
@@ -100,7 +103,7 @@ pub(super) fn compare(record: &AcceptanceRecord, chip: Option<&ChipData>, report
             continue;
         }
         // Which acceptance finger (if any) does this slot hold?
-        let matches = |i: usize, j: usize| score(i, j).is_some_and(|x| fingerprint::decide(x).is_match());
+        let matches = |i: usize, j: usize| score(i, j).is_some_and(|x| fingerprint::decide_with(x, &th).is_match());
         let other = (0..acc.len()).filter(|&j| j != i).find(|&j| matches(i, j));
         let detail = match other {
             // Slot j holds finger i in turn: the two slots are swapped.
@@ -126,8 +129,17 @@ pub(super) fn compare(record: &AcceptanceRecord, chip: Option<&ChipData>, report
                 j + 1,
                 th.threshold
             ),
+            // Above the two-impressions threshold: likely the right finger, but another capture.
+            None if s >= two.threshold => format!(
+                "chip slot {} does not hold the acceptance capture of finger {} (code {}): score {s:.3} against it, below the card threshold {:.3} for the acceptance template re-encoded, though above the two-impressions threshold {:.3} (possibly another capture of the same finger, not the one recorded at acceptance)",
+                i + 1,
+                i + 1,
+                a.finger,
+                th.threshold,
+                two.threshold
+            ),
             None => format!(
-                "chip slot {} holds a foreign finger, not captured at acceptance (another person's or another finger); score {s:.3} against its own finger, threshold {:.3}",
+                "chip slot {} holds a foreign finger, not captured at acceptance (another person's or another finger); score {s:.3} against its own finger, card threshold {:.3}",
                 i + 1,
                 th.threshold
             ),
@@ -214,6 +226,29 @@ mod tests {
     }
 
     #[test]
+    fn another_capture_of_the_right_finger_is_not_the_acceptance_capture() {
+        // Acceptance finger 1 = FVC2002 DB1_B/101 impression 1; chip slot 1 = another impression
+        // of the same finger scoring between the two thresholds: cause 2, and said so.
+        let (mut record, mut chip) = sample();
+        let load = |k: u32| std::fs::read(root().join(format!("fixtures/fingerprints/fvc2002/DB1_B/101_{k}.iso"))).expect("template");
+        let first = load(1);
+        let (two, card) = (fingerprint::thresholds(FingerCase::TwoImpressions), fingerprint::thresholds(FingerCase::Card));
+        let t1 = Template::prepare(&MinutiaeRecord::parse(&first).expect("parses").minutiae);
+        let other = (2..=8)
+            .map(|k| MinutiaeRecord::parse(&load(k)).expect("parses").minutiae)
+            .find(|m| (two.threshold..card.threshold).contains(&fingerprint::match_score(&t1, &Template::prepare(m))))
+            .expect("an impression of DB1_B/101 between the two thresholds");
+        record.fingerprints[0].template = Some(crate::model::Biometric(first));
+        chip.fingers[0].minutiae = other;
+        let f = findings(&record, &chip);
+        let x = f.iter().find(|x| x.item == "fingerprint[1]").expect("a finding on slot 1");
+        assert_eq!(x.cause, Cause::SurfaceVsChip);
+        assert!(x.detail.contains("does not hold the acceptance capture") && x.detail.contains("another capture"), "{}", x.detail);
+        assert_eq!(x.threshold, Some(card.threshold));
+        assert!(detail(&f, "fingerprint[2]").is_none(), "{f:#?}");
+    }
+
+    #[test]
     fn a_foreign_finger_is_named_foreign_with_its_score_below_the_threshold() {
         let (record, mut chip) = sample();
         chip.fingers[1].minutiae = foreign();
@@ -223,5 +258,9 @@ mod tests {
         assert!(x.detail.contains("foreign finger"), "{}", x.detail);
         let (score, threshold) = (x.score.expect("scored"), x.threshold.expect("threshold"));
         assert!(score < threshold, "{score} >= {threshold}");
+        // Decided by the card threshold, below the two-impressions one too.
+        assert_eq!(threshold, fingerprint::thresholds(FingerCase::Card).threshold);
+        assert!(score < fingerprint::thresholds(FingerCase::TwoImpressions).threshold, "{score}");
+        assert!(!x.detail.contains("another capture"), "{}", x.detail);
     }
 }

@@ -1,9 +1,11 @@
 //! Fingerprint comparison for cause 2 (causes.md): the canonical minutiae hash that proves a chip
 //! slot holds exactly the acceptance minutiae, prepared templates and the minutiae matcher
-//! (Minutia Cylinder-Code MCC16b with LSS-R, in [`mcc`]) for everything else, 1:N search, the
-//! calibrated verdict threshold (loaded from calibration/fingerprint.json) and, in
-//! [`calibration`], the reproducible calibration and evaluation that produce and check it. Pure
-//! computation: no I/O, never panics.
+//! (Minutia Cylinder-Code MCC16b with LSS-R, in [`mcc`]) for everything else, 1:N search, the two
+//! calibrated thresholds — the card threshold (a chip slot against the acceptance capture it is
+//! re-encoded from) and the two-impressions threshold (two captures of a finger), see
+//! [`FingerCase`] — loaded from calibration/fingerprint.json and, in [`calibration`], the
+//! reproducible calibration and evaluation that produce and check them. Pure computation: no
+//! I/O, never panics.
 
 use std::fmt;
 
@@ -16,8 +18,9 @@ pub mod calibration;
 mod mcc;
 
 pub use calibration::{
-    calibrate, chip_reencode, compact_reencode, evaluate, Evaluation, FingerprintCalibration, FmrPoint, GroupStats,
-    ReencodedStats, ScoreDistribution, MATCHER_ID,
+    calibrate, card_thresholds, chip_reencode, compact_reencode, evaluate, CardCalibration, CardCheck, CardEval, Evaluation,
+    FingerprintCalibration, FmrPoint, GroupStats, HeldOutFold, HeldOutTotal, Margins, OtherStats, OwnStats, ReencodedStats,
+    ScoreDistribution, TwoImpressionsCalibration, TwoImpressionsEval, MATCHER_ID,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -147,14 +150,16 @@ pub struct SearchHit {
 }
 
 /// 1:N search: the probe against every template of the gallery; the `top` best candidates, best
-/// first (equal scores: lower index first), each decided against the committed threshold.
-pub fn search<'a>(probe: &Template, gallery: impl IntoIterator<Item = &'a Template>, top: usize) -> Vec<SearchHit> {
+/// first (equal scores: lower index first), each decided against the committed threshold of
+/// `case`.
+pub fn search<'a>(probe: &Template, gallery: impl IntoIterator<Item = &'a Template>, top: usize, case: FingerCase) -> Vec<SearchHit> {
+    let th = thresholds(case);
     let mut hits: Vec<SearchHit> = gallery
         .into_iter()
         .enumerate()
         .map(|(index, t)| {
             let score = if t.hash == probe.hash { 1.0 } else { match_score(probe, t) };
-            SearchHit { index, score, decision: decide(score) }
+            SearchHit { index, score, decision: decide_with(score, &th) }
         })
         .collect();
     let order = |a: &SearchHit, b: &SearchHit| b.score.total_cmp(&a.score).then(a.index.cmp(&b.index));
@@ -173,7 +178,32 @@ pub fn search<'a>(probe: &Template, gallery: impl IntoIterator<Item = &'a Templa
 // Thresholds and decision
 // ---------------------------------------------------------------------------------------------
 
-/// The verdict threshold and the borderline band around it.
+/// Which question a fingerprint comparison answers, and so which calibrated threshold decides
+/// it (README, "Calibration", "Fingerprints").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FingerCase {
+    /// Is this chip slot the acceptance capture re-encoded? On a card the slot must be written
+    /// from the acceptance template, so own scores are high (re-encoding jitter only) and the
+    /// threshold sits in the wide gap above every other finger. Used by the verification (chip
+    /// slot against acceptance finger) and by the QC batch's "carries".
+    Card,
+    /// Are two captures (impressions) of a finger the same finger? The threshold sits just above
+    /// every other-finger score of the calibration data (FMR <= 1e-4).
+    TwoImpressions,
+}
+
+impl FingerCase {
+    /// Name as in the calibration JSON and `--json` output.
+    pub fn name(self) -> &'static str {
+        match self {
+            FingerCase::Card => "card",
+            FingerCase::TwoImpressions => "two_impressions",
+        }
+    }
+}
+
+/// A threshold and the borderline band around it.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct FingerprintThresholds {
     /// A score at or above this is a match.
@@ -195,14 +225,24 @@ struct ThresholdsOnly {
     thresholds: FingerprintThresholds,
 }
 
-/// The thresholds of the committed calibration (calibration/fingerprint.json).
-pub fn thresholds() -> FingerprintThresholds {
-    static CACHE: std::sync::OnceLock<FingerprintThresholds> = std::sync::OnceLock::new();
-    *CACHE.get_or_init(|| {
-        serde_json::from_str::<ThresholdsOnly>(CALIBRATION_JSON)
-            .map(|c| c.thresholds)
-            .unwrap_or(FALLBACK_THRESHOLDS)
-    })
+#[derive(Deserialize)]
+struct CommittedThresholds {
+    two_impressions: ThresholdsOnly,
+    card: ThresholdsOnly,
+}
+
+/// The thresholds of `case` in the committed calibration (calibration/fingerprint.json).
+pub fn thresholds(case: FingerCase) -> FingerprintThresholds {
+    static CACHE: std::sync::OnceLock<(FingerprintThresholds, FingerprintThresholds)> = std::sync::OnceLock::new();
+    let (two, card) = *CACHE.get_or_init(|| {
+        serde_json::from_str::<CommittedThresholds>(CALIBRATION_JSON)
+            .map(|c| (c.two_impressions.thresholds, c.card.thresholds))
+            .unwrap_or((FALLBACK_THRESHOLDS, FALLBACK_THRESHOLDS))
+    });
+    match case {
+        FingerCase::Card => card,
+        FingerCase::TwoImpressions => two,
+    }
 }
 
 /// Outcome of a fingerprint comparison against the threshold; `borderline` is set when the
@@ -225,9 +265,9 @@ impl FingerDecision {
     }
 }
 
-/// Decide a matcher score against the committed thresholds.
-pub fn decide(score: f64) -> FingerDecision {
-    decide_with(score, &thresholds())
+/// Decide a matcher score against the committed thresholds of `case`.
+pub fn decide(case: FingerCase, score: f64) -> FingerDecision {
+    decide_with(score, &thresholds(case))
 }
 
 /// Decide a matcher score against given thresholds. A NaN score is no match.
@@ -251,13 +291,13 @@ pub struct FingerComparison {
 }
 
 /// Compare two minutiae sets: identical canonical sets match outright, else the matcher score
-/// is decided against the committed threshold. Finger codes are the caller's business.
-pub fn compare(a: &[Minutia], b: &[Minutia]) -> FingerComparison {
+/// is decided against the committed threshold of `case`. Finger codes are the caller's business.
+pub fn compare(a: &[Minutia], b: &[Minutia], case: FingerCase) -> FingerComparison {
     if canonical_hash(a) == canonical_hash(b) {
         return FingerComparison { identical: true, score: 1.0, decision: FingerDecision::Match { borderline: false } };
     }
     let score = match_score(&Template::prepare(a), &Template::prepare(b));
-    FingerComparison { identical: false, score, decision: decide(score) }
+    FingerComparison { identical: false, score, decision: decide(case, score) }
 }
 
 #[cfg(test)]
@@ -288,7 +328,7 @@ mod tests {
     }
 
     /// Templates labelled by finger ("DB1_B/101"), impressions 1..=impressions of each finger.
-    fn labelled(dbs: &[&str], fingers: &[u32], impressions: u32) -> Vec<(String, MinutiaeRecord)> {
+    pub(super) fn labelled(dbs: &[&str], fingers: &[u32], impressions: u32) -> Vec<(String, MinutiaeRecord)> {
         let mut v = Vec::new();
         for db in dbs {
             for &finger in fingers {
@@ -397,7 +437,9 @@ mod tests {
         let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
         gen.sort_by(|a, b| a.total_cmp(b));
         // Every impostor is rejected; most genuine pairs beat the best impostor by far.
-        assert!(imp.iter().all(|&s| !decide(s).is_match()), "an impostor pair matched (max {max_imp})");
+        for case in [FingerCase::TwoImpressions, FingerCase::Card] {
+            assert!(imp.iter().all(|&s| !decide(case, s).is_match()), "{case:?}: an impostor pair matched (max {max_imp})");
+        }
         assert!(gen[gen.len() / 2] > 3.0 * max_imp, "median genuine {} vs max impostor {max_imp}", gen[gen.len() / 2]);
         assert!(mean(&gen) > 4.0 * mean(&imp), "means {} {}", mean(&gen), mean(&imp));
         let above = gen.iter().filter(|&&s| s > max_imp).count();
@@ -435,7 +477,9 @@ mod tests {
             for (deg, dx, dy) in [(20.0, 15.0, -10.0), (-20.0, -12.0, 8.0), (30.0, 5.0, 5.0), (-30.0, 0.0, -20.0)] {
                 let rotated = rotate(&rec.minutiae, deg, dx, dy, false);
                 let s = score(&rec.minutiae, &rotated);
-                assert!(decide(s).is_match(), "{db}/{f} rotated {deg} deg: score {s}");
+                // The same capture in another frame: a re-encoding, and so a match in both cases.
+                assert!(decide(FingerCase::Card, s).is_match(), "{db}/{f} rotated {deg} deg: score {s}");
+                assert!(decide(FingerCase::TwoImpressions, s).is_match(), "{db}/{f} rotated {deg} deg: score {s}");
                 assert!(s > 0.6, "{db}/{f} rotated {deg} deg: score {s}");
             }
         }
@@ -458,10 +502,12 @@ mod tests {
             let chip = chip_reencode(&r.minutiae, &mut rng);
             assert_ne!(canonical_hash(&chip), canonical_hash(&r.minutiae));
             let s = score(&r.minutiae, &chip);
-            assert!(s > 0.7 && decide(s).is_match() && !decide(s).is_borderline(), "{id}: {s}");
+            let d = decide(FingerCase::Card, s);
+            assert!(s > 0.7 && d.is_match() && !d.is_borderline(), "{id}: {s}");
             for (other, o) in &set {
                 if other != id {
-                    assert!(!decide(score(&o.minutiae, &chip)).is_match(), "{id} chip matched {other}");
+                    let d = decide(FingerCase::Card, score(&o.minutiae, &chip));
+                    assert!(!d.is_match() && !d.is_borderline(), "{id} chip matched {other}");
                 }
             }
         }
@@ -492,16 +538,18 @@ mod tests {
         let (s1, s2) = (chip_slot(&dg3, 1), chip_slot(&dg3, 2));
         // Re-encoded with jitter: not identical, but far above the threshold.
         assert_ne!(canonical_hash(&s1), canonical_hash(&fp1.minutiae));
-        let th = thresholds().threshold;
+        let th = thresholds(FingerCase::Card).threshold;
         for (acc, slot) in [(&fp1, &s1), (&fp2, &s2)] {
-            let c = compare(&acc.minutiae, slot);
+            let c = compare(&acc.minutiae, slot, FingerCase::Card);
             assert!(!c.identical);
             assert!(c.decision.is_match() && !c.decision.is_borderline(), "score {}", c.score);
-            assert!(c.score > 0.7 && c.score > 3.0 * th, "score {} threshold {th}", c.score);
+            assert!(c.score > 0.7 && c.score > 2.0 * th, "score {} threshold {th}", c.score);
         }
         // Swapped slots: the other finger of the same person does not match.
-        assert!(!compare(&fp1.minutiae, &s2).decision.is_match());
-        assert!(!compare(&fp2.minutiae, &s1).decision.is_match());
+        for case in [FingerCase::Card, FingerCase::TwoImpressions] {
+            assert!(!compare(&fp1.minutiae, &s2, case).decision.is_match());
+            assert!(!compare(&fp2.minutiae, &s1, case).decision.is_match());
+        }
     }
 
     #[test]
@@ -509,7 +557,7 @@ mod tests {
         let r = load("DB1_B", 102, 3);
         let mut other = r.minutiae.clone();
         other.swap(0, 5);
-        let c = compare(&r.minutiae, &other);
+        let c = compare(&r.minutiae, &other, FingerCase::Card);
         assert!(c.identical && c.score == 1.0 && c.decision.is_match());
     }
 
@@ -522,7 +570,7 @@ mod tests {
             assert_eq!(score(b, a), 0.0);
         }
         assert!(Template::prepare(&[]).is_empty());
-        assert!(!compare(&[], &rec.minutiae).decision.is_match());
+        assert!(!compare(&[], &rec.minutiae, FingerCase::Card).decision.is_match());
     }
 
     #[test]
@@ -562,7 +610,7 @@ mod tests {
             let s = match_score(&ta, &tb);
             prop_assert!((0.0..=1.0).contains(&s));
             prop_assert_eq!(s.to_bits(), match_score(&tb, &ta).to_bits());
-            let c = compare(&a, &b);
+            let c = compare(&a, &b, FingerCase::Card);
             prop_assert!((0.0..=1.0).contains(&c.score));
         }
     }
@@ -582,15 +630,23 @@ mod tests {
     fn committed_calibration_is_read_and_belongs_to_this_matcher() {
         let cal: FingerprintCalibration = serde_json::from_str(CALIBRATION_JSON).expect("calibration/fingerprint.json");
         assert_eq!(cal.matcher, MATCHER_ID, "calibration/fingerprint.json was made by another matcher: recalibrate");
-        let t = thresholds();
-        assert_eq!(t, cal.thresholds);
-        assert_ne!(t, FALLBACK_THRESHOLDS);
-        assert!(0.0 < t.borderline_low && t.borderline_low <= t.threshold);
-        assert!(t.threshold <= t.borderline_high && t.borderline_high < 1.0);
-        // The threshold is above every impostor score but the allowed ones.
-        assert!(t.threshold > cal.impostor.p99);
-        assert_eq!(cal.reencoded.not_matched, 0);
-        assert_eq!(cal.reencoded.other_finger_matches, 0);
+        let (two, card) = (thresholds(FingerCase::TwoImpressions), thresholds(FingerCase::Card));
+        assert_eq!(two, cal.two_impressions.thresholds);
+        assert_eq!(card, cal.card.thresholds);
+        for t in [two, card] {
+            assert_ne!(t, FALLBACK_THRESHOLDS);
+            assert!(0.0 < t.borderline_low && t.borderline_low <= t.threshold);
+            assert!(t.threshold <= t.borderline_high && t.borderline_high < 1.0);
+        }
+        // The two-impressions threshold is above every impostor score but the allowed ones.
+        assert!(two.threshold > cal.two_impressions.impostor.p99);
+        // The card threshold sits in the gap, its band too: above every other-finger score and
+        // below every own re-encoded score of the calibration data.
+        let check = &cal.card.check;
+        assert!(check.highest_other_score < card.borderline_low && card.borderline_high < check.lowest_own_score);
+        assert!(card.threshold > two.borderline_high);
+        assert_eq!((check.chip.own.missed, check.compact.own.missed, check.other_fingers.accepted), (0, 0, 0));
+        assert_eq!((check.chip.own.borderline, check.compact.own.borderline, check.other_fingers.borderline), (0, 0, 0));
     }
 
     #[test]
@@ -601,7 +657,11 @@ mod tests {
         assert_eq!(decide_with(0.2, &t), FingerDecision::Match { borderline: true });
         assert_eq!(decide_with(0.25, &t), FingerDecision::Match { borderline: false });
         assert_eq!(decide_with(f64::NAN, &t), FingerDecision::NoMatch { borderline: false });
-        let th = thresholds().threshold;
-        assert!(decide(th).is_match() && !decide(th - 1e-9).is_match() && decide(1.0).is_match());
+        for case in [FingerCase::Card, FingerCase::TwoImpressions] {
+            let th = thresholds(case).threshold;
+            assert!(decide(case, th).is_match() && !decide(case, th - 1e-9).is_match() && decide(case, 1.0).is_match());
+        }
+        assert!(thresholds(FingerCase::Card).threshold > thresholds(FingerCase::TwoImpressions).threshold);
+        assert_eq!((FingerCase::Card.name(), FingerCase::TwoImpressions.name()), ("card", "two_impressions"));
     }
 }
