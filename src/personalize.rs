@@ -64,7 +64,7 @@ impl ChipContent {
             ValidUntil::LongTerm => None,
         };
         let latin = r.name_latin.as_ref().map_or("X<<X", |l| l.as_str());
-        let mrz = Mrz::resident(&r.id_number, r.birth_date, sex, expiry, &latin)?;
+        let mrz = Mrz::resident(&r.id_number, r.birth_date, sex, expiry, latin)?;
         let photo = crate::compare::photo::decode(r.photo.bytes()).map_err(|e| PersonalizeError::Photo(e.to_string()))?;
         let chip_jpeg = print::chip_photo(&photo);
         let (w, h) = print::CHIP_SIZE;
