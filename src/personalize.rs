@@ -38,10 +38,17 @@ fn compact(d: time::Date) -> String {
     iso_date(d).replace('-', "")
 }
 
-/// What the chip can hold of a text field: BMP characters only (others become U+FFFD), at most
-/// `max` characters. A record that needs this fails a cause-4 rule anyway.
+/// What the chip can hold of a text field: at most `max` UTF-16 units (a character outside the
+/// BMP is written as a surrogate pair, two units). A record that needs the cut fails a cause-4
+/// rule anyway.
 fn fit(s: &str, max: usize) -> String {
-    s.chars().map(|c| if (c as u32) > 0xFFFF { '\u{FFFD}' } else { c }).take(max).collect()
+    let mut units = 0;
+    s.chars()
+        .take_while(|c| {
+            units += c.len_utf16();
+            units <= max
+        })
+        .collect()
 }
 
 impl ChipContent {
@@ -57,7 +64,7 @@ impl ChipContent {
             ValidUntil::LongTerm => None,
         };
         let latin = r.name_latin.as_ref().map_or("X<<X", |l| l.as_str());
-        let mrz = Mrz::resident(&r.id_number, r.birth_date, sex, expiry, &latin)?;
+        let mrz = Mrz::resident(&r.id_number, r.birth_date, sex, expiry, latin)?;
         let photo = crate::compare::photo::decode(r.photo.bytes()).map_err(|e| PersonalizeError::Photo(e.to_string()))?;
         let chip_jpeg = print::chip_photo(&photo);
         let (w, h) = print::CHIP_SIZE;

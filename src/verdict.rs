@@ -105,6 +105,16 @@ pub struct Finding {
     /// The score lies in the calibrated grey zone next to its threshold: staff should look.
     pub borderline: bool,
     pub detail: String,
+    /// The chip content this finding rests on failed passive authentication (causes.md,
+    /// Attribution: the content that parses is compared all the same). Set on the cause-2
+    /// differences found in that content and on the cause-3 finding that names the failure.
+    /// Absent from the JSON when false, so verdicts of authenticated chips keep their shape.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub chip_unauthenticated: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 impl Finding {
@@ -120,6 +130,7 @@ impl Finding {
             threshold: None,
             borderline: false,
             detail: detail.into(),
+            chip_unauthenticated: false,
         }
     }
     pub fn values(mut self, expected: impl Into<String>, actual: impl Into<String>) -> Self {

@@ -94,3 +94,76 @@ fn the_committed_sample_cases_keep_their_labels() {
     }
     assert!(n >= 4, "only {n} committed cases");
 }
+
+/// causes.md, Attribution: when passive authentication fails, the chip content that parses is
+/// compared all the same. A difference in it is a cause-2 finding marked not authenticated, beside
+/// the cause-3 one; a chip whose content equals the record is cause 3 alone. A name outside the BMP
+/// that the chip holds as a well-formed surrogate pair is cause 4 only.
+#[test]
+fn unauthenticated_chip_content_is_compared_and_marked() {
+    use fixtures::corpus::{generate_with, Pool};
+    use fixtures::Defect;
+    use idcheck::verdict::Cause;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let pool = Pool::load(&root().join("fixtures/faces")).expect("pool");
+    let defects = [
+        Defect::SodSignatureOtherName,
+        Defect::UntrustedSignerOtherFace,
+        Defect::DgHashMismatchAddress,
+        Defect::DgHashMismatch,
+        Defect::SodSignature,
+        Defect::UntrustedSigner,
+        Defect::NameNonBmp,
+    ];
+    let labels = generate_with(&pool, tmp.path(), 2026, &defects).expect("cases generate");
+    let verifier = Verifier::new(TrustStore::load_dir(&tmp.path().join("trust")).expect("trust"));
+    let by_name = |n: &str| labels.iter().find(|l| l.name == n).unwrap_or_else(|| panic!("case {n}"));
+    let summary = |v: &Verdict| v.findings.iter().map(|f| format!("[{}] {} {}", f.cause, f.item, f.detail)).collect::<Vec<_>>().join(" | ");
+
+    for (case, pa_item, item) in [
+        ("c23-sod-signature-other-name", "chip.sod.signature", "name"),
+        ("c23-untrusted-signer-other-face", "chip.sod.signer", "photo"),
+        ("c23-dg-hash-address", "chip.dg13.hash", "address"),
+    ] {
+        let v = verify_case(tmp.path(), by_name(case), &verifier);
+        let causes: Vec<u8> = v.causes.iter().map(|c| c.number()).collect();
+        assert_eq!(causes, vec![2, 3], "{case}: {}", summary(&v));
+        let pa = v.findings.iter().find(|f| f.cause == Cause::ChipUnreadable).expect("cause-3 finding");
+        assert_eq!(pa.item, pa_item, "{case}");
+        assert!(pa.chip_unauthenticated, "{case}: the cause-3 finding says the content is not authenticated");
+        let c2: Vec<_> = v.findings.iter().filter(|f| f.cause == Cause::SurfaceVsChip).collect();
+        assert!(c2.iter().any(|f| f.item == item), "{case}: no cause-2 finding on {item}: {}", summary(&v));
+        for f in &c2 {
+            assert!(f.chip_unauthenticated, "{case}: {} not marked", f.item);
+            assert!(f.detail.contains("not authenticated") && f.detail.contains(pa_item), "{case}: {}", f.detail);
+        }
+        assert!(!v.not_checked.iter().any(|n| n.item == "chip"), "{case}: the chip content was compared");
+        // the JSON key is there only when true
+        let json = serde_json::to_value(&v).expect("json");
+        assert!(json["findings"].as_array().expect("findings").iter().all(|f| f.get("chip_unauthenticated").is_none_or(|b| b == true)));
+    }
+    // The address case also disagrees inside the chip (DG13 against DG11).
+    let v = verify_case(tmp.path(), by_name("c23-dg-hash-address"), &verifier);
+    assert!(v.findings.iter().any(|f| f.sources == idcheck::verdict::Sources::C && f.item == "address" && f.chip_unauthenticated), "{}", summary(&v));
+
+    for case in ["c3-dg-hash", "c3-sod-signature", "c3-untrusted-signer"] {
+        let v = verify_case(tmp.path(), by_name(case), &verifier);
+        let causes: Vec<u8> = v.causes.iter().map(|c| c.number()).collect();
+        assert_eq!(causes, vec![3], "{case}: {}", summary(&v));
+        assert!(v.findings.iter().all(|f| f.cause == Cause::ChipUnreadable && f.chip_unauthenticated), "{case}: {}", summary(&v));
+        assert!(!v.not_checked.iter().any(|n| n.item == "chip"), "{case}: compared, nothing differs");
+    }
+
+    // The chip holds the non-BMP name as a surrogate pair, which parses back to the record's name.
+    let l = by_name("c4-name-non-bmp");
+    let dir = tmp.path().join("cases").join(&l.name);
+    let record = records::acceptance::load_dir(&dir.join(&l.acceptance)).expect("record");
+    let chip = ChipImage::load_dir(&dir.join(&l.chip)).expect("chip");
+    let dg13 = chip.get(idcheck::lds::FileId::Dg13).expect("dg13");
+    assert!(dg13.windows(4).any(|w| w == [0x40, 0xD8, 0x00, 0xDC]), "U+20000 as D840 DC00 in DG13");
+    let text = idcheck::lds::parse_dg13(dg13).expect("DG13 with a well-formed pair parses");
+    assert_eq!(text.name, &*record.name);
+    let v = verify_case(tmp.path(), l, &verifier);
+    assert_eq!(v.causes, vec![Cause::AcceptanceIncorrect], "{}", summary(&v));
+    assert!(v.findings.iter().all(|f| f.cause == Cause::AcceptanceIncorrect), "{}", summary(&v));
+}

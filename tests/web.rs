@@ -332,6 +332,15 @@ fn the_page_marks_what_each_verdict_names_in_a_real_browser() {
                 failures.push(format!("{name}: not_checked {item} not shown ({nc_cols:?})"));
             }
         }
+        // chip content that failed passive authentication is compared and shown: the chip column
+        // is not greyed, its header says not authenticated (and only then)
+        let unauthenticated = s.verdict["findings"].as_array().into_iter().flatten().any(|f| f["chip_unauthenticated"] == true);
+        if step["chip_unauthenticated"] != unauthenticated {
+            failures.push(format!("{name}: chip column marked not authenticated: {}, the verdict says {unauthenticated}", step["chip_unauthenticated"]));
+        }
+        if unauthenticated && nc_cols.contains("chip") {
+            failures.push(format!("{name}: the chip column of an unauthenticated chip is greyed as not checked"));
+        }
         // keyboard: visible focus, help, first finding
         let keys = &step["keys"];
         if keys["tab"]["outline"].as_str().is_none_or(|o| o.starts_with("none")) {

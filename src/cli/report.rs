@@ -32,6 +32,9 @@ pub fn verdict_text(v: &Verdict, record: &AcceptanceRecord) -> String {
         if f.borderline {
             let _ = write!(out, " BORDERLINE");
         }
+        if f.chip_unauthenticated {
+            let _ = write!(out, " CHIP NOT AUTHENTICATED");
+        }
         let _ = writeln!(out, "\n      {}", f.detail);
     }
     for n in &v.not_checked {

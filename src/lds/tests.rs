@@ -361,7 +361,7 @@ proptest! {
     }
 
     #[test]
-    fn text_record_round_trips(name in "[\u{4E00}-\u{9FA5}]{1,15}", addr in "[\u{4E00}-\u{9FA5}0-9·]{0,35}", until_long in any::<bool>(), permit in prop_oneof![Just(None), Just(Some('J')), Just(Some('I'))]) {
+    fn text_record_round_trips(name in "[\u{4E00}-\u{9FA5}]{1,15}|[\u{4E00}-\u{9FA5}\u{20000}-\u{2A6DF}]{1,7}", addr in "[\u{4E00}-\u{9FA5}0-9·]{0,35}|[\u{4E00}-\u{9FA5}\u{20000}-\u{2A6DF}]{0,17}", until_long in any::<bool>(), permit in prop_oneof![Just(None), Just(Some('J')), Just(Some('I'))]) {
         let t = NationalText {
             name, sex: "1".into(), ethnicity: "01".into(), birth: "20000101".into(), address: addr,
             id_number: "11010519491231002X".into(), authority: "北京市公安局".into(),

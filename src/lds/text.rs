@@ -1,7 +1,8 @@
 //! DG13 (tag 6D): the 256-byte national text record of the resident card (resident-id.md),
-//! UTF-16LE fields padded with spaces. Parsing of untrusted bytes (surrogates, paired or not: the
-//! record holds only BMP characters, as the writer does; control characters and malformed
-//! fixed-format fields are refused with their offset) and the writer.
+//! UTF-16LE fields padded with spaces. Parsing of untrusted bytes (a well-formed surrogate pair
+//! decodes to its character outside the BMP; an unpaired surrogate, a control character and a
+//! malformed fixed-format field are refused with their offset) and the writer (which writes a
+//! character outside the BMP as a surrogate pair, two of the field's units).
 
 use std::fmt;
 
@@ -90,8 +91,9 @@ impl NationalText {
         }
     }
 
-    /// Encode the 256-byte record. Fails when a field holds more characters than its slot,
-    /// a character outside the Basic Multilingual Plane, or a control character.
+    /// Encode the 256-byte record. Fails when a field holds more UTF-16 units than its slot (a
+    /// character outside the Basic Multilingual Plane takes two, a surrogate pair) or a control
+    /// character.
     pub fn to_bytes(&self) -> Result<[u8; 256], LdsError> {
         let mut out = [0u8; RECORD_LEN];
         for pair in out.chunks_exact_mut(2) {
@@ -110,21 +112,21 @@ impl NationalText {
         ];
         for ((name, offset, len), value) in fields {
             let cap = len / 2;
-            let n = value.chars().count();
+            let n = value.encode_utf16().count();
             if n > cap {
-                return Err(field_err(F, name, Some(offset), format!("{n} characters do not fit in {cap}")));
+                return Err(field_err(F, name, Some(offset), format!("{n} UTF-16 units do not fit in {cap}")));
             }
-            for (i, c) in value.chars().enumerate() {
-                let u = u32::from(c);
-                if u > 0xFFFF {
-                    return Err(field_err(F, name, Some(offset + 2 * i), format!("U+{u:X} is outside the Basic Multilingual Plane")));
-                }
+            let mut at = offset;
+            for c in value.chars() {
                 if c.is_control() {
-                    return Err(field_err(F, name, Some(offset + 2 * i), format!("control character U+{u:04X}")));
+                    return Err(field_err(F, name, Some(at), format!("control character U+{:04X}", u32::from(c))));
                 }
-                let at = offset + 2 * i;
-                if let Some(slot) = out.get_mut(at..at + 2) {
-                    slot.copy_from_slice(&(u as u16).to_le_bytes());
+                let mut units = [0u16; 2];
+                for u in c.encode_utf16(&mut units) {
+                    if let Some(slot) = out.get_mut(at..at + 2) {
+                        slot.copy_from_slice(&u.to_le_bytes());
+                    }
+                    at += 2;
                 }
             }
         }
@@ -162,12 +164,17 @@ fn decode_field(rec: &[u8], base: usize, (name, offset, len): (&'static str, usi
     while i < units.len() {
         let at = base + offset + 2 * i;
         let u = units[i];
-        // The record holds only characters of the Basic Multilingual Plane (the writer refuses
-        // others): a surrogate, paired or not, is not a character of this record.
-        let c = match u {
-            0xD800..=0xDBFF => return Err(field_err(F, name, Some(at), format!("high surrogate {u:04X}: the record holds only characters of the Basic Multilingual Plane"))),
-            0xDC00..=0xDFFF => return Err(field_err(F, name, Some(at), format!("low surrogate {u:04X}: the record holds only characters of the Basic Multilingual Plane"))),
-            _ => char::from_u32(u32::from(u)),
+        // A well-formed surrogate pair is one character outside the Basic Multilingual Plane
+        // (two units); a surrogate without its partner is not a character.
+        let (c, width) = match u {
+            0xD800..=0xDBFF => match units.get(i + 1) {
+                Some(&lo @ 0xDC00..=0xDFFF) => {
+                    (char::from_u32(0x10000 + ((u32::from(u) - 0xD800) << 10) + (u32::from(lo) - 0xDC00)), 2)
+                }
+                _ => return Err(field_err(F, name, Some(at), format!("high surrogate {u:04X} not followed by a low surrogate"))),
+            },
+            0xDC00..=0xDFFF => return Err(field_err(F, name, Some(at), format!("low surrogate {u:04X} not preceded by a high surrogate"))),
+            _ => (char::from_u32(u32::from(u)), 1),
         };
         let Some(c) = c else {
             return Err(field_err(F, name, Some(at), format!("invalid UTF-16 unit {u:04X}")));
@@ -176,7 +183,7 @@ fn decode_field(rec: &[u8], base: usize, (name, offset, len): (&'static str, usi
             return Err(field_err(F, name, Some(at), format!("control character U+{u:04X} (fields are padded with spaces)")));
         }
         out.push(c);
-        i += 1;
+        i += width;
     }
     Ok(out.trim_end_matches(' ').to_string())
 }
@@ -274,8 +281,11 @@ mod tests {
         assert!(matches!(too_long.to_bytes(), Err(LdsError::Field { field: "name", offset: Some(0), .. })));
         let fifteen = NationalText { name: "一二三四五六七八九十一二三四五".into(), ..example() };
         assert!(fifteen.to_bytes().is_ok());
-        let non_bmp = NationalText { address: "河北𠀀".into(), ..example() };
-        assert!(matches!(non_bmp.to_bytes(), Err(LdsError::Field { field: "address", offset: Some(56), .. })));
+        // A character outside the BMP is a surrogate pair, two of the field's 15 units.
+        let fourteen_and_pair = NationalText { name: "一二三四五六七八九十一二三四𠀀".into(), ..example() };
+        assert!(matches!(fourteen_and_pair.to_bytes(), Err(LdsError::Field { field: "name", offset: Some(0), .. })));
+        let thirteen_and_pair = NationalText { name: "一二三四五六七八九十一二三𠀀".into(), ..example() };
+        assert!(thirteen_and_pair.to_bytes().is_ok());
         let ctrl = NationalText { authority: "a\u{0}".into(), ..example() };
         assert!(matches!(ctrl.to_bytes(), Err(LdsError::Field { field: "issuing authority", offset: Some(160), .. })));
     }
@@ -303,17 +313,38 @@ mod tests {
         let short = tlv::encode(0x6D, &good[4..259]);
         assert!(matches!(parse_dg13(&short), Err(LdsError::Field { field: "text record", offset: Some(3), .. })));
         assert!(matches!(parse_dg13(&good[..200]), Err(LdsError::Tlv { file: FileId::Dg13, .. })));
-        // A surrogate pair (U+20000) is refused too: the writer cannot write it, so a parse that
-        // took it would not re-encode (found by fuzzing, fuzz/ target lds).
+        // A surrogate pair without its low half (the next unit a space) or split by a character.
         let mut b = good.clone();
-        b[at(2)..at(6)].copy_from_slice(&[0x40, 0xD8, 0x00, 0xDC]);
+        b[at(2)..at(6)].copy_from_slice(&[0x40, 0xD8, 0x20, 0x00]);
         assert!(matches!(parse_dg13(&b), Err(LdsError::Field { field: "name", offset: Some(o), .. }) if o == at(2)));
+        // A high surrogate in the last unit of the name: the next field's unit is not its partner.
+        let mut b = good.clone();
+        b[at(28)..at(32)].copy_from_slice(&[0x40, 0xD8, 0x00, 0xDC]);
+        assert!(matches!(parse_dg13(&b), Err(LdsError::Field { field: "name", offset: Some(o), .. }) if o == at(28)));
     }
 
-    /// The input the fuzzer found (fuzz/ target lds): a surrogate pair in a field parsed, and the
-    /// writer refused the result, so the parse did not round-trip.
     #[test]
-    fn fuzz_found_surrogate_pair_does_not_parse() {
+    fn surrogate_pairs_decode_and_round_trip() {
+        let good = encode_dg13(&example()).expect("encodes");
+        let at = |o: usize| 4 + o;
+        // U+20000 as D840 DC00 after the first character of the name.
+        let mut b = good.clone();
+        b[at(2)..at(6)].copy_from_slice(&[0x40, 0xD8, 0x00, 0xDC]);
+        let t = parse_dg13(&b).expect("a well-formed pair parses");
+        assert_eq!(t.name, "王\u{20000}");
+        assert_eq!(encode_dg13(&t).expect("re-encodes"), b, "the writer writes the same pair");
+        // The writer side: a name holding U+1F600 is written as D83D DE00.
+        let t = NationalText { name: "王😀".into(), ..example() };
+        let rec = t.to_bytes().expect("fits");
+        assert_eq!(&rec[2..6], &[0x3D, 0xD8, 0x00, 0xDE]);
+        assert_eq!(parse_dg13(&encode_dg13(&t).expect("encodes")).expect("parses"), t);
+    }
+
+    /// The input the fuzzer found (fuzz/ target lds): a surrogate pair in the address (U+CFF00 at
+    /// record offset 98). It once parsed to a value the writer refused; now the pair decodes to
+    /// its character and the writer writes it back, so the parse round-trips.
+    #[test]
+    fn fuzz_found_surrogate_pair_parses_and_round_trips() {
         let hex = [
             "6d820100395c1d6020002000200020002000200020002000200020002000200020003100300031003200300030003200",
             "30003300340030003400300038002000200020002000200020002000200020002000200020002000200020002000a000",
@@ -324,9 +355,8 @@ mod tests {
         ]
         .concat();
         let bytes = hex::decode(hex).expect("hex");
-        match parse_dg13(&bytes) {
-            Ok(t) => assert_eq!(encode_dg13(&t).ok().and_then(|b| parse_dg13(&b).ok()), Some(t)),
-            Err(e) => assert!(e.to_string().contains("surrogate"), "{e}"),
-        }
+        let t = parse_dg13(&bytes).expect("a well-formed surrogate pair parses");
+        assert!(t.address.contains('\u{CFF00}'), "the pair DAFF DF00 decodes to U+CFF00");
+        assert_eq!(encode_dg13(&t).ok().and_then(|b| parse_dg13(&b).ok()), Some(t));
     }
 }

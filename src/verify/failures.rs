@@ -29,7 +29,24 @@ pub fn passive_auth_finding(err: &PaFailure) -> Finding {
         PaFailure::CertificateExpired { .. } => "chip.sod.certificate_validity".to_string(),
         PaFailure::UnsupportedAlgorithm { .. } => "chip.sod.algorithm".to_string(),
     };
-    Finding::new(Cause::ChipUnreadable, item, Sources::C, format!("step passive authentication: {err}"))
+    let mut f = Finding::new(
+        Cause::ChipUnreadable,
+        item,
+        Sources::C,
+        format!("step passive authentication: {err}; the chip content that parses is compared all the same, not authenticated"),
+    );
+    f.chip_unauthenticated = true;
+    f
+}
+
+/// The chip content failed passive authentication (the cause-3 finding `pa_item`) and was
+/// compared all the same: every cause-2 difference found in it says that the content it rests on
+/// is not authenticated (causes.md, Attribution). Other findings are left as they are.
+pub fn mark_unauthenticated(findings: &mut [Finding], pa_item: &str) {
+    for f in findings.iter_mut().filter(|f| f.cause == Cause::SurfaceVsChip) {
+        f.chip_unauthenticated = true;
+        f.detail.push_str(&format!("; the chip content is not authenticated (passive authentication failed: {pa_item})"));
+    }
 }
 
 fn file_stem(f: FileId) -> &'static str {

@@ -101,16 +101,20 @@ impl Verifier {
         let acceptance = photos::Acceptance::decode(record);
         report.findings.extend(photos::quality_findings(record, &acceptance));
 
-        // Cause 3: can the chip be read and trusted?
-        let chip = match (chip_image, read_failure) {
-            (Some(image), None) => self.read_chip(image, &mut report),
+        // Cause 3: can the chip be read and authenticated? Content that parses is compared even
+        // when passive authentication fails; its cause-2 findings say it is not authenticated.
+        let (chip, unauthenticated) = match (chip_image, read_failure) {
+            (Some(image), None) => match self.read_chip(image, &mut report) {
+                Some(ChipRead { data, pa_failure }) => (Some(data), pa_failure),
+                None => (None, None),
+            },
             (_, failure) => {
                 report.findings.extend(failure);
-                None
+                (None, None)
             }
         };
         if chip.is_none() {
-            report.not_checked("chip", Sources::C, "the chip content could not be read or trusted (cause 3)");
+            report.not_checked("chip", Sources::C, "the chip content could not be read (cause 3)");
         }
         if req.surface.is_none() {
             report.not_checked("surface", Sources::AS, "no surface scan (kiosk): printed items were not checked");
@@ -120,14 +124,18 @@ impl Verifier {
         texts::compare(record, req.surface, chip.as_ref(), &self.rules, &mut report);
         photos::compare(record, &acceptance, req.surface, chip.as_ref(), &mut report);
         fingers::compare(record, chip.as_ref(), &mut report);
+        if let Some(pa_item) = unauthenticated {
+            failures::mark_unauthenticated(&mut report.findings, &pa_item);
+        }
 
         let verdict = Verdict::from_findings(report.findings, report.not_checked, report.observations);
         Verification { verdict, inputs: input_hashes(&req) }
     }
 
-    /// Parse the chip image and run passive authentication. `None` when the chip content is
-    /// unusable; the cause-3 findings are in `report`.
-    fn read_chip(&self, image: &ChipImage, report: &mut Report) -> Option<ChipData> {
+    /// Parse the chip image and run passive authentication. `None` when the chip content does
+    /// not parse (a file missing or malformed: nothing is compared); the cause-3 findings are in
+    /// `report`, a failed passive authentication among them.
+    fn read_chip(&self, image: &ChipImage, report: &mut Report) -> Option<ChipRead> {
         if let Err(e) = lds::check_mandatory_resident(image) {
             report.findings.push(failures::chip_file_finding(&e));
             return None;
@@ -146,13 +154,23 @@ impl Verifier {
             .filter_map(|(id, bytes)| id.dg_number().map(|n| (n, bytes.as_slice())))
             .collect();
         if let Err(e) = pki::passive_authentication(sod, &dgs, &self.trust, self.at) {
-            // Content that fails passive authentication is not trusted: it is not compared, so
-            // a tampered data group yields cause 3 alone.
-            report.findings.push(failures::passive_auth_finding(&e));
-            return None;
+            // Content that fails passive authentication is cause 3, and is compared all the same
+            // (causes.md: a verdict never hides a difference it saw): a tampered data group that
+            // equals the record yields cause 3 alone, one holding another name causes 2 and 3.
+            let finding = failures::passive_auth_finding(&e);
+            let item = finding.item.clone();
+            report.findings.push(finding);
+            return Some(ChipRead { data, pa_failure: Some(item) });
         }
-        Some(data)
+        Some(ChipRead { data, pa_failure: None })
     }
+}
+
+/// A chip whose content parsed, and the item of the passive-authentication finding when that
+/// content is not authenticated.
+struct ChipRead {
+    data: ChipData,
+    pa_failure: Option<String>,
 }
 
 fn input_hashes(req: &Request<'_>) -> Vec<(String, String)> {

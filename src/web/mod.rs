@@ -122,6 +122,20 @@ pub fn verdict_marks(verdict: &Value) -> BTreeSet<Mark> {
         .collect()
 }
 
+/// Whether the verdict compared chip content that failed passive authentication (a finding
+/// carries `chip_unauthenticated`): the chip column is then shown, marked as not authenticated.
+pub fn chip_unauthenticated(verdict: &Value) -> bool {
+    verdict
+        .get("findings")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .any(|f| f.get("chip_unauthenticated").and_then(Value::as_bool) == Some(true))
+}
+
+/// The words shown on the chip column of such a verdict.
+pub const CHIP_UNAUTHENTICATED: &str = "not authenticated: passive authentication failed; the content was compared, its differences are cause 2";
+
 /// What a cause means, for headings and legends.
 pub fn cause_title(cause: u8) -> &'static str {
     match cause {

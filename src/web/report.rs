@@ -109,6 +109,7 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .badge.cause-1 { color: var(--c1); } .badge.cause-2 { color: var(--c2); border-style: double; border-width: 3px; }
 .badge.cause-3 { color: var(--c3); border-style: dashed; } .badge.cause-4 { color: var(--c4); border-style: dotted; }
 .badge.nc { color: #555; border-style: dashed; font-weight: normal; } .badge.borderline { color: #7a5a00; background: #fff4cc; }
+.badge.unauth { color: #8a1c1c; border-style: dashed; font-weight: normal; white-space: normal; }
 .st-pass { color: #0b6b2e; font-weight: bold; } .st-invalid { color: #a0001c; font-weight: bold; } .st-unavailable { color: #6b4e00; font-weight: bold; }
 .card { border: 2px solid #888; border-radius: 6px; padding: 0.8rem; margin: 1rem 0; break-inside: avoid-page; }
 .card .status { font-size: 1.2rem; margin: 0.2rem 0; }
@@ -362,6 +363,9 @@ fn card_html(h: &mut String, n: usize, item: Option<&Value>, card: &ReportCard) 
             if f.get("borderline").and_then(Value::as_bool) == Some(true) {
                 h.push_str(" <span class=\"badge borderline\">borderline: look</span>");
             }
+            if f.get("chip_unauthenticated").and_then(Value::as_bool) == Some(true) {
+                h.push_str(" <span class=\"badge unauth\">chip not authenticated</span>");
+            }
             let _ = writeln!(h, "<br><span class=\"muted\">{}</span></li>", esc(f.get("detail")));
         }
         h.push_str("</ol>\n");
@@ -426,6 +430,9 @@ fn card_html(h: &mut String, n: usize, item: Option<&Value>, card: &ReportCard) 
             }
         }
         if col == Column::Chip {
+            if super::chip_unauthenticated(verdict) {
+                let _ = write!(title, " <span class=\"badge unauth\" data-unauthenticated=\"\">{}</span>", escape(super::CHIP_UNAUTHENTICATED));
+            }
             h.push_str(&cell("chip", col, "head", title));
         } else {
             let _ = write!(h, "<th data-col-head=\"{}\">{title}</th>", col.name());
@@ -729,6 +736,36 @@ mod tests {
         let html = batch_report_html(&batch, &cs);
         assert!(!html.contains("data:image"), "non-PNG bytes are not embedded");
         assert!(html.contains("photo not available"));
+    }
+
+    #[test]
+    fn an_unauthenticated_chip_column_is_shown_marked_not_authenticated() {
+        let batch = fixture("batch.json");
+        let mut cs = cards();
+        let card = cs.iter_mut().find(|c| c.view["id"] == 104).expect("card 104: bad signature");
+        // The chip holds another name: a cause-2 difference in content that is not authenticated.
+        card.view["rows"][0]["chip"] = json!("王二");
+        card.view["verdict"]["findings"].as_array_mut().expect("findings").push(json!({
+            "cause": 2, "item": "name", "sources": "S~C", "expected": "x", "actual": "王二", "score": null, "threshold": null,
+            "borderline": false, "detail": "name differs (S~C), edit distance 2; the chip content is not authenticated",
+            "chip_unauthenticated": true
+        }));
+        let html = batch_report_html(&batch, &cs);
+        let start = html.find("data-verification=\"104\"").expect("104");
+        let card_html = &html[start..start + html[start..].find("</article>").expect("end")];
+        // the chip column is shown (values, not greyed) and its header says not authenticated
+        assert!(card_html.contains("王二"), "the chip's value is shown");
+        assert!(!card_html.contains("data-not-checked"), "nothing greyed: the content was compared");
+        let head = card_html.find("data-unauthenticated").expect("chip header marked not authenticated");
+        assert!(card_html[..head].rfind("<th").is_some_and(|th| card_html[th..head].contains("data-col=\"chip\"")), "the mark is in the chip header");
+        assert_eq!(card_html.matches("chip not authenticated").count(), 2, "both findings say so");
+        let got = marked_cells(card_html);
+        assert!(got.contains(&("name".to_string(), "chip".to_string(), "2".to_string())), "{got:?}");
+        assert!(got.contains(&("chip".to_string(), "chip".to_string(), "3".to_string())), "{got:?}");
+        // a verdict whose chip was authenticated has no such mark
+        let pass = cs.iter().find(|c| c.view["id"] == 101).expect("card 101");
+        assert!(!super::super::chip_unauthenticated(&pass.view["verdict"]));
+        assert!(super::super::chip_unauthenticated(&cs.iter().find(|c| c.view["id"] == 104).expect("104").view["verdict"]));
     }
 
     #[test]

@@ -115,6 +115,7 @@ async function main() {
             images: { total: imgs.length, loaded: imgs.filter((i) => i.naturalWidth > 0).length },
             findings: document.querySelectorAll('.findings li').length,
             not_compared: document.querySelector('[data-not-compared]') !== null,
+            chip_unauthenticated: document.querySelector('th[data-col-head="chip"][data-unauthenticated]') !== null,
           };
         }));
         res.fonts = await fontsOf(cdp, step.cjk || 'td.value[lang="zh-Hans"], .banner .status span[lang="zh-Hans"]');

@@ -155,6 +155,12 @@
     return idx;
   }
 
+  // a finding resting on chip content that failed passive authentication carries chip_unauthenticated
+  var CHIP_UNAUTHENTICATED = 'not authenticated: passive authentication failed; the content was compared, its differences are cause 2';
+  function chipUnauthenticated(verdict) {
+    return arr(verdict.findings).some(function (f) { return f && f.chip_unauthenticated === true; });
+  }
+
   function causeBadge(cause, extra) {
     var c = CAUSES[cause];
     return el('span', { class: 'badge cause-' + cause, title: c ? c.en : '' }, '⚑ cause ' + cause + (extra || ''));
@@ -258,6 +264,7 @@
             el('span', { text: 'threshold ' + (typeof f.threshold === 'number' ? fmtNum(f.threshold) : '—') }),
             f.borderline ? el('span', { class: 'badge borderline', text: 'borderline: please look' }) : null));
         }
+        if (f.chip_unauthenticated === true) li.appendChild(el('div', { class: 'values' }, el('span', { class: 'badge unauth', 'data-unauthenticated': '', text: 'chip not authenticated' })));
         if (f.detail) li.appendChild(el('div', { class: 'detail', text: f.detail }));
         if (cells.length) {
           var target = cellId(cells[0].item, cells[0].col);
@@ -303,6 +310,11 @@
       var th = el('th', { scope: 'col', 'data-col-head': c.key }, zh(c.zh), ' ', c.en, ' (' + c.letter + ')');
       // a chip step finding marks the chip column as a whole: its header carries the mark
       if (c.key === 'chip') decorate(th, 'chip', 'chip', marks, { cells: {}, cols: {} });
+      // chip content that failed passive authentication was compared all the same: shown, marked
+      if (c.key === 'chip' && chipUnauthenticated(v)) {
+        th.setAttribute('data-unauthenticated', '');
+        th.appendChild(el('span', { class: 'badge unauth', text: CHIP_UNAUTHENTICATED }));
+      }
       var whole = nc.cols[c.key] || [];
       if (whole.length) {
         th.setAttribute('data-not-checked', whole.map(function (n) { return str(n.sources); }).join(' '));
