@@ -95,7 +95,7 @@ impl FaceImage {
             use hayro_jpeg2000::{ColorSpace, DecodeSettings, DecoderContext, Image};
             let img = Image::new(data, &DecodeSettings::default()).map_err(|e| dec(format!("{e:?}")))?;
             let (w, h) = (img.width(), img.height());
-            if w == 0 || h == 0 || w > super::j2k::MAX_SIDE || h > super::j2k::MAX_SIDE || u64::from(w) * u64::from(h) > super::j2k::MAX_PIXELS {
+            if !super::j2k::size_allowed(w, h) {
                 return Err(dec(format!("image size {w}x{h} is out of range (header: {:?})", siz.size())));
             }
             let channels = usize::from(img.color_space().num_channels());

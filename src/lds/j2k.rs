@@ -16,6 +16,11 @@ pub const MAX_COMPONENTS: u16 = 4;
 /// Deepest component precision (bits).
 pub const MAX_PRECISION: u8 = 16;
 
+/// Whether a chip photo of `w` x `h` pixels is within the bounds above (and not empty).
+pub fn size_allowed(w: u32, h: u32) -> bool {
+    w > 0 && h > 0 && w <= MAX_SIDE && h <= MAX_SIDE && u64::from(w) * u64::from(h) <= MAX_PIXELS
+}
+
 /// The image and tile geometry of a codestream's SIZ marker segment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Siz {
@@ -152,7 +157,7 @@ fn check(s: &Siz, at: usize) -> Result<(), HeaderError> {
         return Err(err("XTOsiz/YTOsiz", at + 30, format!("tile offset {:?} does not cover the image offset {:?}", s.tile_offset, s.image_offset)));
     }
     let (w, h) = s.size();
-    if w > MAX_SIDE || h > MAX_SIDE || u64::from(w) * u64::from(h) > MAX_PIXELS {
+    if !size_allowed(w, h) {
         return Err(err("Xsiz/Ysiz", at + 6, format!("image size {w}x{h} is implausible for a chip photo (at most {MAX_SIDE} px a side, {MAX_PIXELS} pixels)")));
     }
     let tiles = s.tiles();

@@ -153,37 +153,27 @@ pub fn parse_dg13(bytes: &[u8]) -> Result<NationalText, LdsError> {
 
 /// Decode one field (UTF-16LE, trailing spaces removed); `base` is the file offset of the record.
 fn decode_field(rec: &[u8], base: usize, (name, offset, len): (&'static str, usize, usize)) -> Result<String, LdsError> {
-    let units: Vec<u16> = rec
-        .get(offset..offset + len)
-        .unwrap_or(&[])
-        .chunks_exact(2)
-        .map(|p| u16::from_le_bytes([p[0], p[1]]))
-        .collect();
+    let units = rec.get(offset..offset + len).unwrap_or(&[]).chunks_exact(2).map(|p| u16::from_le_bytes([p[0], p[1]]));
+    // A well-formed surrogate pair is one character outside the Basic Multilingual Plane (two
+    // units); a surrogate without its partner is not a character. The field's units end at its
+    // slot: a high surrogate in its last unit has no partner.
     let mut out = String::new();
-    let mut i = 0;
-    while i < units.len() {
-        let at = base + offset + 2 * i;
-        let u = units[i];
-        // A well-formed surrogate pair is one character outside the Basic Multilingual Plane
-        // (two units); a surrogate without its partner is not a character.
-        let (c, width) = match u {
-            0xD800..=0xDBFF => match units.get(i + 1) {
-                Some(&lo @ 0xDC00..=0xDFFF) => {
-                    (char::from_u32(0x10000 + ((u32::from(u) - 0xD800) << 10) + (u32::from(lo) - 0xDC00)), 2)
-                }
-                _ => return Err(field_err(F, name, Some(at), format!("high surrogate {u:04X} not followed by a low surrogate"))),
-            },
-            0xDC00..=0xDFFF => return Err(field_err(F, name, Some(at), format!("low surrogate {u:04X} not preceded by a high surrogate"))),
-            _ => (char::from_u32(u32::from(u)), 1),
-        };
-        let Some(c) = c else {
-            return Err(field_err(F, name, Some(at), format!("invalid UTF-16 unit {u:04X}")));
-        };
+    let mut at = base + offset;
+    for decoded in char::decode_utf16(units) {
+        let c = decoded.map_err(|e| {
+            let u = e.unpaired_surrogate();
+            let message = if (0xD800..=0xDBFF).contains(&u) {
+                format!("high surrogate {u:04X} not followed by a low surrogate")
+            } else {
+                format!("low surrogate {u:04X} not preceded by a high surrogate")
+            };
+            field_err(F, name, Some(at), message)
+        })?;
         if c.is_control() {
-            return Err(field_err(F, name, Some(at), format!("control character U+{u:04X} (fields are padded with spaces)")));
+            return Err(field_err(F, name, Some(at), format!("control character U+{:04X} (fields are padded with spaces)", u32::from(c))));
         }
         out.push(c);
-        i += width;
+        at += 2 * c.len_utf16();
     }
     Ok(out.trim_end_matches(' ').to_string())
 }
