@@ -1,9 +1,12 @@
 //! Cause-4 photo quality of the acceptance photo (causes.md, GA 461, measures after ISO/IEC
 //! 29794-5 / OFIQ): JPEG container, 358x441 pixels, 24-bit colour, sharpness (variance of the
 //! Laplacian), under- and over-exposure (shares of luma 0–25 and 247–255), mean luminance — all
-//! on the face region — and the background (border region) lightness and uniformity. Bounds are
-//! calibrated on the genuine acceptance photos of the faces data with a stated margin and compiled
-//! in from calibration/photo.json. Each metric carries its value and bound; `failures()` lists
+//! on the face region — the background (border region) lightness, chroma and uniformity (GA 461
+//! wants white: a blue, red or grey backdrop fails however uniform), and the head geometry
+//! (crown offset, head width, centring) measured on the silhouette against the white backdrop,
+//! checked against resident-id.md's ranges. Bounds are calibrated on acceptance photos made to
+//! the standard (`fixtures::studio`) with a stated margin and compiled in from
+//! calibration/photo.json. Each metric carries its value and bound; `failures()` lists
 //! the ones the lead turns into cause-4 findings (items `photo.<metric>`).
 
 use std::sync::OnceLock;
@@ -19,10 +22,104 @@ pub const REQUIRED_SIZE: (u32, u32) = (358, 441);
 /// Face region for exposure, luminance and sharpness, as fractions of the frame (x0, x1, y0, y1):
 /// the inner face of a GA 461 head (face width 207±14 of 358 px, centred).
 pub const FACE_REGION: (f32, f32, f32, f32) = (0.25, 0.75, 0.20, 0.70);
-/// Border region for the background: top strip and the side strips of the upper part.
-pub const BORDER_TOP: f32 = 0.08;
-pub const BORDER_SIDE: f32 = 0.08;
-pub const BORDER_SIDE_DEPTH: f32 = 0.55;
+/// Border region for the background: top strip and the side strips of the upper part — where a
+/// standard photo has only backdrop: above the highest crown (7 px) and beside the widest head
+/// (221 px centred leaves 68 px each side) down to about the chin.
+pub const BORDER_TOP: f32 = 0.015;
+pub const BORDER_SIDE: f32 = 0.12;
+pub const BORDER_SIDE_DEPTH: f32 = 0.45;
+
+/// resident-id.md: face width 207±14 px, crown 7–21 px below the top edge.
+pub const HEAD_WIDTH_RANGE: (f64, f64) = (193.0, 221.0);
+pub const CROWN_RANGE: (f64, f64) = (7.0, 21.0);
+/// "Head centred": the head's centre at most this far from the frame's centre line (the spec
+/// gives no number; the width tolerance, ARCHITECTURE.md).
+pub const HEAD_CENTRE_MAX: f64 = 14.0;
+/// Rows below the crown (acceptance-photo pixels) over which the head width is measured: about
+/// the temples and ears of a head of standard size.
+pub const HEAD_BAND: (f64, f64) = (90.0, 130.0);
+/// A pixel belongs to the silhouette when its darkest channel is at most this (the white
+/// backdrop and its JPEG noise stay above; grey or white hair falls below).
+pub const SILHOUETTE_MAX: u8 = 223;
+
+/// Head geometry on a person mask, in mask pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct HeadGeometry {
+    /// First row of the head.
+    pub crown: f64,
+    /// Left and right edge of the head (right exclusive), median over the head band.
+    pub left: f64,
+    pub right: f64,
+}
+
+impl HeadGeometry {
+    pub fn width(&self) -> f64 {
+        self.right - self.left
+    }
+    pub fn centre(&self) -> f64 {
+        (self.left + self.right) / 2.0
+    }
+}
+
+/// Measures the head on a person mask (`w` x `h`, row-major) whose scale is `scale` acceptance
+/// photo pixels per mask pixel. Crown: the first of three consecutive rows with at least 3 mask
+/// pixels in the central band (x 30–70 %). Width: the median, over the [`HEAD_BAND`] rows, of
+/// the mask run nearest the frame's centre column. `None` without a crown or band.
+pub fn measure_head(mask: &[bool], w: usize, h: usize, scale: f64) -> Option<HeadGeometry> {
+    if w == 0 || mask.len() < w * h || !(scale > 0.0) {
+        return None;
+    }
+    let (b0, b1) = (w * 3 / 10, (w * 7 / 10).max(w * 3 / 10 + 1).min(w));
+    let row_ok = |y: usize| {
+        mask.get(y * w + b0..y * w + b1)
+            .is_some_and(|r| r.iter().filter(|&&m| m).count() >= 3)
+    };
+    let crown = (0..h.saturating_sub(2)).find(|&y| row_ok(y) && row_ok(y + 1) && row_ok(y + 2))?;
+    let y0 = crown + (HEAD_BAND.0 / scale).round() as usize;
+    let y1 = (crown + (HEAD_BAND.1 / scale).round() as usize).max(y0 + 1).min(h);
+    let mid = w / 2;
+    let (mut ls, mut rs) = (Vec::new(), Vec::new());
+    for y in y0..y1 {
+        let Some(row) = mask.get(y * w..(y + 1) * w) else {
+            continue;
+        };
+        let Some(c) = (0..w).filter(|&x| row[x]).min_by_key(|&x| x.abs_diff(mid)) else {
+            continue;
+        };
+        let l = row[..c].iter().rposition(|&m| !m).map_or(0, |p| p + 1);
+        let r = row[c..].iter().position(|&m| !m).map_or(w, |p| c + p);
+        ls.push(l as f64);
+        rs.push(r as f64);
+    }
+    let med = |v: &mut Vec<f64>| {
+        v.sort_by(|a, b| a.total_cmp(b));
+        v.get(v.len() / 2).copied()
+    };
+    Some(HeadGeometry {
+        crown: crown as f64,
+        left: med(&mut ls)?,
+        right: med(&mut rs)?,
+    })
+}
+
+/// The silhouette of a photo against a white backdrop (see [`SILHOUETTE_MAX`]).
+pub fn silhouette(img: &RgbImage) -> Vec<bool> {
+    img.pixels()
+        .map(|p| p.0[0].min(p.0[1]).min(p.0[2]) <= SILHOUETTE_MAX)
+        .collect()
+}
+
+/// Head geometry of a decoded photo, in its own pixels scaled to the 358-pixel-wide frame.
+pub fn head_geometry(img: &RgbImage) -> Option<HeadGeometry> {
+    let (w, h) = img.dimensions();
+    let scale = REQUIRED_SIZE.0 as f64 / w.max(1) as f64;
+    let g = measure_head(&silhouette(img), w as usize, h as usize, scale)?;
+    Some(HeadGeometry {
+        crown: g.crown * scale,
+        left: g.left * scale,
+        right: g.right * scale,
+    })
+}
 
 /// Calibrated bounds (see calibration/photo.json, section `quality`).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -34,7 +131,14 @@ pub struct QualityBounds {
     pub luminance_max: f64,
     pub background_lightness_min: f64,
     pub background_uniformity_max: f64,
+    /// Mean chroma (max - min channel) of the border region.
+    #[serde(default = "fallback_chroma_max")]
+    pub background_chroma_max: f64,
     pub colourfulness_min: f64,
+}
+
+fn fallback_chroma_max() -> f64 {
+    FALLBACK_BOUNDS.background_chroma_max
 }
 
 /// Bounds used only if the committed calibration does not parse (the unit tests catch that).
@@ -46,6 +150,7 @@ pub const FALLBACK_BOUNDS: QualityBounds = QualityBounds {
     luminance_max: 220.0,
     background_lightness_min: 70.0,
     background_uniformity_max: 30.0,
+    background_chroma_max: 10.0,
     colourfulness_min: 3.0,
 };
 
@@ -58,6 +163,8 @@ pub struct RawMetrics {
     pub luminance: f64,
     pub background_lightness: f64,
     pub background_uniformity: f64,
+    #[serde(default)]
+    pub background_chroma: f64,
     pub colourfulness: f64,
 }
 
@@ -277,13 +384,14 @@ pub fn measure(img: &RgbImage) -> RawMetrics {
     let top = ((h as f32 * BORDER_TOP) as u32).max(1) as usize;
     let side = ((w as f32 * BORDER_SIDE) as u32).max(1) as usize;
     let depth = ((h as f32 * BORDER_SIDE_DEPTH) as u32).max(top as u32) as usize;
-    let (mut bs, mut bss, mut bn) = (0f64, 0f64, 0f64);
+    let (mut bs, mut bss, mut bn, mut bc) = (0f64, 0f64, 0f64, 0u64);
     let mut add = |px: &[u8]| {
         for p in px.chunks_exact(3) {
             let v = luma3(t, p[0], p[1], p[2]);
             bs += v;
             bss += v * v;
             bn += 1.0;
+            bc += (p[0].max(p[1]).max(p[2]) - p[0].min(p[1]).min(p[2])) as u64;
         }
     };
     let right = wu.saturating_sub(side);
@@ -307,6 +415,7 @@ pub fn measure(img: &RgbImage) -> RawMetrics {
         luminance: sum / n,
         background_lightness: bs / bn,
         background_uniformity: (bss / bn - (bs / bn).powi(2)).max(0.0).sqrt(),
+        background_chroma: bc as f64 / bn,
         colourfulness: chroma / n,
     }
 }
@@ -454,11 +563,41 @@ fn assess_decoded_with(
         1,
     ));
     metrics.push(check(
+        "photo.background_chroma",
+        m.background_chroma,
+        None,
+        Some(b.background_chroma_max),
+        1,
+    ));
+    metrics.push(check(
         "photo.background_uniformity",
         m.background_uniformity,
         None,
         Some(b.background_uniformity_max),
         1,
+    ));
+    let g = head_geometry(img);
+    let nan = f64::NAN;
+    metrics.push(check(
+        "photo.crown_offset",
+        g.map_or(nan, |g| g.crown),
+        Some(CROWN_RANGE.0),
+        Some(CROWN_RANGE.1),
+        0,
+    ));
+    metrics.push(check(
+        "photo.head_width",
+        g.map_or(nan, |g| g.width()),
+        Some(HEAD_WIDTH_RANGE.0),
+        Some(HEAD_WIDTH_RANGE.1),
+        0,
+    ));
+    metrics.push(check(
+        "photo.head_centre",
+        g.map_or(nan, |g| (g.centre() - REQUIRED_SIZE.0 as f64 / 2.0).abs()),
+        None,
+        Some(HEAD_CENTRE_MAX),
+        0,
     ));
     QualityReport { metrics }
 }
@@ -549,7 +688,7 @@ mod tests {
         let top = ((h as f32 * BORDER_TOP) as u32).max(1);
         let side = ((w as f32 * BORDER_SIDE) as u32).max(1);
         let depth = ((h as f32 * BORDER_SIDE_DEPTH) as u32).max(top);
-        let (mut bs, mut bss, mut bn) = (0f64, 0f64, 0f64);
+        let (mut bs, mut bss, mut bn, mut bc) = (0f64, 0f64, 0f64, 0f64);
         for y in 0..depth.min(h) {
             for x in 0..w {
                 if y < top || x < side || x >= w.saturating_sub(side) {
@@ -557,6 +696,8 @@ mod tests {
                     bs += v;
                     bss += v * v;
                     bn += 1.0;
+                    let p = img.get_pixel(x, y).0;
+                    bc += (p[0].max(p[1]).max(p[2]) - p[0].min(p[1]).min(p[2])) as f64;
                 }
             }
         }
@@ -568,6 +709,7 @@ mod tests {
             luminance: sum / n,
             background_lightness: bs / bn,
             background_uniformity: (bss / bn - (bs / bn).powi(2)).max(0.0).sqrt(),
+            background_chroma: bc / bn,
             colourfulness: chroma / n,
         }
     }
@@ -605,7 +747,7 @@ mod tests {
     fn good_photos_pass() {
         let r = assess(&print::acceptance_photo(&face("A000022.jpg")));
         assert!(r.passed(), "{:?}", r.failures());
-        assert_eq!(r.metrics.len(), 11);
+        assert_eq!(r.metrics.len(), 15);
         assert!(r
             .metrics
             .iter()

@@ -229,6 +229,8 @@ fn quality_calibration(metrics: &[RawMetrics], monochrome: usize) -> Option<Qual
         hi.background_lightness = hi.background_lightness.max(m.background_lightness);
         lo.background_uniformity = lo.background_uniformity.min(m.background_uniformity);
         hi.background_uniformity = hi.background_uniformity.max(m.background_uniformity);
+        lo.background_chroma = lo.background_chroma.min(m.background_chroma);
+        hi.background_chroma = hi.background_chroma.max(m.background_chroma);
         lo.colourfulness = lo.colourfulness.min(m.colourfulness);
         hi.colourfulness = hi.colourfulness.max(m.colourfulness);
     }
@@ -240,11 +242,12 @@ fn quality_calibration(metrics: &[RawMetrics], monochrome: usize) -> Option<Qual
         luminance_max: hi.luminance + 20.0,
         background_lightness_min: lo.background_lightness - 20.0,
         background_uniformity_max: hi.background_uniformity * 1.5,
+        background_chroma_max: (hi.background_chroma * 1.5).max(hi.background_chroma + 3.0),
         colourfulness_min: lo.colourfulness * 0.5,
     };
     Some(QualityCalibration {
         bounds,
-        margin: format!("observed over the {} colour acceptance photos ({monochrome} monochrome portraits left out: GA 461 wants colour); sharpness and colourfulness >= half the observed minimum; exposure shares <= max(1.5 x observed maximum, observed maximum + 0.03); luminance and background lightness 20 grey levels beyond the observed range; background uniformity (luma std dev) <= 1.5 x observed maximum", metrics.len()),
+        margin: format!("observed over the {} colour acceptance photos ({monochrome} monochrome portraits left out: GA 461 wants colour); sharpness and colourfulness >= half the observed minimum; exposure shares <= max(1.5 x observed maximum, observed maximum + 0.03); luminance and background lightness 20 grey levels beyond the observed range; background uniformity (luma std dev) <= 1.5 x observed maximum; background chroma <= max(1.5 x observed maximum, observed maximum + 3); head geometry against resident-id.md's ranges (not calibrated)", metrics.len()),
         photos: metrics.len(),
         observed_min: lo,
         observed_max: hi,
