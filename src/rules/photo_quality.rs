@@ -830,6 +830,62 @@ mod tests {
         assert!(failed(&jpeg(&g)).is_empty());
     }
 
+    /// Every raw portrait (scaled, its own backdrop) fails, and no photo made to the standard
+    /// from a colour portrait fails (a monochrome portrait's fails colourfulness) — on the committed faces, and on
+    /// all of ../shared/data/faces when present.
+    #[test]
+    fn raw_portraits_fail_and_standard_photos_pass() {
+        let committed = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/faces");
+        let shared = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/faces");
+        let mut dirs = vec![committed];
+        if shared.is_dir() {
+            dirs.push(shared);
+        } else {
+            eprintln!("{} absent: only the committed faces are checked", shared.display());
+        }
+        for dir in dirs {
+            let mut names: Vec<_> = std::fs::read_dir(&dir)
+                .expect("faces dir")
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "jpg"))
+                .collect();
+            names.sort();
+            let (mut raw_failing, mut std_passing, mut mono) = (0, 0, 0);
+            let mut wrong = Vec::new();
+            let mut fail_counts: std::collections::BTreeMap<String, usize> = Default::default();
+            for p in &names {
+                let f = decode(&std::fs::read(p).expect("face")).expect("decode");
+                let raw = assess(&print::raw_acceptance_photo(&f));
+                for m in raw.failures() {
+                    *fail_counts.entry(m.name.clone()).or_default() += 1;
+                }
+                if raw.passed() {
+                    wrong.push(format!("{}: raw portrait passes", p.display()));
+                } else {
+                    raw_failing += 1;
+                }
+                let r = assess(&print::acceptance_photo(&f));
+                let failed: Vec<String> = r.failures().iter().map(|m| format!("{} {} ({})", m.name, m.actual, m.expected)).collect();
+                let monochrome = measure(&f).colourfulness < crate::compare::photo::calibrate::MONOCHROME_CHROMA;
+                if failed.is_empty() {
+                    std_passing += 1;
+                } else if monochrome {
+                    // Not a valid acceptance photo whatever the studio does (GA 461: colour).
+                    assert!(failed.iter().any(|m| m.starts_with("photo.colourfulness")), "{}: {failed:?}", p.display());
+                    mono += 1;
+                } else {
+                    wrong.push(format!("{}: standard photo fails {failed:?}", p.display()));
+                }
+            }
+            eprintln!(
+                "{}: {} portraits; raw portraits failing {raw_failing}; standard photos passing {std_passing}, monochrome (failing colourfulness) {mono}; raw failures by metric {fail_counts:?}",
+                dir.display(),
+                names.len()
+            );
+            assert!(wrong.is_empty(), "{} wrong:\n{}", wrong.len(), wrong.join("\n"));
+        }
+    }
+
     #[test]
     fn monochrome_portraits_fail_colour() {
         let acc = print::acceptance_photo(&face("A000370.jpg"));

@@ -121,6 +121,48 @@ pub struct PhotoCalibration {
     pub kinds: Vec<KindCalibration>,
     pub quality: Option<QualityCalibration>,
     pub samples: Vec<SampleCheck>,
+    /// The leave-out check: thresholds and quality bounds fitted without one fold of the faces,
+    /// errors counted on that fold.
+    #[serde(default)]
+    pub held_out: Option<HeldOut>,
+}
+
+/// Number of folds of the leave-out check.
+pub const FOLDS: usize = 5;
+
+/// The leave-out check over [`FOLDS`] folds of the faces (a seeded shuffle).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HeldOut {
+    pub folds: usize,
+    pub rule: String,
+    pub per_fold: Vec<FoldResult>,
+}
+
+/// One fold's held-out errors.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FoldResult {
+    pub fold: usize,
+    pub faces: usize,
+    pub kinds: Vec<FoldKind>,
+    /// Held-out standard (colour) photos, and how many fail the bounds fitted without them.
+    pub standard_photos: usize,
+    pub standard_failing: usize,
+    /// Held-out raw portraits (own backdrop), and how many pass those bounds.
+    pub raw_photos: usize,
+    pub raw_passing: usize,
+}
+
+/// One comparison kind on a held-out fold.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FoldKind {
+    pub kind: CompareKind,
+    /// Threshold fitted on the other folds.
+    pub threshold: f64,
+    pub genuine: usize,
+    pub genuine_rejected: usize,
+    /// Other-person pairs with both people in the held-out fold.
+    pub other: usize,
+    pub other_accepted: usize,
 }
 
 impl PhotoCalibration {
@@ -138,6 +180,11 @@ struct Face {
     /// The printed probe of print seed 0 (used for other-person pairs).
     print0: Probe,
     quality: RawMetrics,
+    /// Genuine distances per kind (A~S, S~C, A~C).
+    genuine: [Vec<f64>; 3],
+    /// The standard acceptance photo and the raw portrait scaled, as JPEG (leave-out check).
+    acc_jpeg: Vec<u8>,
+    raw_jpeg: Vec<u8>,
 }
 
 fn print_window() -> print::Window {
@@ -286,8 +333,9 @@ pub fn calibrate_photos_with_samples(
             continue;
         };
         let chip_probe = Probe::from_photo(&chip);
+        let mut own: [Vec<f64>; 3] = Default::default();
         let mut record = |k: usize, s: super::PhotoScore| {
-            gen[k].push(s.distance);
+            own[k].push(s.distance);
             gen_ph[k] = gen_ph[k].max(s.measures.phash_bits);
             gen_un[k] = gen_un[k].max(s.measures.unaligned_correlation_distance);
         };
@@ -307,13 +355,19 @@ pub fn calibrate_photos_with_samples(
             }
         }
         let Some(print0) = print0 else { continue };
+        for (g, o) in gen.iter_mut().zip(&own) {
+            g.extend_from_slice(o);
+        }
         mats.push(Face {
+            genuine: own,
+            raw_jpeg: print::raw_acceptance_photo(face),
             name: name.clone(),
             acc: acc_f,
             chip: chip_f,
             chip_probe,
             print0,
             quality: photo_quality::measure(&acc),
+            acc_jpeg,
         });
     }
     // Other-person pairs: the nearest by unaligned acceptance-vs-acceptance distance, plus random.
@@ -424,9 +478,99 @@ pub fn calibrate_photos_with_samples(
         kinds,
         quality,
         samples: Vec::new(),
+        held_out: Some(held_out(&mats, &imp, seed)),
     };
     cal.samples = check_samples(&cal, samples);
     cal
+}
+
+/// The leave-out check: for each of [`FOLDS`] folds, thresholds (the same rule) and quality
+/// bounds fitted on the other folds' faces and pairs, errors counted on the fold.
+fn held_out(mats: &[Face], imp: &[Vec<(f64, usize, usize)>; 3], seed: u64) -> HeldOut {
+    let n = mats.len();
+    let mut order: Vec<usize> = (0..n).collect();
+    order.shuffle(&mut ChaCha8Rng::seed_from_u64(seed ^ 0xf01d_5eed));
+    let mut fold_of = vec![0usize; n];
+    for (pos, &i) in order.iter().enumerate() {
+        fold_of[i] = pos % FOLDS;
+    }
+    let mut per_fold = Vec::new();
+    for f in 0..FOLDS {
+        let held = |i: usize| fold_of[i] == f;
+        let mut kinds = Vec::new();
+        for (k, kind) in CompareKind::ALL.iter().enumerate() {
+            let train_g = mats
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| !held(*i))
+                .flat_map(|(_, m)| m.genuine[k].iter().copied())
+                .fold(f64::NEG_INFINITY, f64::max);
+            let train_i = imp[k]
+                .iter()
+                .filter(|p| !held(p.1) && !held(p.2))
+                .map(|p| p.0)
+                .fold(f64::INFINITY, f64::min);
+            let t = choose_threshold(train_g, train_i);
+            let test_g: Vec<f64> = mats
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| held(*i))
+                .flat_map(|(_, m)| m.genuine[k].iter().copied())
+                .collect();
+            let test_i: Vec<f64> = imp[k]
+                .iter()
+                .filter(|p| held(p.1) && held(p.2))
+                .map(|p| p.0)
+                .collect();
+            kinds.push(FoldKind {
+                kind: *kind,
+                threshold: t.threshold,
+                genuine: test_g.len(),
+                genuine_rejected: test_g.iter().filter(|&&d| !decide_with(&t, d).0).count(),
+                other: test_i.len(),
+                other_accepted: test_i.iter().filter(|&&d| decide_with(&t, d).0).count(),
+            });
+        }
+        let colour = |m: &Face| m.quality.colourfulness >= MONOCHROME_CHROMA;
+        let train_q: Vec<RawMetrics> = mats
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !held(*i))
+            .map(|(_, m)| m)
+            .filter(|m| colour(m))
+            .map(|m| m.quality)
+            .collect();
+        let bounds = quality_calibration(&train_q, 0)
+            .map(|q| q.bounds)
+            .unwrap_or(photo_quality::FALLBACK_BOUNDS);
+        let test: Vec<&Face> = mats
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| held(*i))
+            .map(|(_, m)| m)
+            .collect();
+        let standard: Vec<&&Face> = test.iter().filter(|m| colour(m)).collect();
+        per_fold.push(FoldResult {
+            fold: f,
+            faces: test.len(),
+            kinds,
+            standard_photos: standard.len(),
+            standard_failing: standard
+                .iter()
+                .filter(|m| !photo_quality::assess_with(&m.acc_jpeg, &bounds).passed())
+                .count(),
+            raw_photos: test.len(),
+            raw_passing: test
+                .iter()
+                .filter(|m| photo_quality::assess_with(&m.raw_jpeg, &bounds).passed())
+                .count(),
+        });
+    }
+    HeldOut {
+        folds: FOLDS,
+        rule: format!("faces shuffled (seed ^ 0xf01d5eed) into {FOLDS} folds; per fold, thresholds (midway between genuine max and other-person min) fitted on the genuine distances of the other folds' faces and the other-person pairs among them, quality bounds (same margins) on their colour standard photos; counted on the fold: its genuine pairs rejected, other-person pairs between two of its faces accepted, its colour standard photos failing quality, its raw portraits (own backdrop, scaled) passing"),
+        per_fold,
+    }
 }
 
 fn unaligned_distance(a: &PhotoFeatures, b: &PhotoFeatures) -> f64 {
