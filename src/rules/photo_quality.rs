@@ -35,9 +35,12 @@ pub const CROWN_RANGE: (f64, f64) = (7.0, 21.0);
 /// "Head centred": the head's centre at most this far from the frame's centre line (the spec
 /// gives no number; the width tolerance, ARCHITECTURE.md).
 pub const HEAD_CENTRE_MAX: f64 = 14.0;
-/// Rows below the crown (acceptance-photo pixels) over which the head width is measured: about
-/// the temples and ears of a head of standard size.
-pub const HEAD_BAND: (f64, f64) = (90.0, 130.0);
+/// Rows below the crown (acceptance-photo pixels) over which the head width is measured: from
+/// the forehead to the mouth of a head of standard size (above the shoulders).
+pub const HEAD_BAND: (f64, f64) = (60.0, 200.0);
+/// The head width is the width of the row at this quantile of the band's widths (the ears and
+/// cheekbones, not a stray wide row).
+pub const HEAD_WIDTH_QUANTILE: f64 = 0.8;
 /// A pixel belongs to the silhouette when its darkest channel is at most this (the white
 /// backdrop and its JPEG noise stay above; grey or white hair falls below).
 pub const SILHOUETTE_MAX: u8 = 223;
@@ -63,8 +66,9 @@ impl HeadGeometry {
 
 /// Measures the head on a person mask (`w` x `h`, row-major) whose scale is `scale` acceptance
 /// photo pixels per mask pixel. Crown: the first of three consecutive rows with at least 3 mask
-/// pixels in the central band (x 30–70 %). Width: the median, over the [`HEAD_BAND`] rows, of
-/// the mask run nearest the frame's centre column. `None` without a crown or band.
+/// pixels in the central band (x 30–70 %). Width: over the [`HEAD_BAND`] rows, the mask run
+/// nearest the frame's centre column; the row at [`HEAD_WIDTH_QUANTILE`] of their widths gives
+/// the head's edges. `None` without a crown or band.
 pub fn measure_head(mask: &[bool], w: usize, h: usize, scale: f64) -> Option<HeadGeometry> {
     if w == 0 || mask.len() < w * h || !(scale > 0.0) {
         return None;
@@ -78,7 +82,7 @@ pub fn measure_head(mask: &[bool], w: usize, h: usize, scale: f64) -> Option<Hea
     let y0 = crown + (HEAD_BAND.0 / scale).round() as usize;
     let y1 = (crown + (HEAD_BAND.1 / scale).round() as usize).max(y0 + 1).min(h);
     let mid = w / 2;
-    let (mut ls, mut rs) = (Vec::new(), Vec::new());
+    let mut runs: Vec<(f64, f64)> = Vec::new();
     for y in y0..y1 {
         let Some(row) = mask.get(y * w..(y + 1) * w) else {
             continue;
@@ -88,25 +92,55 @@ pub fn measure_head(mask: &[bool], w: usize, h: usize, scale: f64) -> Option<Hea
         };
         let l = row[..c].iter().rposition(|&m| !m).map_or(0, |p| p + 1);
         let r = row[c..].iter().position(|&m| !m).map_or(w, |p| c + p);
-        ls.push(l as f64);
-        rs.push(r as f64);
+        runs.push((l as f64, r as f64));
     }
-    let med = |v: &mut Vec<f64>| {
-        v.sort_by(|a, b| a.total_cmp(b));
-        v.get(v.len() / 2).copied()
-    };
+    // Sorted by width, ties by left edge: the same runs give the same answer in any order.
+    runs.sort_by(|a, b| (a.1 - a.0).total_cmp(&(b.1 - b.0)).then(a.0.total_cmp(&b.0)));
+    let k = ((runs.len().saturating_sub(1)) as f64 * HEAD_WIDTH_QUANTILE).round() as usize;
+    let &(left, right) = runs.get(k)?;
     Some(HeadGeometry {
         crown: crown as f64,
-        left: med(&mut ls)?,
-        right: med(&mut rs)?,
+        left,
+        right,
     })
 }
 
-/// The silhouette of a photo against a white backdrop (see [`SILHOUETTE_MAX`]).
+/// The silhouette of a photo against a white backdrop: every pixel not reachable from the
+/// frame's edge through backdrop pixels (darkest channel above [`SILHOUETTE_MAX`]), so that
+/// highlights inside the face or a white collar enclosed by the person belong to the person.
 pub fn silhouette(img: &RgbImage) -> Vec<bool> {
-    img.pixels()
-        .map(|p| p.0[0].min(p.0[1]).min(p.0[2]) <= SILHOUETTE_MAX)
-        .collect()
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let light: Vec<bool> = img
+        .pixels()
+        .map(|p| p.0[0].min(p.0[1]).min(p.0[2]) > SILHOUETTE_MAX)
+        .collect();
+    let mut backdrop = vec![false; w * h];
+    let mut stack: Vec<usize> = Vec::new();
+    let edge = (0..w)
+        .flat_map(|x| [x, (h.saturating_sub(1)) * w + x])
+        .chain((0..h).flat_map(|y| [y * w, y * w + w.saturating_sub(1)]));
+    for i in edge {
+        if i < w * h && light[i] && !backdrop[i] {
+            backdrop[i] = true;
+            stack.push(i);
+        }
+    }
+    while let Some(i) = stack.pop() {
+        let (x, y) = (i % w, i / w);
+        let nb = [
+            (x > 0).then(|| i - 1),
+            (x + 1 < w).then(|| i + 1),
+            (y > 0).then(|| i - w),
+            (y + 1 < h).then(|| i + w),
+        ];
+        for j in nb.into_iter().flatten() {
+            if light[j] && !backdrop[j] {
+                backdrop[j] = true;
+                stack.push(j);
+            }
+        }
+    }
+    backdrop.iter().map(|&b| !b).collect()
 }
 
 /// Head geometry of a decoded photo, in its own pixels scaled to the 358-pixel-wide frame.
@@ -891,6 +925,33 @@ mod tests {
         let acc = print::acceptance_photo(&face("A000370.jpg"));
         let f = failed(&acc);
         assert!(f.iter().any(|m| m == "photo.colourfulness"), "{f:?}");
+    }
+
+    #[test]
+    fn head_geometry_of_a_drawn_head() {
+        // A head 207 px wide (ellipse 207 x 270) with its crown at 14, centred, a white highlight
+        // inside, shoulders below; on white.
+        let img = RgbImage::from_fn(358, 441, |x, y| {
+            let (u, v) = ((x as f64 + 0.5 - 179.0) / 103.5, (y as f64 + 0.5 - 149.0) / 135.0);
+            let head = u * u + v * v <= 1.0;
+            let highlight = (x as i32 - 150).abs() < 6 && (y as i32 - 120).abs() < 6;
+            let shoulders = y >= 300 && (x as f64 - 179.0).abs() <= 60.0 + (y as f64 - 300.0) * 1.5;
+            if highlight {
+                Rgb([255, 255, 255])
+            } else if head || shoulders {
+                Rgb([150, 110, 90])
+            } else {
+                Rgb([255, 255, 255])
+            }
+        });
+        let g = head_geometry(&img).expect("head");
+        assert!((g.crown - 14.0).abs() <= 1.0, "{g:?}");
+        assert!((g.width() - 207.0).abs() <= 3.0, "{g:?}");
+        assert!((g.centre() - 179.0).abs() <= 1.0, "{g:?}");
+        let names: Vec<String> = assess(&jpeg(&img)).metrics.iter().filter(|m| !m.ok).map(|m| m.name.clone()).collect();
+        assert!(!names.iter().any(|n| n.starts_with("photo.head") || n == "photo.crown_offset"), "{names:?}");
+        // All backdrop: no head.
+        assert_eq!(head_geometry(&RgbImage::from_pixel(358, 441, Rgb([255, 255, 255]))), None);
     }
 
     #[test]
