@@ -901,12 +901,12 @@ mod tests {
         assert_eq!(pairs.len(), 27);
         assert_eq!(
             inputs_digest(pairs),
-            "97a200d6b82c504396fef331263d74b62b09b211511f9ac9759cdac575270584",
+            "7990c7f5a3a77de23e3f18dd38144af8b99d6dd78205503626796abca09256f7",
             "the comparison inputs (features, grids or print simulation) changed: not a search change"
         );
         let lines = output_lines(pairs, public);
         let digest = hex::encode(Sha256::digest(lines.join("\n").as_bytes()));
-        assert_eq!(digest, "c8348569a3589f91322d27d5d7d0ce12b6db482f5eaa538cf08003358ba52e01", "comparison outputs changed:\n{}", lines.join("\n"));
+        assert_eq!(digest, "138f0bbf85d87c4a62f3581d3e5a46ba83c2c9d34751d14b05bb8f2c99aeb75b", "comparison outputs changed:\n{}", lines.join("\n"));
     }
 
     /// The vectorised sums give the scalar loop's correlation to the bit, over the sample card's
