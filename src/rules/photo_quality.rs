@@ -70,7 +70,7 @@ impl HeadGeometry {
 /// nearest the frame's centre column; the row at [`HEAD_WIDTH_QUANTILE`] of their widths gives
 /// the head's edges. `None` without a crown or band.
 pub fn measure_head(mask: &[bool], w: usize, h: usize, scale: f64) -> Option<HeadGeometry> {
-    if w == 0 || mask.len() < w * h || !(scale > 0.0) {
+    if w == 0 || mask.len() < w * h || scale.is_nan() || scale <= 0.0 {
         return None;
     }
     let (b0, b1) = (w * 3 / 10, (w * 7 / 10).max(w * 3 / 10 + 1).min(w));
