@@ -71,6 +71,11 @@ pub enum CalibrateCmd {
         /// Write the calibration JSON here (e.g. calibration/photo.json).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// A passing card directory (acceptance/<id>/photo.jpg, chip/dg2.bin with a JPEG face,
+        /// surface/<scan>/front.png at 600 dpi) whose three photo pairs are checked against
+        /// the new thresholds (`samples` in the output), e.g. fixtures/samples/pass-case.
+        #[arg(long)]
+        sample: Option<PathBuf>,
     },
     /// Fingerprint threshold from a directory tree of ISO 19794-2 templates named NNN_K.iso.
     Fingerprints {
@@ -167,10 +172,16 @@ pub fn fixtures(cmd: FixturesCmd) -> CliResult {
 
 pub fn calibrate(cmd: CalibrateCmd) -> CliResult {
     let (json, out) = match cmd {
-        CalibrateCmd::Photos { dir, seed, out } => {
+        CalibrateCmd::Photos { dir, seed, out, sample } => {
             let faces = load_faces(&dir)?;
+            let samples = sample.as_deref().map(load_sample_card).transpose()?;
             eprintln!("calibrating on {} faces", faces.len());
-            let cal = idcheck::compare::photo::calibrate_photos(&faces, seed);
+            let cal = idcheck::compare::photo::calibrate_photos_with_samples(
+                &faces,
+                seed,
+                samples.as_slice(),
+                &idcheck::compare::photo::CalibrationOptions::default(),
+            );
             (serde_json::to_string_pretty(&cal).map_err(CliError::data)?, out)
         }
         CalibrateCmd::Fingerprints { dir, out } => {
@@ -269,6 +280,32 @@ fn sorted_files(dir: &Path, ext: &str) -> Result<Vec<PathBuf>, CliError> {
     }
     out.sort();
     Ok(out)
+}
+
+/// A passing card directory as `calibrate photos --sample` reads it.
+fn load_sample_card(dir: &Path) -> Result<idcheck::compare::photo::SampleCard, CliError> {
+    let read = |p: PathBuf| std::fs::read(&p).map_err(|e| CliError::io(format!("{}: {e}", p.display())));
+    let only = |sub: &str| -> Result<PathBuf, CliError> {
+        let d = dir.join(sub);
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(&d)
+            .map_err(|e| CliError::io(format!("{}: {e}", d.display())))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_dir())
+            .collect();
+        entries.sort();
+        entries.into_iter().next().ok_or_else(|| CliError::data(format!("{}: no directory inside", d.display())))
+    };
+    let dg2 = read(dir.join("chip/dg2.bin"))?;
+    let face = idcheck::lds::parse_dg2(&dg2).map_err(|e| CliError::data(format!("sample chip/dg2.bin: {e}")))?;
+    let chip = idcheck::compare::photo::decode(face.data.bytes())
+        .map_err(|e| CliError::data(format!("sample chip photo: {e}")))?;
+    Ok(idcheck::compare::photo::SampleCard {
+        name: dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+        acceptance: read(only("acceptance")?.join("photo.jpg"))?,
+        chip,
+        front_png: read(only("surface")?.join("front.png"))?,
+        dpi: 600,
+    })
 }
 
 fn load_faces(dir: &Path) -> Result<Vec<(String, image::RgbImage)>, CliError> {

@@ -1,9 +1,12 @@
 //! Cause-4 photo quality of the acceptance photo (causes.md, GA 461, measures after ISO/IEC
 //! 29794-5 / OFIQ): JPEG container, 358x441 pixels, 24-bit colour, sharpness (variance of the
 //! Laplacian), under- and over-exposure (shares of luma 0–25 and 247–255), mean luminance — all
-//! on the face region — and the background (border region) lightness and uniformity. Bounds are
-//! calibrated on the genuine acceptance photos of the faces data with a stated margin and compiled
-//! in from calibration/photo.json. Each metric carries its value and bound; `failures()` lists
+//! on the face region — the background (border region) lightness, chroma and uniformity (GA 461
+//! wants white: a blue, red or grey backdrop fails however uniform), and the head geometry
+//! (crown offset, head width, centring) measured on the silhouette against the white backdrop,
+//! checked against resident-id.md's ranges. Bounds are calibrated on acceptance photos made to
+//! the standard (`fixtures::studio`) with a stated margin and compiled in from
+//! calibration/photo.json. Each metric carries its value and bound; `failures()` lists
 //! the ones the lead turns into cause-4 findings (items `photo.<metric>`).
 
 use std::sync::OnceLock;
@@ -19,10 +22,183 @@ pub const REQUIRED_SIZE: (u32, u32) = (358, 441);
 /// Face region for exposure, luminance and sharpness, as fractions of the frame (x0, x1, y0, y1):
 /// the inner face of a GA 461 head (face width 207±14 of 358 px, centred).
 pub const FACE_REGION: (f32, f32, f32, f32) = (0.25, 0.75, 0.20, 0.70);
-/// Border region for the background: top strip and the side strips of the upper part.
-pub const BORDER_TOP: f32 = 0.08;
-pub const BORDER_SIDE: f32 = 0.08;
-pub const BORDER_SIDE_DEPTH: f32 = 0.55;
+/// Border region for the background: top strip and the side strips of the upper part — where a
+/// standard photo has only backdrop: above the highest crown (7 px) and beside the widest head
+/// (221 px centred leaves 68 px each side) down to about the chin.
+pub const BORDER_TOP: f32 = 0.015;
+pub const BORDER_SIDE: f32 = 0.12;
+pub const BORDER_SIDE_DEPTH: f32 = 0.45;
+
+/// resident-id.md: face width 207±14 px, crown 7–21 px below the top edge.
+pub const HEAD_WIDTH_RANGE: (f64, f64) = (193.0, 221.0);
+pub const CROWN_RANGE: (f64, f64) = (7.0, 21.0);
+/// "Head centred": the head's centre at most this far from the frame's centre line (the spec
+/// gives no number; the width tolerance, ARCHITECTURE.md).
+pub const HEAD_CENTRE_MAX: f64 = 14.0;
+/// Rows below the crown (acceptance-photo pixels) over which the head width is measured: from
+/// the forehead to the mouth of a head of standard size (above the shoulders).
+pub const HEAD_BAND: (f64, f64) = (60.0, 200.0);
+/// The head width is the width of the row at this quantile of the band's widths (the ears and
+/// cheekbones, not a stray wide row).
+pub const HEAD_WIDTH_QUANTILE: f64 = 0.8;
+/// A head edge: neighbours (two pixels apart) that differ by at least this in one channel. A
+/// feathered cut-out edge differs by far more, a backdrop halo's ramp by under 10 (the head
+/// widths of the independent sample and the committed cases do not move between 16 and 32).
+pub const HEAD_EDGE_CONTRAST: u8 = 24;
+/// A pixel belongs to the silhouette when its darkest channel is at most this (the white
+/// backdrop and its JPEG noise stay above; grey or white hair falls below).
+pub const SILHOUETTE_MAX: u8 = 223;
+
+/// Head geometry on a person mask, in mask pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct HeadGeometry {
+    /// First row of the head.
+    pub crown: f64,
+    /// Left and right edge of the head (right exclusive), median over the head band.
+    pub left: f64,
+    pub right: f64,
+}
+
+impl HeadGeometry {
+    pub fn width(&self) -> f64 {
+        self.right - self.left
+    }
+    pub fn centre(&self) -> f64 {
+        (self.left + self.right) / 2.0
+    }
+}
+
+/// Measures the head on a person mask (`w` x `h`, row-major) whose scale is `scale` acceptance
+/// photo pixels per mask pixel. Crown: the first of three consecutive rows with at least 3 mask
+/// pixels in the central band (x 30–70 %). Width: over the [`HEAD_BAND`] rows, the mask run
+/// nearest the frame's centre column; the row at [`HEAD_WIDTH_QUANTILE`] of their widths gives
+/// the head's edges. `None` without a crown or band.
+pub fn measure_head(mask: &[bool], w: usize, h: usize, scale: f64) -> Option<HeadGeometry> {
+    measure_head_with(mask, w, h, scale, |_, l, _, r| (l, r))
+}
+
+/// [`measure_head`] with each band row's run `[l, r)` around the pixel `c` nearest the centre
+/// passed through `edges(y, l, c, r)`, which may move its ends inward.
+fn measure_head_with(
+    mask: &[bool],
+    w: usize,
+    h: usize,
+    scale: f64,
+    edges: impl Fn(usize, usize, usize, usize) -> (usize, usize),
+) -> Option<HeadGeometry> {
+    if w == 0 || mask.len() < w * h || scale.is_nan() || scale <= 0.0 {
+        return None;
+    }
+    let (b0, b1) = (w * 3 / 10, (w * 7 / 10).max(w * 3 / 10 + 1).min(w));
+    let row_ok = |y: usize| {
+        mask.get(y * w + b0..y * w + b1)
+            .is_some_and(|r| r.iter().filter(|&&m| m).count() >= 3)
+    };
+    let crown = (0..h.saturating_sub(2)).find(|&y| row_ok(y) && row_ok(y + 1) && row_ok(y + 2))?;
+    let y0 = crown + (HEAD_BAND.0 / scale).round() as usize;
+    let y1 = (crown + (HEAD_BAND.1 / scale).round() as usize).max(y0 + 1).min(h);
+    let mid = w / 2;
+    let mut runs: Vec<(f64, f64)> = Vec::new();
+    for y in y0..y1 {
+        let Some(row) = mask.get(y * w..(y + 1) * w) else {
+            continue;
+        };
+        let Some(c) = (0..w).filter(|&x| row[x]).min_by_key(|&x| x.abs_diff(mid)) else {
+            continue;
+        };
+        let l = row[..c].iter().rposition(|&m| !m).map_or(0, |p| p + 1);
+        let r = row[c..].iter().position(|&m| !m).map_or(w, |p| c + p);
+        let (l, r) = edges(y, l, c, r);
+        runs.push((l as f64, r as f64));
+    }
+    // Sorted by width, ties by left edge: the same runs give the same answer in any order.
+    runs.sort_by(|a, b| (a.1 - a.0).total_cmp(&(b.1 - b.0)).then(a.0.total_cmp(&b.0)));
+    let k = ((runs.len().saturating_sub(1)) as f64 * HEAD_WIDTH_QUANTILE).round() as usize;
+    let &(left, right) = runs.get(k)?;
+    Some(HeadGeometry {
+        crown: crown as f64,
+        left,
+        right,
+    })
+}
+
+/// The silhouette of a photo against a white backdrop: every pixel not reachable from the
+/// frame's edge through backdrop pixels (darkest channel above [`SILHOUETTE_MAX`]), so that
+/// highlights inside the face or a white collar enclosed by the person belong to the person.
+pub fn silhouette(img: &RgbImage) -> Vec<bool> {
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let light: Vec<bool> = img
+        .pixels()
+        .map(|p| p.0[0].min(p.0[1]).min(p.0[2]) > SILHOUETTE_MAX)
+        .collect();
+    let mut backdrop = vec![false; w * h];
+    let edge = (0..w)
+        .flat_map(|x| [x, (h.saturating_sub(1)) * w + x])
+        .chain((0..h).flat_map(|y| [y * w, y * w + w.saturating_sub(1)]));
+    flood4(w, h, edge, |i| {
+        let enter = light.get(i) == Some(&true) && !backdrop[i];
+        if enter {
+            backdrop[i] = true;
+        }
+        enter
+    });
+    backdrop.iter().map(|&b| !b).collect()
+}
+
+/// A 4-neighbour flood fill over a `w` x `h` grid: each seed, then each neighbour of a pixel
+/// that entered, is offered to `enter`, which marks it and says whether it joins (a pixel
+/// must not join twice). Iterative, so any region size is safe.
+pub fn flood4(
+    w: usize,
+    h: usize,
+    seeds: impl IntoIterator<Item = usize>,
+    mut enter: impl FnMut(usize) -> bool,
+) {
+    let mut stack: Vec<usize> = seeds.into_iter().filter(|&i| i < w * h && enter(i)).collect();
+    while let Some(i) = stack.pop() {
+        let (x, y) = (i % w, i / w);
+        let nb = [
+            (x > 0).then(|| i - 1),
+            (x + 1 < w).then(|| i + 1),
+            (y > 0).then(|| i - w),
+            (y + 1 < h).then(|| i + w),
+        ];
+        for j in nb.into_iter().flatten() {
+            if enter(j) {
+                stack.push(j);
+            }
+        }
+    }
+}
+
+/// Head geometry of a decoded photo, in its own pixels scaled to the 358-pixel-wide frame.
+///
+/// The crown is the silhouette's; each band row's edges are the head's own edges inside the
+/// silhouette: from the silhouette's outline inward, the first pixel whose neighbours differ by
+/// at least [`HEAD_EDGE_CONTRAST`] in a channel. On a clean cut-out that is the outline itself;
+/// where a cut-out kept a soft halo of the old backdrop around the head (a vignette), the halo's
+/// gentle ramp is passed over and the head's edge inside it is found.
+pub fn head_geometry(img: &RgbImage) -> Option<HeadGeometry> {
+    let (w, h) = img.dimensions();
+    let scale = REQUIRED_SIZE.0 as f64 / w.max(1) as f64;
+    let (wu, raw) = (w as usize, img.as_raw());
+    let px = |y: usize, x: usize| raw.get((y * wu + x) * 3..(y * wu + x) * 3 + 3).unwrap_or(&[0, 0, 0]);
+    let contrast = |y: usize, x: usize| {
+        let (a, b) = (px(y, x.saturating_sub(1)), px(y, (x + 1).min(wu.saturating_sub(1))));
+        (0..3).map(|c| a[c].abs_diff(b[c])).max().unwrap_or(0) >= HEAD_EDGE_CONTRAST
+    };
+    let edges = |y: usize, l: usize, c: usize, r: usize| {
+        let nl = (l..c).find(|&x| contrast(y, x)).unwrap_or(l);
+        let nr = (c + 1..r).rev().find(|&x| contrast(y, x)).map_or(r, |x| x + 1);
+        (nl, nr)
+    };
+    let g = measure_head_with(&silhouette(img), wu, h as usize, scale, edges)?;
+    Some(HeadGeometry {
+        crown: g.crown * scale,
+        left: g.left * scale,
+        right: g.right * scale,
+    })
+}
 
 /// Calibrated bounds (see calibration/photo.json, section `quality`).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -34,7 +210,14 @@ pub struct QualityBounds {
     pub luminance_max: f64,
     pub background_lightness_min: f64,
     pub background_uniformity_max: f64,
+    /// Median chroma (max - min channel) of the border region.
+    #[serde(default = "fallback_chroma_max")]
+    pub background_chroma_max: f64,
     pub colourfulness_min: f64,
+}
+
+fn fallback_chroma_max() -> f64 {
+    FALLBACK_BOUNDS.background_chroma_max
 }
 
 /// Bounds used only if the committed calibration does not parse (the unit tests catch that).
@@ -46,6 +229,7 @@ pub const FALLBACK_BOUNDS: QualityBounds = QualityBounds {
     luminance_max: 220.0,
     background_lightness_min: 70.0,
     background_uniformity_max: 30.0,
+    background_chroma_max: 10.0,
     colourfulness_min: 3.0,
 };
 
@@ -58,6 +242,8 @@ pub struct RawMetrics {
     pub luminance: f64,
     pub background_lightness: f64,
     pub background_uniformity: f64,
+    #[serde(default)]
+    pub background_chroma: f64,
     pub colourfulness: f64,
 }
 
@@ -277,13 +463,11 @@ pub fn measure(img: &RgbImage) -> RawMetrics {
     let top = ((h as f32 * BORDER_TOP) as u32).max(1) as usize;
     let side = ((w as f32 * BORDER_SIDE) as u32).max(1) as usize;
     let depth = ((h as f32 * BORDER_SIDE_DEPTH) as u32).max(top as u32) as usize;
-    let (mut bs, mut bss, mut bn) = (0f64, 0f64, 0f64);
+    let (mut bl, mut bc): (Vec<f64>, Vec<f64>) = (Vec::new(), Vec::new());
     let mut add = |px: &[u8]| {
         for p in px.chunks_exact(3) {
-            let v = luma3(t, p[0], p[1], p[2]);
-            bs += v;
-            bss += v * v;
-            bn += 1.0;
+            bl.push(luma3(t, p[0], p[1], p[2]));
+            bc.push((p[0].max(p[1]).max(p[2]) - p[0].min(p[1]).min(p[2])) as f64);
         }
     };
     let right = wu.saturating_sub(side);
@@ -299,16 +483,46 @@ pub fn measure(img: &RgbImage) -> RawMetrics {
             add(r.get(right * 3..).unwrap_or_default());
         }
     }
-    let bn = bn.max(1.0);
+    let background = Backdrop::of(bl, bc);
     RawMetrics {
         sharpness,
         under_exposure: under / n,
         over_exposure: over / n,
         luminance: sum / n,
-        background_lightness: bs / bn,
-        background_uniformity: (bss / bn - (bs / bn).powi(2)).max(0.0).sqrt(),
+        background_lightness: background.lightness,
+        background_uniformity: background.uniformity,
+        background_chroma: background.chroma,
         colourfulness: chroma / n,
     }
+}
+
+/// The backdrop as the border region shows it, in robust statistics so that a minority of
+/// pixels that are not backdrop (a wisp of hair, the rim of a vignette, a shoulder's edge)
+/// does not move it: lightness is the median luma, chroma the median of max - min channel,
+/// uniformity the interquartile range of luma over 1.349 (the standard deviation of a normal
+/// spread; a shadow or a lighting gradient over a quarter or more of the border widens it).
+struct Backdrop {
+    lightness: f64,
+    chroma: f64,
+    uniformity: f64,
+}
+
+impl Backdrop {
+    fn of(mut luma: Vec<f64>, mut chroma: Vec<f64>) -> Backdrop {
+        luma.sort_unstable_by(f64::total_cmp);
+        chroma.sort_unstable_by(f64::total_cmp);
+        Backdrop {
+            lightness: quantile(&luma, 0.5),
+            chroma: quantile(&chroma, 0.5),
+            uniformity: (quantile(&luma, 0.75) - quantile(&luma, 0.25)) / 1.349,
+        }
+    }
+}
+
+/// The value at rank round((n - 1) q) of sorted values (0 when empty).
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    let k = ((sorted.len().saturating_sub(1)) as f64 * q).round() as usize;
+    sorted.get(k).copied().unwrap_or(0.0)
 }
 
 /// Assesses acceptance-photo bytes against the committed bounds.
@@ -454,11 +668,41 @@ fn assess_decoded_with(
         1,
     ));
     metrics.push(check(
+        "photo.background_chroma",
+        m.background_chroma,
+        None,
+        Some(b.background_chroma_max),
+        1,
+    ));
+    metrics.push(check(
         "photo.background_uniformity",
         m.background_uniformity,
         None,
         Some(b.background_uniformity_max),
         1,
+    ));
+    let g = head_geometry(img);
+    let nan = f64::NAN;
+    metrics.push(check(
+        "photo.crown_offset",
+        g.map_or(nan, |g| g.crown),
+        Some(CROWN_RANGE.0),
+        Some(CROWN_RANGE.1),
+        0,
+    ));
+    metrics.push(check(
+        "photo.head_width",
+        g.map_or(nan, |g| g.width()),
+        Some(HEAD_WIDTH_RANGE.0),
+        Some(HEAD_WIDTH_RANGE.1),
+        0,
+    ));
+    metrics.push(check(
+        "photo.head_centre",
+        g.map_or(nan, |g| (g.centre() - REQUIRED_SIZE.0 as f64 / 2.0).abs()),
+        None,
+        Some(HEAD_CENTRE_MAX),
+        0,
     ));
     QualityReport { metrics }
 }
@@ -549,25 +793,25 @@ mod tests {
         let top = ((h as f32 * BORDER_TOP) as u32).max(1);
         let side = ((w as f32 * BORDER_SIDE) as u32).max(1);
         let depth = ((h as f32 * BORDER_SIDE_DEPTH) as u32).max(top);
-        let (mut bs, mut bss, mut bn) = (0f64, 0f64, 0f64);
+        let (mut bl, mut bc) = (Vec::new(), Vec::new());
         for y in 0..depth.min(h) {
             for x in 0..w {
                 if y < top || x < side || x >= w.saturating_sub(side) {
-                    let v = l(x, y);
-                    bs += v;
-                    bss += v * v;
-                    bn += 1.0;
+                    bl.push(l(x, y));
+                    let p = img.get_pixel(x, y).0;
+                    bc.push((p[0].max(p[1]).max(p[2]) - p[0].min(p[1]).min(p[2])) as f64);
                 }
             }
         }
-        let bn = bn.max(1.0);
+        let background = Backdrop::of(bl, bc);
         RawMetrics {
             sharpness: (lss / ln - (ls / ln).powi(2)).max(0.0),
             under_exposure: under / n,
             over_exposure: over / n,
             luminance: sum / n,
-            background_lightness: bs / bn,
-            background_uniformity: (bss / bn - (bs / bn).powi(2)).max(0.0).sqrt(),
+            background_lightness: background.lightness,
+            background_uniformity: background.uniformity,
+            background_chroma: background.chroma,
             colourfulness: chroma / n,
         }
     }
@@ -605,7 +849,7 @@ mod tests {
     fn good_photos_pass() {
         let r = assess(&print::acceptance_photo(&face("A000022.jpg")));
         assert!(r.passed(), "{:?}", r.failures());
-        assert_eq!(r.metrics.len(), 11);
+        assert_eq!(r.metrics.len(), 15);
         assert!(r
             .metrics
             .iter()
@@ -688,11 +932,94 @@ mod tests {
         assert!(failed(&jpeg(&g)).is_empty());
     }
 
+    /// Every raw portrait (scaled, its own backdrop) fails, and no photo made to the standard
+    /// from a colour portrait fails (a monochrome portrait's fails colourfulness) — on the committed faces, and on
+    /// all of ../shared/data/faces when present.
+    #[test]
+    fn raw_portraits_fail_and_standard_photos_pass() {
+        let committed = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/faces");
+        let shared = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/faces");
+        let mut dirs = vec![committed];
+        if shared.is_dir() {
+            dirs.push(shared);
+        } else {
+            eprintln!("{} absent: only the committed faces are checked", shared.display());
+        }
+        for dir in dirs {
+            let mut names: Vec<_> = std::fs::read_dir(&dir)
+                .expect("faces dir")
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "jpg"))
+                .collect();
+            names.sort();
+            let (mut raw_failing, mut std_passing, mut mono) = (0, 0, 0);
+            let mut wrong = Vec::new();
+            let mut fail_counts: std::collections::BTreeMap<String, usize> = Default::default();
+            for p in &names {
+                let f = decode(&std::fs::read(p).expect("face")).expect("decode");
+                let raw = assess(&print::raw_acceptance_photo(&f));
+                for m in raw.failures() {
+                    *fail_counts.entry(m.name.clone()).or_default() += 1;
+                }
+                if raw.passed() {
+                    wrong.push(format!("{}: raw portrait passes", p.display()));
+                } else {
+                    raw_failing += 1;
+                }
+                let r = assess(&print::acceptance_photo(&f));
+                let failed: Vec<String> = r.failures().iter().map(|m| format!("{} {} ({})", m.name, m.actual, m.expected)).collect();
+                let monochrome = measure(&f).colourfulness < crate::compare::photo::calibrate::MONOCHROME_CHROMA;
+                if failed.is_empty() {
+                    std_passing += 1;
+                } else if monochrome {
+                    // Not a valid acceptance photo whatever the studio does (GA 461: colour).
+                    assert!(failed.iter().any(|m| m.starts_with("photo.colourfulness")), "{}: {failed:?}", p.display());
+                    mono += 1;
+                } else {
+                    wrong.push(format!("{}: standard photo fails {failed:?}", p.display()));
+                }
+            }
+            eprintln!(
+                "{}: {} portraits; raw portraits failing {raw_failing}; standard photos passing {std_passing}, monochrome (failing colourfulness) {mono}; raw failures by metric {fail_counts:?}",
+                dir.display(),
+                names.len()
+            );
+            assert!(wrong.is_empty(), "{} wrong:\n{}", wrong.len(), wrong.join("\n"));
+        }
+    }
+
     #[test]
     fn monochrome_portraits_fail_colour() {
         let acc = print::acceptance_photo(&face("A000370.jpg"));
         let f = failed(&acc);
         assert!(f.iter().any(|m| m == "photo.colourfulness"), "{f:?}");
+    }
+
+    #[test]
+    fn head_geometry_of_a_drawn_head() {
+        // A head 207 px wide (ellipse 207 x 270) with its crown at 14, centred, a white highlight
+        // inside, shoulders below; on white.
+        let img = RgbImage::from_fn(358, 441, |x, y| {
+            let (u, v) = ((x as f64 + 0.5 - 179.0) / 103.5, (y as f64 + 0.5 - 149.0) / 135.0);
+            let head = u * u + v * v <= 1.0;
+            let highlight = (x as i32 - 150).abs() < 6 && (y as i32 - 120).abs() < 6;
+            let shoulders = y >= 300 && (x as f64 - 179.0).abs() <= 60.0 + (y as f64 - 300.0) * 1.5;
+            if highlight {
+                Rgb([255, 255, 255])
+            } else if head || shoulders {
+                Rgb([150, 110, 90])
+            } else {
+                Rgb([255, 255, 255])
+            }
+        });
+        let g = head_geometry(&img).expect("head");
+        assert!((g.crown - 14.0).abs() <= 1.0, "{g:?}");
+        assert!((g.width() - 207.0).abs() <= 3.0, "{g:?}");
+        assert!((g.centre() - 179.0).abs() <= 1.0, "{g:?}");
+        let names: Vec<String> = assess(&jpeg(&img)).metrics.iter().filter(|m| !m.ok).map(|m| m.name.clone()).collect();
+        assert!(!names.iter().any(|n| n.starts_with("photo.head") || n == "photo.crown_offset"), "{names:?}");
+        // All backdrop: no head.
+        assert_eq!(head_geometry(&RgbImage::from_pixel(358, 441, Rgb([255, 255, 255]))), None);
     }
 
     #[test]

@@ -121,6 +121,51 @@ pub struct PhotoCalibration {
     pub kinds: Vec<KindCalibration>,
     pub quality: Option<QualityCalibration>,
     pub samples: Vec<SampleCheck>,
+    /// The leave-out check: thresholds and quality bounds fitted without one fold of the faces,
+    /// errors counted on that fold.
+    #[serde(default)]
+    pub held_out: Option<HeldOut>,
+}
+
+/// Number of folds of the leave-out check.
+pub const FOLDS: usize = 5;
+
+/// The leave-out check over [`FOLDS`] folds of the faces (a seeded shuffle).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HeldOut {
+    pub folds: usize,
+    pub rule: String,
+    pub per_fold: Vec<FoldResult>,
+}
+
+/// One fold's held-out errors.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FoldResult {
+    pub fold: usize,
+    pub faces: usize,
+    pub kinds: Vec<FoldKind>,
+    /// Held-out standard (colour) photos, and how many fail the bounds fitted without them.
+    pub standard_photos: usize,
+    pub standard_failing: usize,
+    /// The metrics those failing standard photos fail, with how many fail each.
+    #[serde(default)]
+    pub standard_failing_metrics: std::collections::BTreeMap<String, usize>,
+    /// Held-out raw portraits (own backdrop), and how many pass those bounds.
+    pub raw_photos: usize,
+    pub raw_passing: usize,
+}
+
+/// One comparison kind on a held-out fold.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FoldKind {
+    pub kind: CompareKind,
+    /// Threshold fitted on the other folds.
+    pub threshold: f64,
+    pub genuine: usize,
+    pub genuine_rejected: usize,
+    /// Other-person pairs with both people in the held-out fold.
+    pub other: usize,
+    pub other_accepted: usize,
 }
 
 impl PhotoCalibration {
@@ -138,6 +183,13 @@ struct Face {
     /// The printed probe of print seed 0 (used for other-person pairs).
     print0: Probe,
     quality: RawMetrics,
+    /// The raw portrait (own backdrop, scaled) measured the same way.
+    raw_quality: RawMetrics,
+    /// Genuine distances per kind (A~S, S~C, A~C).
+    genuine: [Vec<f64>; 3],
+    /// The standard acceptance photo and the raw portrait scaled, as JPEG (leave-out check).
+    acc_jpeg: Vec<u8>,
+    raw_jpeg: Vec<u8>,
 }
 
 fn print_window() -> print::Window {
@@ -212,7 +264,14 @@ pub fn choose_threshold(genuine_max: f64, impostor_min: f64) -> Threshold {
     }
 }
 
-fn quality_calibration(metrics: &[RawMetrics], monochrome: usize) -> Option<QualityCalibration> {
+/// Quality bounds from the standard photos' observed range (`metrics`) and, for the background
+/// lightness, the raw portraits on their own backdrops (`raw`): that bound lies midway between
+/// the lightest raw backdrop and the darkest standard one, like the fingerprint card threshold.
+fn quality_calibration(
+    metrics: &[RawMetrics],
+    raw: &[RawMetrics],
+    monochrome: usize,
+) -> Option<QualityCalibration> {
     let first = *metrics.first()?;
     let mut lo = first;
     let mut hi = first;
@@ -229,22 +288,33 @@ fn quality_calibration(metrics: &[RawMetrics], monochrome: usize) -> Option<Qual
         hi.background_lightness = hi.background_lightness.max(m.background_lightness);
         lo.background_uniformity = lo.background_uniformity.min(m.background_uniformity);
         hi.background_uniformity = hi.background_uniformity.max(m.background_uniformity);
+        lo.background_chroma = lo.background_chroma.min(m.background_chroma);
+        hi.background_chroma = hi.background_chroma.max(m.background_chroma);
         lo.colourfulness = lo.colourfulness.min(m.colourfulness);
         hi.colourfulness = hi.colourfulness.max(m.colourfulness);
     }
+    let raw_lightest = raw
+        .iter()
+        .map(|m| m.background_lightness)
+        .fold(f64::NEG_INFINITY, f64::max);
     let bounds = QualityBounds {
         sharpness_min: lo.sharpness * 0.5,
         under_exposure_max: (hi.under_exposure * 1.5).max(hi.under_exposure + 0.03),
         over_exposure_max: (hi.over_exposure * 1.5).max(hi.over_exposure + 0.03),
         luminance_min: lo.luminance - 20.0,
         luminance_max: hi.luminance + 20.0,
-        background_lightness_min: lo.background_lightness - 20.0,
-        background_uniformity_max: hi.background_uniformity * 1.5,
+        background_lightness_min: if raw_lightest < lo.background_lightness {
+            (raw_lightest + lo.background_lightness) / 2.0
+        } else {
+            lo.background_lightness - 20.0
+        },
+        background_uniformity_max: (hi.background_uniformity * 1.5).max(hi.background_uniformity + 3.0),
+        background_chroma_max: (hi.background_chroma * 1.5).max(hi.background_chroma + 3.0),
         colourfulness_min: lo.colourfulness * 0.5,
     };
     Some(QualityCalibration {
         bounds,
-        margin: format!("observed over the {} colour acceptance photos ({monochrome} monochrome portraits left out: GA 461 wants colour); sharpness and colourfulness >= half the observed minimum; exposure shares <= max(1.5 x observed maximum, observed maximum + 0.03); luminance and background lightness 20 grey levels beyond the observed range; background uniformity (luma std dev) <= 1.5 x observed maximum", metrics.len()),
+        margin: format!("observed over the {} colour acceptance photos ({monochrome} monochrome portraits left out: GA 461 wants colour); sharpness and colourfulness >= half the observed minimum; exposure shares <= max(1.5 x observed maximum, observed maximum + 0.03); luminance 20 grey levels beyond the observed range; background lightness (median luma of the border region) midway between the lightest of the {} raw portraits' own backdrops ({raw_lightest:.1}) and the darkest standard one (20 below the darkest standard one if they overlap); background uniformity (interquartile range of the border's luma / 1.349) <= max(1.5 x observed maximum, observed maximum + 3); background chroma (median of max - min channel) <= max(1.5 x observed maximum, observed maximum + 3); head geometry against resident-id.md's ranges (not calibrated)", metrics.len(), raw.len()),
         photos: metrics.len(),
         observed_min: lo,
         observed_max: hi,
@@ -283,8 +353,9 @@ pub fn calibrate_photos_with_samples(
             continue;
         };
         let chip_probe = Probe::from_photo(&chip);
+        let mut own: [Vec<f64>; 3] = Default::default();
         let mut record = |k: usize, s: super::PhotoScore| {
-            gen[k].push(s.distance);
+            own[k].push(s.distance);
             gen_ph[k] = gen_ph[k].max(s.measures.phash_bits);
             gen_un[k] = gen_un[k].max(s.measures.unaligned_correlation_distance);
         };
@@ -304,13 +375,22 @@ pub fn calibrate_photos_with_samples(
             }
         }
         let Some(print0) = print0 else { continue };
+        for (g, o) in gen.iter_mut().zip(&own) {
+            g.extend_from_slice(o);
+        }
+        let raw_jpeg = print::raw_acceptance_photo(face);
+        let Ok(raw_img) = decode(&raw_jpeg) else { continue };
         mats.push(Face {
+            genuine: own,
+            raw_quality: photo_quality::measure(&raw_img),
+            raw_jpeg,
             name: name.clone(),
             acc: acc_f,
             chip: chip_f,
             chip_probe,
             print0,
             quality: photo_quality::measure(&acc),
+            acc_jpeg,
         });
     }
     // Other-person pairs: the nearest by unaligned acceptance-vs-acceptance distance, plus random.
@@ -409,7 +489,8 @@ pub fn calibrate_photos_with_samples(
         .map(|m| m.quality)
         .filter(|q| q.colourfulness >= MONOCHROME_CHROMA)
         .collect();
-    let quality = quality_calibration(&colour, mats.len() - colour.len());
+    let raw: Vec<RawMetrics> = mats.iter().map(|m| m.raw_quality).collect();
+    let quality = quality_calibration(&colour, &raw, mats.len() - colour.len());
     let mut cal = PhotoCalibration {
         description: "photo comparison thresholds (1 - aligned correlation of face-centred 32x40 grey thumbnails) per comparison kind, and acceptance-photo quality bounds; made by idcheck calibrate photos".into(),
         seed,
@@ -421,9 +502,112 @@ pub fn calibrate_photos_with_samples(
         kinds,
         quality,
         samples: Vec::new(),
+        held_out: Some(held_out(&mats, &imp, seed)),
     };
     cal.samples = check_samples(&cal, samples);
     cal
+}
+
+/// The leave-out check: for each of [`FOLDS`] folds, thresholds (the same rule) and quality
+/// bounds fitted on the other folds' faces and pairs, errors counted on the fold.
+fn held_out(mats: &[Face], imp: &[Vec<(f64, usize, usize)>; 3], seed: u64) -> HeldOut {
+    let n = mats.len();
+    let mut order: Vec<usize> = (0..n).collect();
+    order.shuffle(&mut ChaCha8Rng::seed_from_u64(seed ^ 0xf01d_5eed));
+    let mut fold_of = vec![0usize; n];
+    for (pos, &i) in order.iter().enumerate() {
+        fold_of[i] = pos % FOLDS;
+    }
+    let mut per_fold = Vec::new();
+    for f in 0..FOLDS {
+        let held = |i: usize| fold_of[i] == f;
+        let mut kinds = Vec::new();
+        for (k, kind) in CompareKind::ALL.iter().enumerate() {
+            let train_g = mats
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| !held(*i))
+                .flat_map(|(_, m)| m.genuine[k].iter().copied())
+                .fold(f64::NEG_INFINITY, f64::max);
+            let train_i = imp[k]
+                .iter()
+                .filter(|p| !held(p.1) && !held(p.2))
+                .map(|p| p.0)
+                .fold(f64::INFINITY, f64::min);
+            let t = choose_threshold(train_g, train_i);
+            let test_g: Vec<f64> = mats
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| held(*i))
+                .flat_map(|(_, m)| m.genuine[k].iter().copied())
+                .collect();
+            let test_i: Vec<f64> = imp[k]
+                .iter()
+                .filter(|p| held(p.1) && held(p.2))
+                .map(|p| p.0)
+                .collect();
+            kinds.push(FoldKind {
+                kind: *kind,
+                threshold: t.threshold,
+                genuine: test_g.len(),
+                genuine_rejected: test_g.iter().filter(|&&d| !decide_with(&t, d).0).count(),
+                other: test_i.len(),
+                other_accepted: test_i.iter().filter(|&&d| decide_with(&t, d).0).count(),
+            });
+        }
+        let colour = |m: &Face| m.quality.colourfulness >= MONOCHROME_CHROMA;
+        let train_q: Vec<RawMetrics> = mats
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !held(*i))
+            .map(|(_, m)| m)
+            .filter(|m| colour(m))
+            .map(|m| m.quality)
+            .collect();
+        let train_raw: Vec<RawMetrics> = mats
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !held(*i))
+            .map(|(_, m)| m.raw_quality)
+            .collect();
+        let bounds = quality_calibration(&train_q, &train_raw, 0)
+            .map(|q| q.bounds)
+            .unwrap_or(photo_quality::FALLBACK_BOUNDS);
+        let test: Vec<&Face> = mats
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| held(*i))
+            .map(|(_, m)| m)
+            .collect();
+        let standard: Vec<&&Face> = test.iter().filter(|m| colour(m)).collect();
+        let mut standard_failing = 0;
+        let mut standard_failing_metrics = std::collections::BTreeMap::new();
+        for m in &standard {
+            let r = photo_quality::assess_with(&m.acc_jpeg, &bounds);
+            standard_failing += usize::from(!r.passed());
+            for metric in r.failures() {
+                *standard_failing_metrics.entry(metric.name.clone()).or_insert(0) += 1;
+            }
+        }
+        per_fold.push(FoldResult {
+            fold: f,
+            faces: test.len(),
+            kinds,
+            standard_photos: standard.len(),
+            standard_failing,
+            standard_failing_metrics,
+            raw_photos: test.len(),
+            raw_passing: test
+                .iter()
+                .filter(|m| photo_quality::assess_with(&m.raw_jpeg, &bounds).passed())
+                .count(),
+        });
+    }
+    HeldOut {
+        folds: FOLDS,
+        rule: format!("faces shuffled (seed ^ 0xf01d5eed) into {FOLDS} folds; per fold, thresholds (midway between genuine max and other-person min) fitted on the genuine distances of the other folds' faces and the other-person pairs among them, quality bounds (same margins) on their colour standard photos; counted on the fold: its genuine pairs rejected, other-person pairs between two of its faces accepted, its colour standard photos failing quality, its raw portraits (own backdrop, scaled) passing"),
+        per_fold,
+    }
 }
 
 fn unaligned_distance(a: &PhotoFeatures, b: &PhotoFeatures) -> f64 {
