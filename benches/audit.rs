@@ -4,6 +4,7 @@
 //! a checkpoint; and the verify rate of the live database and of an export (hashing, links,
 //! signatures; no fsync). Prints medians of several runs.
 //! Run: cargo bench --bench audit   [IDCHECK_AUDIT_BENCH_DIR=/path/on/the/target/disk]
+#![allow(clippy::expect_used, clippy::unwrap_used)] // test code: a failed expectation is the failure
 
 use std::path::PathBuf;
 use std::time::Instant;

@@ -7,6 +7,7 @@
 //!
 //! Without it the benchmark says so and measures nothing. Not a criterion benchmark: one
 //! verification is a whole card read through pcscd, so it counts whole runs.
+#![allow(clippy::expect_used, clippy::unwrap_used)] // test code: a failed expectation is the failure
 
 #[path = "../tests/daemon_common/mod.rs"]
 mod daemon_common;

@@ -3,6 +3,7 @@
 //! templates (genuine pairs and impostor pairs, per comparison), and a 1:N search of one probe
 //! over a gallery of 10,000 prepared templates (the 320 real ones, each re-posed: turned, moved,
 //! jittered, thinned). Run with `cargo bench --bench fingerprint`.
+#![allow(clippy::expect_used, clippy::unwrap_used)] // test code: a failed expectation is the failure
 
 use std::hint::black_box;
 

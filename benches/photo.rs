@@ -10,6 +10,7 @@
 //! runs one case a fixed number of times instead of criterion (decode + features of the
 //! acceptance JPEG; crop + features from the sample's PNG scan; decode + features of the chip
 //! JPEG).
+#![allow(clippy::expect_used, clippy::unwrap_used)] // test code: a failed expectation is the failure
 
 use std::hint::black_box;
 use std::path::PathBuf;

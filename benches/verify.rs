@@ -5,6 +5,7 @@
 //! For instruction counts (callgrind), `IDCHECK_PROFILE=kiosk|qc [IDCHECK_PROFILE_N=20]` runs the
 //! named case a fixed number of times instead of criterion:
 //! `IDCHECK_PROFILE=qc valgrind --tool=callgrind target/release/deps/verify-<hash>`.
+#![allow(clippy::expect_used, clippy::unwrap_used)] // test code: a failed expectation is the failure
 
 use std::path::PathBuf;
 

@@ -8,7 +8,7 @@
 #        package-lock.json, into tests/browser/node_modules (git-ignored), without install
 #        scripts and without any browser download.
 # Usage: scripts/browser-deps.sh        (root, or a user with sudo)
-# Then:  cargo test --test web          (IDCHECK_REQUIRE_BROWSER=1 makes a missing browser a failure)
+# Then:  cargo test --test web          (a missing browser is a failure; IDCHECK_SKIP_BROWSER=1 skips)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

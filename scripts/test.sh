@@ -19,10 +19,9 @@ fi
 command -v cargo >/dev/null 2>&1 || { echo "cargo not found: install Rust (https://rustup.rs)" >&2; exit 1; }
 
 # The real-browser tests of the QC web page: Debian's chromium, a CJK font, playwright-core
-# (pinned, into tests/browser/node_modules). IDCHECK_REQUIRE_BROWSER=1 makes them fail, not skip,
-# when the browser is not there.
+# (pinned, into tests/browser/node_modules). Without them those tests fail (IDCHECK_SKIP_BROWSER=1
+# would skip them; this command never sets it).
 bash scripts/browser-deps.sh
-export IDCHECK_REQUIRE_BROWSER=1
 
 # Build the tests, and the benches (run by hand: cargo bench; they must keep compiling), in one
 # profile so every dependency is built once, before starting the private pcscd, so that its
@@ -30,13 +29,15 @@ export IDCHECK_REQUIRE_BROWSER=1
 # A one-off build: incremental caches would only take disk.
 export CARGO_INCREMENTAL=0
 cargo test --no-run --all-targets --quiet
-# Lints are part of the tests: clippy (when the toolchain has it) must print no warning.
-if cargo clippy --version >/dev/null 2>&1; then
-    cargo clippy --all-targets --quiet -- -D warnings
+# Lints are part of the tests: clippy must print no warning. Installed when the toolchain lacks it.
+if ! cargo clippy --version >/dev/null 2>&1; then
+    command -v rustup >/dev/null 2>&1 || { echo "clippy missing and no rustup to install it" >&2; exit 1; }
+    rustup component add clippy
 fi
+cargo clippy --all-targets --quiet -- -D warnings
 # The fuzz targets (run by scripts/fuzz.sh, not here) must keep compiling as the parsers change.
 CARGO_TARGET_DIR=target cargo check --manifest-path fuzz/Cargo.toml --bins --quiet
 # Every test, inside a private pcscd with two vpcd virtual readers (scripts/pcsc-env.sh installs
-# pcscd, vsmartcard-vpcd and libpcsclite-dev when missing). IDCHECK_REQUIRE_PCSC=1 makes the
-# PC/SC integration tests fail instead of skip when the virtual readers are not there.
-IDCHECK_REQUIRE_PCSC=1 scripts/pcsc-env.sh --readers 2 -- cargo test --no-fail-fast 2>&1
+# pcscd, vsmartcard-vpcd and libpcsclite-dev when missing). The PC/SC integration tests fail
+# when the virtual readers are not there (IDCHECK_SKIP_PCSC=1 would skip them; never set here).
+scripts/pcsc-env.sh --readers 2 -- cargo test --no-fail-fast 2>&1

@@ -21,6 +21,7 @@ pub mod pki;
 pub mod qc;
 pub mod records;
 pub mod rules;
+pub mod spreadsheet;
 pub mod store;
 pub mod tlv;
 pub mod verdict;

@@ -5,6 +5,7 @@
 //! head, change a stored verdict — every case detected and the first bad entry named; range
 //! exports; prune with archive; the CLI; a record import killed with SIGKILL leaves a chain that
 //! verifies.
+#![allow(clippy::expect_used, clippy::unwrap_used)] // test code: a failed expectation is the failure
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,4 +1,5 @@
 //! The `idcheck` binary as a user runs it: exit codes, JSON output, the store.
+#![allow(clippy::expect_used, clippy::unwrap_used)] // test code: a failed expectation is the failure
 
 use std::path::PathBuf;
 use std::process::Command;

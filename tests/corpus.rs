@@ -2,6 +2,7 @@
 //! status and causes, and every pass case passes. The corpus is written by the project's own
 //! generator (records, 600-dpi printed-and-scanned surfaces, chip images signed under a test PKI)
 //! into a temporary directory, then each case is verified from its files.
+#![allow(clippy::expect_used, clippy::unwrap_used)] // test code: a failed expectation is the failure
 
 use std::path::{Path, PathBuf};
 

@@ -5,6 +5,7 @@
 //! placed with no job (reported, not read); two readers at once; maintenance (API and CLI, kept
 //! across a restart); reloading on SIGHUP; SIGTERM during a read; SIGKILL during a batch of 200
 //! verifications (every announced verdict is in the store afterwards, the store intact).
+#![allow(clippy::expect_used, clippy::unwrap_used)] // test code: a failed expectation is the failure
 
 mod daemon_common;
 mod pcsc_common;

@@ -4,6 +4,7 @@
 //! once the daemon waits for it). One card is right, one is misprinted (cause 1), one carries
 //! another batch applicant's photo and fingerprints on its chip (cause 2), and the batch says
 //! whose. Then the view JSON and photos of a verdict, and `idcheck qc report`.
+#![allow(clippy::expect_used, clippy::unwrap_used)] // test code: a failed expectation is the failure
 
 mod daemon_common;
 mod pcsc_common;

@@ -2,6 +2,7 @@
 //! health says why, and once pcscd is back the daemon recovers by itself within 5 s (readers
 //! re-seen, a card verified again). One test in its own binary: it stops the pcscd that every
 //! other test needs.
+#![allow(clippy::expect_used, clippy::unwrap_used)] // test code: a failed expectation is the failure
 
 mod daemon_common;
 mod pcsc_common;

@@ -6,6 +6,7 @@
 //! always cause 3 or a clean retry, never a hang or a panic; two readers read at once. Also the
 //! issue-3 point-9 figures: a card with a 20 KB DG2 through pcscd + vpcd, APDUs against the
 //! minimum at 223 bytes per APDU, and time.
+#![allow(clippy::expect_used, clippy::unwrap_used)] // test code: a failed expectation is the failure
 
 mod pcsc_common;
 

@@ -3,6 +3,7 @@
 //! everywhere and an `unavailable` verdict, never cause 3; an open session fails fast instead of
 //! hanging; the monitor reports ServiceDown, then ServiceUp and the readers again, and stops
 //! cleanly. One test, since it stops the daemon every other test needs.
+#![allow(clippy::expect_used, clippy::unwrap_used)] // test code: a failed expectation is the failure
 
 mod pcsc_common;
 

@@ -2,6 +2,7 @@
 //! scripts/pcsc-env.sh --readers 2): listing readers, an empty reader, plain exchanges, a mute
 //! card bounded by the exchange deadline, a card leaving the field, a reset by another
 //! application, the transaction, the reader monitor, and two readers at once.
+#![allow(clippy::expect_used, clippy::unwrap_used)] // test code: a failed expectation is the failure
 
 mod pcsc_common;
 

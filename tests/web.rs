@@ -9,8 +9,9 @@
 //! target/browser-artifacts/.
 //!
 //! Needs scripts/browser-deps.sh (chromium, fonts-wqy-zenhei, tests/browser/node_modules).
-//! Without them the test is skipped with a message, unless IDCHECK_REQUIRE_BROWSER=1, which makes
-//! it a failure; without the PC/SC environment it is skipped like the other daemon tests.
+//! Without them the test fails, unless the caller opts out with IDCHECK_SKIP_BROWSER=1 (then it
+//! is skipped with a message); the PC/SC environment is required like for the other daemon tests.
+#![allow(clippy::expect_used, clippy::unwrap_used)] // test code: a failed expectation is the failure
 
 mod daemon_common;
 mod pcsc_common;
@@ -34,8 +35,8 @@ fn browser_dir() -> PathBuf {
     repo().join("tests/browser")
 }
 
-/// Whether the browser tools are installed; a visible skip message (or a failure under
-/// IDCHECK_REQUIRE_BROWSER=1) when they are not.
+/// Whether the browser tools are installed; a failure when they are not, or a visible skip
+/// message under IDCHECK_SKIP_BROWSER=1.
 fn browser_ready(test: &str) -> bool {
     let mut missing = Vec::new();
     if !Path::new(CHROMIUM).exists() {
@@ -50,12 +51,12 @@ fn browser_ready(test: &str) -> bool {
     if missing.is_empty() {
         return true;
     }
-    if std::env::var("IDCHECK_REQUIRE_BROWSER").as_deref() == Ok("1") {
-        panic!("{test}: IDCHECK_REQUIRE_BROWSER=1 but {} missing: run scripts/browser-deps.sh", missing.join(", "));
+    if std::env::var("IDCHECK_SKIP_BROWSER").as_deref() != Ok("1") {
+        panic!("{test}: {} missing: run scripts/browser-deps.sh, or skip with IDCHECK_SKIP_BROWSER=1", missing.join(", "));
     }
     let _ = writeln!(
         std::io::stderr(),
-        "SKIPPED browser test {test}: {} missing; run scripts/browser-deps.sh (IDCHECK_REQUIRE_BROWSER=1 makes this a failure)",
+        "SKIPPED browser test {test}: {} missing; run scripts/browser-deps.sh (skipped because IDCHECK_SKIP_BROWSER=1)",
         missing.join(", ")
     );
     false

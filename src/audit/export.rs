@@ -19,7 +19,9 @@
 //! CSV (RFC 4180, one line per record): columns `record,seq,time,kind,prev_hash,entry_hash,payload,
 //! purpose,public_key,signature`; `record` is `header` (the header object, without `record`, in
 //! `payload`), `anchor:genesis`, `anchor:entry`, `anchor:checkpoint`, `entry` or `checkpoint`;
-//! `payload` holds the canonical JSON payload; unused cells are empty.
+//! `payload` holds the canonical JSON payload; unused cells are empty. Written and read through
+//! `spreadsheet` (the `csv` crate; a cell starting like a formula, or with `'`, carries a leading
+//! `'` that the reader removes, so every cell reads back exactly; a cell may hold a line break).
 
 use std::io::{BufRead, Write};
 use std::ops::ControlFlow;
@@ -27,6 +29,7 @@ use std::ops::ControlFlow;
 use serde_json::{json, Map, Value};
 
 use super::canonical;
+use crate::spreadsheet::{self, LineEnd};
 use super::entry::{self, AuditEntry, Checkpoint, Purpose, GENESIS};
 use super::key::StationKey;
 use super::{AuditError, AuditEvent};
@@ -171,14 +174,6 @@ fn with_record(mut v: Value, record: &str, extra: &[(&str, &str)]) -> Value {
     v
 }
 
-fn csv_cell(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
-
 /// Writes records in one format.
 struct RecordWriter<'a> {
     out: &'a mut dyn Write,
@@ -197,8 +192,8 @@ impl RecordWriter<'_> {
     }
 
     fn csv(&mut self, cells: [&str; 10]) -> Result<(), AuditError> {
-        let text = cells.iter().map(|c| csv_cell(c)).collect::<Vec<_>>().join(",");
-        self.line(&text)
+        let row = spreadsheet::row(&cells, LineEnd::Lf).map_err(|e| AuditError::Invalid(format!("export csv row: {e}")))?;
+        self.out.write_all(&row).map_err(write_err("export"))
     }
 
     fn payload_text(e: &AuditEntry) -> Result<String, AuditError> {
@@ -209,7 +204,8 @@ impl RecordWriter<'_> {
         match self.format {
             ExportFormat::Jsonl => self.json(&with_record(header_value(h), "header", &[])),
             ExportFormat::Csv => {
-                self.line(&CSV_COLUMNS.join(","))?;
+                let head = spreadsheet::row(&CSV_COLUMNS, LineEnd::Lf).map_err(|e| AuditError::Invalid(format!("export csv header: {e}")))?;
+                self.out.write_all(&head).map_err(write_err("export"))?;
                 let text = canonical::encode(&header_value(h)).map_err(|e| AuditError::Invalid(format!("export header: {e}")))?;
                 self.csv(["header", "", "", "", "", "", &text, "", "", ""])
             }
@@ -460,10 +456,16 @@ pub fn export(store: &Store, options: &ExportOptions, key: Option<&StationKey>, 
 
 /// Reads the records of an export, JSON Lines or CSV (detected from the first line).
 pub struct RecordReader<'a> {
-    input: &'a mut dyn BufRead,
-    line: u64,
-    csv: Option<bool>,
-    done: bool,
+    state: ReadState<'a>,
+}
+
+enum ReadState<'a> {
+    /// Nothing read yet: the first byte tells JSON Lines (`{`) from CSV.
+    Start(&'a mut dyn BufRead),
+    Jsonl { input: &'a mut dyn BufRead, line: u64 },
+    /// `skipped`: blank lines before the header; `header`: whether it has been checked.
+    Csv { rows: csv::StringRecordsIntoIter<&'a mut dyn BufRead>, skipped: u64, header: bool },
+    Done,
 }
 
 fn field<'v>(m: &'v Map<String, Value>, k: &str) -> Result<&'v Value, String> {
@@ -572,54 +574,6 @@ pub fn record_from_value(v: &Value) -> Result<ExportRecord, String> {
     }
 }
 
-/// Split one CSV line (RFC 4180 quoting; no line breaks inside cells).
-pub fn split_csv_line(line: &str) -> Result<Vec<String>, String> {
-    let mut cells = Vec::new();
-    let mut cur = String::new();
-    let mut chars = line.chars().peekable();
-    let mut quoted = false;
-    let mut at_start = true;
-    while let Some(c) = chars.next() {
-        if quoted {
-            match c {
-                '"' if chars.peek() == Some(&'"') => {
-                    chars.next();
-                    cur.push('"');
-                }
-                '"' => {
-                    quoted = false;
-                    match chars.peek() {
-                        None | Some(',') => {}
-                        Some(x) => return Err(format!("`{x}` after a closing quote")),
-                    }
-                }
-                c => cur.push(c),
-            }
-        } else {
-            match c {
-                '"' if at_start => {
-                    quoted = true;
-                    at_start = false;
-                    continue;
-                }
-                '"' => return Err("a quote inside an unquoted cell".into()),
-                ',' => {
-                    cells.push(std::mem::take(&mut cur));
-                    at_start = true;
-                    continue;
-                }
-                c => cur.push(c),
-            }
-        }
-        at_start = false;
-    }
-    if quoted {
-        return Err("an unterminated quoted cell".into());
-    }
-    cells.push(cur);
-    Ok(cells)
-}
-
 /// A CSV row as the JSON object of the same record.
 pub fn csv_row_to_value(cells: &[String]) -> Result<Value, String> {
     if cells.len() != CSV_COLUMNS.len() {
@@ -674,53 +628,100 @@ pub fn csv_row_to_value(cells: &[String]) -> Result<Value, String> {
 
 impl<'a> RecordReader<'a> {
     pub fn new(input: &'a mut dyn BufRead) -> Self {
-        RecordReader { input, line: 0, csv: None, done: false }
+        RecordReader { state: ReadState::Start(input) }
     }
 
     /// The next record and its line number; none at the end of the input.
     pub fn next_record(&mut self) -> Option<(u64, Result<ExportRecord, String>)> {
         loop {
-            if self.done {
-                return None;
+            match std::mem::replace(&mut self.state, ReadState::Done) {
+                ReadState::Done => return None,
+                ReadState::Start(input) => match Self::detect(input) {
+                    Ok(state) => self.state = state,
+                    Err(e) => return Some((1, Err(format!("cannot read: {e}")))),
+                },
+                ReadState::Jsonl { input, line } => {
+                    let (line, got, go_on) = Self::next_line(input, line)?;
+                    if go_on {
+                        self.state = ReadState::Jsonl { input, line };
+                    }
+                    return Some((line, got));
+                }
+                ReadState::Csv { mut rows, skipped, header } => {
+                    let next = rows.next()?;
+                    let line = skipped + next.as_ref().ok().and_then(|r| r.position()).map_or(0, |p| p.line());
+                    let rec = match next {
+                        Ok(r) => r,
+                        Err(e) => {
+                            let io = matches!(e.kind(), csv::ErrorKind::Io(_));
+                            let line = e.position().map_or(line, |p| skipped + p.line());
+                            if !io {
+                                self.state = ReadState::Csv { rows, skipped, header };
+                            }
+                            let what = match e.kind() {
+                                csv::ErrorKind::Utf8 { .. } => "not UTF-8".to_string(),
+                                csv::ErrorKind::Io(io) => format!("cannot read: {io}"),
+                                _ => format!("not CSV: {e}"),
+                            };
+                            return Some((line, Err(what)));
+                        }
+                    };
+                    self.state = ReadState::Csv { rows, skipped, header: true };
+                    if rec.len() == 1 && rec.get(0).is_some_and(|c| c.trim().is_empty()) {
+                        continue;
+                    }
+                    let cells: Vec<String> = rec.iter().map(|c| spreadsheet::unguard(c).to_string()).collect();
+                    if !header {
+                        if cells != CSV_COLUMNS {
+                            return Some((line, Err(format!("neither a JSON object nor the CSV header `{}`", CSV_COLUMNS.join(",")))));
+                        }
+                        continue;
+                    }
+                    return Some((line, csv_row_to_value(&cells).and_then(|v| record_from_value(&v))));
+                }
             }
+        }
+    }
+
+    /// Skips leading blank lines and tells JSON Lines from CSV by the first byte.
+    fn detect(input: &'a mut dyn BufRead) -> std::io::Result<ReadState<'a>> {
+        let mut skipped = 0u64;
+        loop {
+            let buf = input.fill_buf()?;
+            let Some(&b) = buf.first() else { return Ok(ReadState::Done) };
+            if b.is_ascii_whitespace() {
+                skipped += u64::from(b == b'\n');
+                input.consume(1);
+                continue;
+            }
+            return Ok(if b == b'{' {
+                ReadState::Jsonl { input, line: skipped }
+            } else {
+                ReadState::Csv { rows: spreadsheet::reader(input).into_records(), skipped, header: false }
+            });
+        }
+    }
+
+    /// The next non-blank JSON line after line `line`: its number, its record, and whether
+    /// reading goes on (not after a read error); `None` at the end.
+    fn next_line(input: &mut dyn BufRead, mut line: u64) -> Option<(u64, Result<ExportRecord, String>, bool)> {
+        loop {
             let mut buf = Vec::new();
-            match self.input.read_until(b'\n', &mut buf) {
-                Ok(0) => {
-                    self.done = true;
-                    return None;
-                }
+            match input.read_until(b'\n', &mut buf) {
+                Ok(0) => return None,
                 Ok(_) => {}
-                Err(e) => {
-                    self.done = true;
-                    self.line += 1;
-                    return Some((self.line, Err(format!("cannot read: {e}"))));
-                }
+                Err(e) => return Some((line + 1, Err(format!("cannot read: {e}")), false)),
             }
-            self.line += 1;
-            let line = self.line;
+            line += 1;
             while matches!(buf.last(), Some(b'\n' | b'\r')) {
                 buf.pop();
             }
-            let text = match String::from_utf8(buf) {
-                Ok(t) => t,
-                Err(_) => return Some((line, Err("not UTF-8".into()))),
-            };
+            let Ok(text) = String::from_utf8(buf) else { return Some((line, Err("not UTF-8".into()), true)) };
             if text.trim().is_empty() {
                 continue;
             }
-            let csv = *self.csv.get_or_insert_with(|| !text.starts_with('{'));
-            if csv && line == 1 {
-                if text != CSV_COLUMNS.join(",") {
-                    return Some((line, Err(format!("neither a JSON object nor the CSV header `{}`", CSV_COLUMNS.join(",")))));
-                }
-                continue;
-            }
-            let value = if csv {
-                split_csv_line(&text).and_then(|cells| csv_row_to_value(&cells))
-            } else {
-                serde_json::from_str::<Value>(&text).map_err(|e| format!("not JSON: {e}"))
-            };
-            return Some((line, value.and_then(|v| record_from_value(&v))));
+            let value = serde_json::from_str::<Value>(&text).map_err(|e| format!("not JSON: {e}"));
+            return Some((line, value.and_then(|v| record_from_value(&v)), true));
         }
     }
 }
@@ -736,14 +737,24 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+
     #[test]
-    fn csv_cells_round_trip() {
-        let cells = ["entry", "a,b", "q\"uote", "", "{\"k\":[1,2]}"];
-        let line = cells.iter().map(|c| csv_cell(c)).collect::<Vec<_>>().join(",");
-        assert_eq!(split_csv_line(&line).expect("splits"), cells);
-        assert!(split_csv_line("\"open").is_err());
-        assert!(split_csv_line("a\"b").is_err());
-        assert!(split_csv_line("\"a\"b").is_err());
+    fn csv_cells_may_hold_line_breaks_and_formulas_read_back_exactly() {
+        let header = CSV_COLUMNS.join(",");
+        let text = format!("{header}\nentry,1,\"2026-12-07T10:00:00Z\",\"two\nlines\",'=x,,{{}},,,\nbogus,2,,,,,,,,\n");
+        let mut input = text.as_bytes();
+        let got = read_export(&mut input);
+        assert_eq!(got.len(), 2, "{got:?}");
+        // The first row spans lines 2-3 and parses as CSV (its cells are then checked as an entry).
+        assert_eq!(got[0].0, 2);
+        assert!(got[0].1.as_ref().err().is_none_or(|e| !e.contains("not CSV")), "{:?}", got[0].1);
+        assert_eq!(got[1].0, 4, "the row after a two-line cell is line 4");
+        assert_eq!(got[1].1.as_ref().err().map(String::as_str), Some("record type `bogus` is unknown"));
+        let cells = ["entry", "1", "t", "k", "'=1", "-h", "{}", "", "", ""];
+        let row = crate::spreadsheet::row(&cells, LineEnd::Lf).expect("row");
+        let rec = crate::spreadsheet::reader(row.as_slice()).records().next().expect("row").expect("parses");
+        let back: Vec<&str> = rec.iter().map(crate::spreadsheet::unguard).collect();
+        assert_eq!(back, cells);
     }
 
     proptest! {

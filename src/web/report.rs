@@ -14,6 +14,7 @@ use base64::Engine as _;
 use serde_json::Value;
 
 use super::{cause_title, finding_marks, row_key, Column};
+use crate::spreadsheet::{self, LineEnd};
 
 /// One card of the report: its view JSON (`GET /v1/verifications/{id}/view`) and the PNG bytes
 /// of its photos, keyed by the same URL the view names in `photos`.
@@ -540,17 +541,6 @@ fn card_html(h: &mut String, n: usize, item: Option<&Value>, card: &ReportCard) 
     h.push_str("</article>\n");
 }
 
-/// One CSV cell: quoted when it holds a comma, quote or line break; a leading `=`, `+`, `-`,
-/// `@`, tab or carriage return is prefixed with `'` so a spreadsheet does not run it.
-fn csv_cell(s: &str) -> String {
-    let guarded = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{s}") } else { s.to_string() };
-    if guarded.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", guarded.replace('"', "\"\""))
-    } else {
-        guarded
-    }
-}
-
 fn csv_text(v: Option<&Value>) -> String {
     match v {
         None | Some(Value::Null) => String::new(),
@@ -562,8 +552,10 @@ fn csv_text(v: Option<&Value>) -> String {
 /// The batch's cards as CSV (RFC 4180, CRLF line ends): one header line, then one line per card
 /// in the batch's order: `batch,batch_name,n,scan_id,record_id,verification_id,status,causes,carries`
 /// (`causes` space-separated; `carries` as `record_id by score` entries separated by `; `).
+/// Written through `spreadsheet` (the `csv` crate and its formula guard).
 pub fn batch_report_csv(batch: &Value) -> String {
-    let mut out = String::from("batch,batch_name,n,scan_id,record_id,verification_id,status,causes,carries\r\n");
+    const HEADER: [&str; 9] = ["batch", "batch_name", "n", "scan_id", "record_id", "verification_id", "status", "causes", "carries"];
+    let mut out: Vec<u8> = spreadsheet::row(&HEADER, LineEnd::CrLf).unwrap_or_default();
     let id = csv_text(batch.get("id"));
     let name = csv_text(batch.get("name"));
     for (i, it) in arr(batch.get("items")).iter().enumerate() {
@@ -589,11 +581,10 @@ pub fn batch_report_csv(batch: &Value) -> String {
             causes.join(" "),
             carries.join("; "),
         ];
-        let line: Vec<String> = cells.iter().map(|c| csv_cell(c)).collect();
-        out.push_str(&line.join(","));
-        out.push_str("\r\n");
+        // Writing into memory fails only on a bug of the csv crate; such a row is left out.
+        out.extend(spreadsheet::row(&cells, LineEnd::CrLf).unwrap_or_default());
     }
-    out
+    String::from_utf8(out).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -812,21 +803,8 @@ mod tests {
     }
 
     fn split_csv(line: &str) -> Vec<String> {
-        let mut cells = vec![String::new()];
-        let mut quoted = false;
-        let mut chars = line.chars().peekable();
-        while let Some(c) = chars.next() {
-            match (c, quoted) {
-                ('"', true) if chars.peek() == Some(&'"') => {
-                    chars.next();
-                    cells.last_mut().expect("cell").push('"');
-                }
-                ('"', _) => quoted = !quoted,
-                (',', false) => cells.push(String::new()),
-                (c, _) => cells.last_mut().expect("cell").push(c),
-            }
-        }
-        cells
+        let rec = crate::spreadsheet::reader(line.as_bytes()).records().next().expect("a row").expect("parses");
+        rec.iter().map(String::from).collect()
     }
 
     #[test]

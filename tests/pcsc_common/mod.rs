@@ -3,8 +3,8 @@
 //! hands readers out one test at a time (each vpcd port takes one virtual card), and runs the
 //! card emulator on a thread of its own, connected to a reader's vpcd port.
 //!
-//! Without the environment the tests are skipped with a message, unless IDCHECK_REQUIRE_PCSC=1,
-//! in which case they fail (CI must not pass silently without the PC/SC path).
+//! Without the environment the tests fail (a run must not pass silently without the PC/SC path),
+//! unless the caller opts out with IDCHECK_SKIP_PCSC=1: then they are skipped with a message.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
@@ -51,10 +51,10 @@ pub fn env(test: &str) -> Option<&'static Env> {
     match e {
         Some(e) => Some(e),
         None => {
-            if std::env::var("IDCHECK_REQUIRE_PCSC").as_deref() == Ok("1") {
+            if std::env::var("IDCHECK_SKIP_PCSC").as_deref() != Ok("1") {
                 panic!(
-                    "{test}: IDCHECK_REQUIRE_PCSC=1 but IDCHECK_VPCD_PORTS is unset: run the PC/SC tests \
-                     through scripts/pcsc-env.sh --readers 2 -- cargo test ..."
+                    "{test}: IDCHECK_VPCD_PORTS is unset: run the PC/SC tests through \
+                     scripts/pcsc-env.sh --readers 2 -- cargo test ..., or skip them with IDCHECK_SKIP_PCSC=1"
                 );
             }
             // written to the stderr handle, not through eprintln!, so the test harness does not
@@ -65,7 +65,7 @@ pub fn env(test: &str) -> Option<&'static Env> {
                 let _ = writeln!(
                     std::io::stderr(),
                     "SKIPPED PC/SC integration tests (first: {test}): IDCHECK_VPCD_PORTS unset; run them with \
-                     scripts/pcsc-env.sh --readers 2 -- cargo test --test <name> (IDCHECK_REQUIRE_PCSC=1 makes this a failure)"
+                     scripts/pcsc-env.sh --readers 2 -- cargo test --test <name> (skipped because IDCHECK_SKIP_PCSC=1)"
                 );
             });
             None
