@@ -155,13 +155,32 @@ pub enum Status {
     Unavailable,
 }
 
-impl fmt::Display for Status {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl Status {
+    pub const ALL: [Status; 3] = [Status::Pass, Status::Invalid, Status::Unavailable];
+
+    /// The lower-case name (as serialised, stored and shown).
+    pub fn as_str(self) -> &'static str {
+        match self {
             Status::Pass => "pass",
             Status::Invalid => "invalid",
             Status::Unavailable => "unavailable",
-        })
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Status {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Status, String> {
+        Status::ALL
+            .into_iter()
+            .find(|st| st.as_str() == s)
+            .ok_or_else(|| format!("`{s}` is not pass, invalid or unavailable"))
     }
 }
 

@@ -400,7 +400,7 @@ fn sigkill_during_a_batch_loses_no_announced_verdict() {
     let store = idcheck::store::Store::open(&d.db).expect("store reopens");
     for (id, status) in &announced {
         let v = store.get_verification(*id).expect("get").unwrap_or_else(|| panic!("announced verdict {id} lost"));
-        assert_eq!(&v.row.status, status);
+        assert_eq!(v.row.status.as_str(), status);
     }
     let check: String = rusqlite::Connection::open(&d.db)
         .expect("sqlite")

@@ -153,8 +153,8 @@ impl VerificationSummary {
             scan_id: row.scan_id.clone(),
             started_at: row.started_at.clone(),
             finished_at: row.finished_at.clone(),
-            status: row.status.clone(),
-            causes: row.causes.split(',').filter_map(|c| c.parse().ok()).collect(),
+            status: row.status.to_string(),
+            causes: row.causes.iter().map(|c| u64::from(c.number())).collect(),
             primary: row.primary.map(u64::from),
             findings,
             not_checked,
@@ -263,12 +263,13 @@ mod tests {
             finished_at: "2024-04-08T12:40:02+08:00".into(),
             record_id: Some("451022202404011140".into()),
             verdict_json: verdict.to_string(),
-            status: "invalid".into(),
-            causes: "1".into(),
+            status: crate::verdict::Status::Invalid,
+            causes: vec![crate::verdict::Cause::AcceptanceVsSurface],
             primary: Some(1),
             inputs: vec![("photo".into(), "ab".repeat(32))],
             requested_by: Some("cli:alice".into()),
-            ..Default::default()
+            scan_id: None,
+            reader: None,
         };
         let s = VerificationSummary::from_row(7, &row);
         let text = super::super::canonical::encode(&AuditEvent::Verification(s.clone()).payload()).expect("canonical");

@@ -31,7 +31,7 @@ pub enum VerificationsCmd {
     /// List stored verifications, newest first.
     List {
         #[arg(long)]
-        status: Option<String>,
+        status: Option<idcheck::verdict::Status>,
         #[arg(long)]
         record: Option<String>,
         #[arg(long, default_value_t = 50)]
@@ -141,7 +141,7 @@ pub fn verifications(cmd: VerificationsCmd) -> CliResult {
                     r.row.finished_at,
                     r.row.record_id.as_deref().unwrap_or("-"),
                     r.row.status,
-                    r.row.causes
+                    r.row.causes.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(",")
                 );
             }
             Ok(ExitCode::SUCCESS)

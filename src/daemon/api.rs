@@ -297,12 +297,12 @@ fn stored_json(v: &crate::store::StoredVerification) -> Value {
 
 async fn list_verifications(State(api): State<Api>, q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>) -> Result<Json<Value>, ApiError> {
     let Query(q) = q.map_err(|e| ApiError(StatusCode::BAD_REQUEST, e.body_text()))?;
-    if let Some(s) = &q.status {
-        if !matches!(s.as_str(), "pass" | "invalid" | "unavailable") {
-            return Err(ApiError(StatusCode::BAD_REQUEST, format!("status {s:?}: expected pass, invalid or unavailable")));
-        }
-    }
-    let filter = VerificationFilter { status: q.status, record_id: q.record_id, limit: Some(q.limit.unwrap_or(100).min(10_000)) };
+    let status = match q.status.as_deref().map(str::parse::<crate::verdict::Status>) {
+        None => None,
+        Some(Ok(s)) => Some(s),
+        Some(Err(e)) => return Err(ApiError(StatusCode::BAD_REQUEST, format!("status: {e}"))),
+    };
+    let filter = VerificationFilter { status, record_id: q.record_id, limit: Some(q.limit.unwrap_or(100).min(10_000)) };
     let sh = api.shared.clone();
     let list = tokio::task::spawn_blocking(move || sh.read_store(|s| s.list_verifications(&filter)))
         .await

@@ -17,7 +17,8 @@ use super::jobs::{self, BatchContext, JobRequest, Jobs};
 use super::state::Shared;
 use crate::model::AcceptanceRecord;
 use crate::qc::{self, Gallery};
-use crate::store::BatchItem;
+use crate::store::{BatchItem, ItemStatus};
+use crate::verdict::Cause;
 
 /// `POST /v1/qc/batches`.
 #[derive(Debug, Clone, Deserialize)]
@@ -150,12 +151,17 @@ async fn run(shared: Arc<Shared>, jobs: Arc<Jobs>, ctx: Arc<BatchContext>, recor
             }
             let sh = shared.clone();
             let (bid, it) = (ctx.id, item.clone());
-            let _ = tokio::task::spawn_blocking(move || sh.with_store(|s| s.save_batch_item(bid, &it))).await;
+            // A batch item that cannot be stored is logged (the verification itself is in the log).
+            match tokio::task::spawn_blocking(move || sh.with_store(|s| s.save_batch_item(bid, &it))).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::error!(batch = bid, scan = %item.scan_id, error = %e, "storing a batch item failed"),
+                Err(e) => tracing::error!(batch = bid, scan = %item.scan_id, error = %e, "storing a batch item failed"),
+            }
             shared.emit(DaemonEvent::QcItem {
                 batch: ctx.id,
                 scan_id: item.scan_id.clone(),
-                status: item.status.clone(),
-                causes: item.causes.clone(),
+                status: item.status.to_string(),
+                causes: item.causes.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(","),
                 verification_id: item.verification_id,
             });
             if shared.shutting_down() {
@@ -195,7 +201,7 @@ async fn one_scan(
     let fail = |scan_id: String, record_id: Option<String>, error: String| BatchItem {
         scan_id,
         record_id,
-        status: "error".into(),
+        status: ItemStatus::Error,
         carries: "[]".into(),
         error: Some(error),
         ..BatchItem::default()
@@ -229,8 +235,8 @@ async fn one_scan(
             scan_id: surface.scan_id.clone(),
             record_id: Some(record.application_id.clone()),
             verification_id: v.id,
-            status: v.verdict.status.to_string(),
-            causes: v.verdict.causes.iter().map(|c| c.number().to_string()).collect::<Vec<_>>().join(","),
+            status: v.verdict.status.into(),
+            causes: v.verdict.causes.clone(),
             carries: serde_json::to_string(&v.carries).unwrap_or_else(|_| "[]".into()),
             error: None,
             done_at: String::new(),
@@ -250,8 +256,8 @@ pub fn batch_json(shared: &Shared, id: i64) -> Result<Option<serde_json::Value>,
 
 /// Counts and items of a batch as JSON (also used by the CLI report).
 pub fn batch_value(b: &crate::store::BatchSummary, items: &[BatchItem]) -> serde_json::Value {
-    let count = |st: &str| items.iter().filter(|i| i.status == st).count();
-    let cause = |c: &str| items.iter().filter(|i| i.causes.split(',').any(|x| x == c)).count();
+    let count = |st: ItemStatus| items.iter().filter(|i| i.status == st).count();
+    let cause = |c: Cause| items.iter().filter(|i| i.causes.contains(&c)).count();
     let items_json: Vec<serde_json::Value> = items
         .iter()
         .map(|i| {
@@ -260,7 +266,7 @@ pub fn batch_value(b: &crate::store::BatchSummary, items: &[BatchItem]) -> serde
                 "record_id": i.record_id,
                 "verification_id": i.verification_id,
                 "status": i.status,
-                "causes": i.causes.split(',').filter_map(|c| c.parse::<u8>().ok()).collect::<Vec<_>>(),
+                "causes": i.causes,
                 "carries": serde_json::from_str::<serde_json::Value>(&i.carries).unwrap_or(serde_json::Value::Array(vec![])),
                 "error": i.error,
                 "done_at": i.done_at,
@@ -279,14 +285,14 @@ pub fn batch_value(b: &crate::store::BatchSummary, items: &[BatchItem]) -> serde
         "pending_records": pending,
         "counts": {
             "total": items.len(),
-            "pass": count("pass"),
-            "invalid": count("invalid"),
-            "unavailable": count("unavailable"),
-            "error": count("error"),
-            "cause1": cause("1"),
-            "cause2": cause("2"),
-            "cause3": cause("3"),
-            "cause4": cause("4"),
+            "pass": count(ItemStatus::Pass),
+            "invalid": count(ItemStatus::Invalid),
+            "unavailable": count(ItemStatus::Unavailable),
+            "error": count(ItemStatus::Error),
+            "cause1": cause(Cause::AcceptanceVsSurface),
+            "cause2": cause(Cause::SurfaceVsChip),
+            "cause3": cause(Cause::ChipUnreadable),
+            "cause4": cause(Cause::AcceptanceIncorrect),
         },
         "items": items_json,
     })

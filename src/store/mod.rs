@@ -18,8 +18,11 @@ use crate::records::parse_timestamp;
 
 mod audit;
 mod qc;
+mod values;
 
-pub use qc::{BatchItem, BatchSummary};
+pub use qc::{BatchItem, BatchSummary, ItemStatus};
+use values::{CausesSql, StatusSql};
+use crate::verdict::{Cause, Status};
 pub use audit::{AuditRow, AuditSnapshot, CheckpointRow, PruneCommit};
 
 /// Schema migrations, in order: migration `i` takes the schema from version `i` to `i + 1`.
@@ -124,6 +127,9 @@ const MIGRATIONS: &[&str] = &[
         done_at         TEXT NOT NULL,
         PRIMARY KEY (batch_id, scan_id)
     ) STRICT;",
+    // Cause sets as JSON arrays of numbers (`[1,2]`), no longer comma text (`1,2`).
+    "UPDATE verifications SET causes = '[' || causes || ']';
+     UPDATE qc_batch_items SET causes = '[' || causes || ']';",
 ];
 
 /// The schema version this build creates and understands.
@@ -196,7 +202,7 @@ pub struct RecordSummary {
 }
 
 /// One verification as logged. Inputs are `(input name, SHA-256 hex)`: never raw biometrics.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerificationRow {
     /// RFC 3339.
     pub started_at: String,
@@ -206,10 +212,9 @@ pub struct VerificationRow {
     pub scan_id: Option<String>,
     pub reader: Option<String>,
     pub verdict_json: String,
-    /// `pass`, `invalid` or `unavailable`.
-    pub status: String,
-    /// Cause numbers, comma-separated, ascending (`1,2`); empty unless invalid.
-    pub causes: String,
+    pub status: Status,
+    /// Ascending; empty unless invalid. Stored as a JSON array of numbers.
+    pub causes: Vec<Cause>,
     pub primary: Option<u8>,
     pub inputs: Vec<(String, String)>,
     /// Who asked for the verification (`cli:<user>`, a daemon client); logged in the audit entry.
@@ -226,7 +231,7 @@ pub struct StoredVerification {
 /// Which verifications to list (newest first).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct VerificationFilter {
-    pub status: Option<String>,
+    pub status: Option<Status>,
     pub record_id: Option<String>,
     pub limit: Option<usize>,
 }
@@ -602,8 +607,8 @@ impl Store {
                 row.scan_id,
                 row.reader,
                 row.verdict_json,
-                row.status,
-                row.causes,
+                StatusSql(row.status),
+                CausesSql::of(&row.causes),
                 row.primary.map(i64::from),
                 row.requested_by
             ],
@@ -648,8 +653,8 @@ impl Store {
     ) -> Result<Vec<StoredVerification>, StoreError> {
         let mut conds = Vec::new();
         let mut args: Vec<Box<dyn rusqlite::ToSql>> = Vec::new();
-        if let Some(s) = &filter.status {
-            args.push(Box::new(s.clone()));
+        if let Some(s) = filter.status {
+            args.push(Box::new(StatusSql(s)));
             conds.push(format!("status = ?{}", args.len()));
         }
         if let Some(r) = &filter.record_id {
@@ -692,8 +697,8 @@ impl Store {
                             scan_id: r.get(4)?,
                             reader: r.get(5)?,
                             verdict_json: r.get(6)?,
-                            status: r.get(7)?,
-                            causes: r.get(8)?,
+                            status: r.get::<_, StatusSql>(7)?.0,
+                            causes: r.get::<_, CausesSql>(8)?.0,
                             primary: primary.and_then(|p| u8::try_from(p).ok()),
                             inputs: Vec::new(),
                             requested_by: r.get(10)?,
@@ -731,25 +736,8 @@ fn validate_row(row: &VerificationRow) -> Result<(), StoreError> {
     if let Err(m) = parse_timestamp(&row.finished_at) {
         return bad("finished_at", m);
     }
-    if !matches!(row.status.as_str(), "pass" | "invalid" | "unavailable") {
-        return bad(
-            "status",
-            format!("`{}` is not pass, invalid or unavailable", row.status),
-        );
-    }
-    let causes_ok = row.causes.is_empty()
-        || row
-            .causes
-            .split(',')
-            .all(|c| matches!(c, "1" | "2" | "3" | "4"));
-    if !causes_ok {
-        return bad(
-            "causes",
-            format!(
-                "`{}` is not a comma-separated list of 1, 2, 3, 4",
-                row.causes
-            ),
-        );
+    if (row.status == Status::Invalid) == row.causes.is_empty() {
+        return bad("causes", format!("{:?} with status {}: an invalid verdict has causes, no other has", row.causes, row.status));
     }
     if row.primary.is_some_and(|p| !(1..=4).contains(&p)) {
         return bad("primary", format!("{:?} is not a cause 1..4", row.primary));

@@ -5,7 +5,60 @@
 
 use rusqlite::{params, OptionalExtension};
 
+use super::values::{CausesSql, ItemStatusSql};
 use super::{now_rfc3339, Store, StoreError};
+use crate::verdict::{Cause, Status};
+
+/// What became of one scanned card: its verdict's status, or `Error` (no verdict: no record for
+/// the scan, no card, a read that could not start).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ItemStatus {
+    Pass,
+    Invalid,
+    Unavailable,
+    #[default]
+    Error,
+}
+
+impl ItemStatus {
+    pub const ALL: [ItemStatus; 4] = [ItemStatus::Pass, ItemStatus::Invalid, ItemStatus::Unavailable, ItemStatus::Error];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ItemStatus::Pass => "pass",
+            ItemStatus::Invalid => "invalid",
+            ItemStatus::Unavailable => "unavailable",
+            ItemStatus::Error => "error",
+        }
+    }
+}
+
+impl From<Status> for ItemStatus {
+    fn from(s: Status) -> ItemStatus {
+        match s {
+            Status::Pass => ItemStatus::Pass,
+            Status::Invalid => ItemStatus::Invalid,
+            Status::Unavailable => ItemStatus::Unavailable,
+        }
+    }
+}
+
+impl std::fmt::Display for ItemStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for ItemStatus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<ItemStatus, String> {
+        ItemStatus::ALL
+            .into_iter()
+            .find(|st| st.as_str() == s)
+            .ok_or_else(|| format!("`{s}` is not pass, invalid, unavailable or error"))
+    }
+}
 
 /// One scanned card of a batch and what became of it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -13,10 +66,9 @@ pub struct BatchItem {
     pub scan_id: String,
     pub record_id: Option<String>,
     pub verification_id: Option<i64>,
-    /// `pass`, `invalid`, `unavailable`, or `error` (no verdict: no record for the scan, no card).
-    pub status: String,
-    /// Cause numbers, comma-separated.
-    pub causes: String,
+    pub status: ItemStatus,
+    /// The verdict's causes (stored as a JSON array of numbers).
+    pub causes: Vec<Cause>,
     /// JSON array: whose data a wrong card carries (`[{"record_id", "by", "score"}]`).
     pub carries: String,
     pub error: Option<String>,
@@ -116,8 +168,8 @@ impl Store {
                     item.scan_id,
                     item.record_id,
                     item.verification_id,
-                    item.status,
-                    item.causes,
+                    ItemStatusSql(item.status),
+                    CausesSql::of(&item.causes),
                     item.carries,
                     item.error,
                     if item.done_at.is_empty() { now_rfc3339() } else { item.done_at.clone() }
@@ -204,8 +256,8 @@ impl Store {
                     scan_id: r.get(0)?,
                     record_id: r.get(1)?,
                     verification_id: r.get(2)?,
-                    status: r.get(3)?,
-                    causes: r.get(4)?,
+                    status: r.get::<_, ItemStatusSql>(3)?.0,
+                    causes: r.get::<_, CausesSql>(4)?.0,
                     carries: r.get(5)?,
                     error: r.get(6)?,
                     done_at: r.get(7)?,
@@ -228,8 +280,14 @@ mod tests {
             started_at: "2026-11-25T10:00:00Z".into(),
             finished_at: "2026-11-25T10:00:01Z".into(),
             verdict_json: "{\"status\":\"pass\"}".into(),
-            status: "pass".into(),
-            ..Default::default()
+            record_id: None,
+            scan_id: None,
+            reader: None,
+            status: Status::Pass,
+            causes: Vec::new(),
+            primary: None,
+            inputs: Vec::new(),
+            requested_by: None,
         };
         let vid = store.save_verification(&row).expect("verification");
         store.save_evidence(vid, "{\"rows\":[]}", &[("acceptance", vec![1, 2, 3]), ("chip", vec![4])]).expect("evidence");
@@ -241,7 +299,7 @@ mod tests {
         assert_eq!(store.evidence_view(vid).expect("view").as_deref(), Some("{\"rows\":[]}"), "failed save leaves the old evidence");
 
         let b = store.create_batch("b1", "/r", "/inbox", Some("reader"), &["a".into(), "b".into()]).expect("batch");
-        let item = BatchItem { scan_id: "S1".into(), record_id: Some("a".into()), verification_id: Some(vid), status: "pass".into(), carries: "[]".into(), ..Default::default() };
+        let item = BatchItem { scan_id: "S1".into(), record_id: Some("a".into()), verification_id: Some(vid), status: ItemStatus::Pass, carries: "[]".into(), ..Default::default() };
         store.save_batch_item(b, &item).expect("item");
         let got = store.batch(b).expect("batch").expect("exists");
         assert_eq!(got.records, vec!["a", "b"]);

@@ -20,11 +20,11 @@ fn row(status: &str, record: Option<&str>) -> VerificationRow {
         scan_id: Some("QC-20240408-9308".into()),
         reader: Some("ACS ACR1252 0".into()),
         verdict_json: format!("{{\"status\":\"{status}\"}}"),
-        status: status.into(),
+        status: status.parse().expect("status"),
         causes: if status == "invalid" {
-            "1,2".into()
+            vec![Cause::AcceptanceVsSurface, Cause::SurfaceVsChip]
         } else {
-            String::new()
+            Vec::new()
         },
         primary: (status == "invalid").then_some(1),
         inputs: vec![
@@ -177,7 +177,7 @@ fn verifications_saved_listed_filtered() {
     );
     let inv = s
         .list_verifications(&VerificationFilter {
-            status: Some("invalid".into()),
+            status: Some(Status::Invalid),
             ..Default::default()
         })
         .expect("list");
@@ -195,7 +195,7 @@ fn verifications_saved_listed_filtered() {
     assert_eq!(a.iter().map(|v| v.id).collect::<Vec<_>>(), [ids[3]]);
     let both = s
         .list_verifications(&VerificationFilter {
-            status: Some("pass".into()),
+            status: Some(Status::Pass),
             record_id: Some("A".into()),
             limit: None,
         })
@@ -212,8 +212,8 @@ fn verification_rows_are_validated() {
     let cases: [(M, &str); 7] = [
         (|r| r.started_at = "yesterday".into(), "started_at"),
         (|r| r.finished_at = "2024-04-08 12:00".into(), "finished_at"),
-        (|r| r.status = "ok".into(), "status"),
-        (|r| r.causes = "1;2".into(), "causes"),
+        (|r| r.causes.clear(), "causes"),
+        (|r| r.status = Status::Pass, "causes"),
         (|r| r.primary = Some(5), "primary"),
         (|r| r.verdict_json = "{".into(), "verdict_json"),
         // A raw blob (or anything but a hash) never goes into the inputs table.
@@ -287,4 +287,30 @@ fn default_path_prefers_idcheck_db() {
         Err(StoreError::NoDefaultPath)
     ));
     assert!(default_db_path().is_ok() || std::env::var_os("HOME").is_none());
+}
+
+#[test]
+fn comma_cause_text_of_an_older_schema_migrates_to_json_arrays() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let path = tmp.path().join("old.db");
+    {
+        // A database at schema version 3, as the last release wrote it.
+        let c = rusqlite::Connection::open(&path).expect("open");
+        for m in &MIGRATIONS[..3] {
+            c.execute_batch(m).expect("old schema");
+        }
+        c.pragma_update(None, "user_version", 3).expect("version");
+        c.execute(
+            "INSERT INTO verifications (started_at, finished_at, verdict_json, status, causes, primary_cause)
+             VALUES ('2024-04-08T12:40:00+08:00', '2024-04-08T12:40:01+08:00', '{}', 'invalid', '1,2', 1),
+                    ('2024-04-08T12:41:00+08:00', '2024-04-08T12:41:01+08:00', '{}', 'pass', '', NULL)",
+            [],
+        )
+        .expect("old rows");
+    }
+    let s = Store::open(&path).expect("migrates");
+    assert_eq!(s.schema_version().expect("version"), SCHEMA_VERSION);
+    let all = s.list_verifications(&VerificationFilter::default()).expect("list");
+    let causes: Vec<(Status, Vec<Cause>)> = all.iter().map(|v| (v.row.status, v.row.causes.clone())).collect();
+    assert_eq!(causes, [(Status::Pass, vec![]), (Status::Invalid, vec![Cause::AcceptanceVsSurface, Cause::SurfaceVsChip])]);
 }

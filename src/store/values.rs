@@ -1,0 +1,90 @@
+//! How verdict values are kept in SQL: a `Status` as its lower-case name, a batch item's status
+//! likewise (or `error`), and a cause set as a JSON array of cause numbers (`[1,2]`, `[]`),
+//! through `ToSql` / `FromSql`, read back strictly (a value that does not parse is a column
+//! error naming it, never a silent default).
+
+use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
+
+use super::qc::ItemStatus;
+use crate::verdict::{Cause, Status};
+
+/// A `Status` column.
+pub(crate) struct StatusSql(pub Status);
+
+impl ToSql for StatusSql {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::from(self.0.as_str()))
+    }
+}
+
+impl FromSql for StatusSql {
+    fn column_result(v: ValueRef<'_>) -> FromSqlResult<Self> {
+        v.as_str()?.parse().map(StatusSql).map_err(|e: String| FromSqlError::Other(e.into()))
+    }
+}
+
+/// A batch item's status column.
+pub(crate) struct ItemStatusSql(pub ItemStatus);
+
+impl ToSql for ItemStatusSql {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::from(self.0.as_str()))
+    }
+}
+
+impl FromSql for ItemStatusSql {
+    fn column_result(v: ValueRef<'_>) -> FromSqlResult<Self> {
+        v.as_str()?.parse().map(ItemStatusSql).map_err(|e: String| FromSqlError::Other(e.into()))
+    }
+}
+
+/// A cause-set column: a JSON array of cause numbers.
+pub(crate) struct CausesSql(pub Vec<Cause>);
+
+impl CausesSql {
+    pub(crate) fn of(causes: &[Cause]) -> CausesSql {
+        CausesSql(causes.to_vec())
+    }
+}
+
+impl ToSql for CausesSql {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        let text = serde_json::to_string(&self.0).map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?;
+        Ok(ToSqlOutput::from(text))
+    }
+}
+
+impl FromSql for CausesSql {
+    fn column_result(v: ValueRef<'_>) -> FromSqlResult<Self> {
+        let text = v.as_str()?;
+        serde_json::from_str::<Vec<Cause>>(text)
+            .map(CausesSql)
+            .map_err(|e| FromSqlError::Other(format!("causes `{text}` is not a JSON array of 1..4: {e}").into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_round_trip_and_bad_ones_are_errors() {
+        let c = Connection::open_in_memory().expect("db");
+        let c = &c;
+        let causes = vec![Cause::AcceptanceVsSurface, Cause::ChipUnreadable];
+        let text: String = c.query_row("SELECT ?1", [CausesSql::of(&causes)], |r| r.get(0)).expect("text");
+        assert_eq!(text, "[1,3]");
+        let back: CausesSql = c.query_row("SELECT '[1,3]'", [], |r| r.get(0)).expect("causes");
+        assert_eq!(back.0, causes);
+        for bad in ["'1,3'", "'[5]'", "'[]x'"] {
+            assert!(c.query_row(&format!("SELECT {bad}"), [], |r| r.get::<_, CausesSql>(0)).is_err(), "{bad}");
+        }
+        let s: StatusSql = c.query_row("SELECT ?1", [StatusSql(Status::Invalid)], |r| r.get(0)).expect("status");
+        assert_eq!(s.0, Status::Invalid);
+        assert!(c.query_row("SELECT 'passed'", [], |r| r.get::<_, StatusSql>(0)).is_err());
+        let i: ItemStatusSql = c.query_row("SELECT 'error'", [], |r| r.get(0)).expect("item status");
+        assert_eq!(i.0, ItemStatus::Error);
+    }
+
+    use rusqlite::Connection;
+}
