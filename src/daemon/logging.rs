@@ -46,6 +46,6 @@ pub fn init(cfg: &LogConfig) -> Result<LogHandle, DaemonError> {
             .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_target(false).with_ansi(std::io::stderr().is_terminal()))
             .try_init()
     };
-    result.map_err(|e| DaemonError::Start(format!("logging: {e}")))?;
+    result.map_err(|e| DaemonError::Logging(e.to_string()))?;
     Ok(LogHandle(handle))
 }

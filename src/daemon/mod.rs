@@ -34,8 +34,23 @@ use state::Shared;
 pub enum DaemonError {
     #[error(transparent)]
     Config(#[from] ConfigError),
-    #[error("cannot start: {0}")]
-    Start(String),
+    #[error("cannot start: logging: {0}")]
+    Logging(String),
+    #[error("cannot start: tokio runtime: {0}")]
+    Runtime(#[source] std::io::Error),
+    #[error("cannot start: station key: {0}")]
+    StationKey(#[source] crate::audit::AuditError),
+    /// The API socket's mode, binding, group or token file.
+    #[error("cannot start: api socket {what}: {message}")]
+    Socket { what: &'static str, message: String },
+    #[error("cannot start: cannot listen on {addr}: {source}")]
+    Listen { addr: std::net::SocketAddr, source: std::io::Error },
+    #[error("cannot start: {signal} handler: {source}")]
+    Signal { signal: &'static str, source: std::io::Error },
+}
+
+fn socket_err(what: &'static str) -> impl Fn(String) -> DaemonError {
+    move |message| DaemonError::Socket { what, message }
 }
 
 /// Appends what the daemon itself logs (start, stop, configuration loads, maintenance) to the
@@ -59,7 +74,7 @@ pub fn serve(config_path: &Path) -> Result<(), DaemonError> {
         .thread_name("idcheck")
         .enable_all()
         .build()
-        .map_err(|e| DaemonError::Start(format!("tokio runtime: {e}")))?;
+        .map_err(DaemonError::Runtime)?;
     rt.block_on(run(config_path.to_path_buf(), config, log))
 }
 
@@ -76,7 +91,7 @@ async fn run(config_path: PathBuf, config: Config, log: logging::LogHandle) -> R
         }
     };
     // the station key signs the audit chain; without it the log cannot be vouched for
-    let key = StationKey::load_or_create(&config.audit.key).map_err(|e| DaemonError::Start(e.to_string()))?;
+    let key = StationKey::load_or_create(&config.audit.key).map_err(DaemonError::StationKey)?;
     let start = AuditEvent::daemon_start(&key);
     let shared = Shared::new(config_path.clone(), config.clone(), store, store_fault, Some(Arc::new(key)));
     audit_log(&shared, start);
@@ -89,8 +104,8 @@ async fn run(config_path: PathBuf, config: Config, log: logging::LogHandle) -> R
 
     // the API sockets
     let api = api::Api { shared: shared.clone(), jobs: Arc::new(jobs::Jobs::default()) };
-    let mode = config.socket_mode().map_err(DaemonError::Start)?;
-    let listener = api::bind_unix(&config.api.socket, mode, config.api.socket_group.as_deref()).map_err(DaemonError::Start)?;
+    let mode = config.socket_mode().map_err(socket_err("mode"))?;
+    let listener = api::bind_unix(&config.api.socket, mode, config.api.socket_group.as_deref()).map_err(socket_err("bind"))?;
     let mut servers = tokio::task::JoinSet::new();
     {
         let app = api::unix_router(api.clone()).into_make_service_with_connect_info::<api::UnixPeer>();
@@ -105,8 +120,8 @@ async fn run(config_path: PathBuf, config: Config, log: logging::LogHandle) -> R
     }
     if let Some(addr) = config.api.tcp {
         let token_file = config.api.token_file.clone().unwrap_or_default();
-        let token = Arc::new(api::read_token(&token_file).map_err(DaemonError::Start)?);
-        let l = tokio::net::TcpListener::bind(addr).await.map_err(|e| DaemonError::Start(format!("cannot listen on {addr}: {e}")))?;
+        let token = Arc::new(api::read_token(&token_file).map_err(socket_err("token"))?);
+        let l = tokio::net::TcpListener::bind(addr).await.map_err(|source| DaemonError::Listen { addr, source })?;
         let app = api::tcp_router(api.clone(), token);
         let mut stop = shared.shutdown_signal();
         servers.spawn(async move {
@@ -118,7 +133,7 @@ async fn run(config_path: PathBuf, config: Config, log: logging::LogHandle) -> R
         });
     }
     if let Some(path) = &config.api.auditor_socket {
-        let l = api::bind_unix(path, mode, config.api.auditor_group.as_deref()).map_err(DaemonError::Start)?;
+        let l = api::bind_unix(path, mode, config.api.auditor_group.as_deref()).map_err(socket_err("auditor bind"))?;
         let app = api::auditor_router(api.clone()).into_make_service_with_connect_info::<api::UnixPeer>();
         let mut stop = shared.shutdown_signal();
         servers.spawn(async move {
@@ -136,9 +151,9 @@ async fn run(config_path: PathBuf, config: Config, log: logging::LogHandle) -> R
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready, sd_notify::NotifyState::Status("ready")]);
 
     // signals
-    let mut term = signal(SignalKind::terminate()).map_err(|e| DaemonError::Start(format!("SIGTERM handler: {e}")))?;
-    let mut int = signal(SignalKind::interrupt()).map_err(|e| DaemonError::Start(format!("SIGINT handler: {e}")))?;
-    let mut hup = signal(SignalKind::hangup()).map_err(|e| DaemonError::Start(format!("SIGHUP handler: {e}")))?;
+    let mut term = signal(SignalKind::terminate()).map_err(|source| DaemonError::Signal { signal: "SIGTERM", source })?;
+    let mut int = signal(SignalKind::interrupt()).map_err(|source| DaemonError::Signal { signal: "SIGINT", source })?;
+    let mut hup = signal(SignalKind::hangup()).map_err(|source| DaemonError::Signal { signal: "SIGHUP", source })?;
     let reason = loop {
         tokio::select! {
             _ = term.recv() => break "SIGTERM",

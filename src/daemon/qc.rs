@@ -202,7 +202,6 @@ async fn one_scan(
         scan_id,
         record_id,
         status: ItemStatus::Error,
-        carries: "[]".into(),
         error: Some(error),
         ..BatchItem::default()
     };
@@ -237,7 +236,7 @@ async fn one_scan(
             verification_id: v.id,
             status: v.verdict.status.into(),
             causes: v.verdict.causes.clone(),
-            carries: serde_json::to_string(&v.carries).unwrap_or_else(|_| "[]".into()),
+            carries: v.carries.clone(),
             error: None,
             done_at: String::new(),
         },
@@ -267,7 +266,7 @@ pub fn batch_value(b: &crate::store::BatchSummary, items: &[BatchItem]) -> serde
                 "verification_id": i.verification_id,
                 "status": i.status,
                 "causes": i.causes,
-                "carries": serde_json::from_str::<serde_json::Value>(&i.carries).unwrap_or(serde_json::Value::Array(vec![])),
+                "carries": i.carries,
                 "error": i.error,
                 "done_at": i.done_at,
             })

@@ -12,13 +12,20 @@ use crate::lds::{self, ChipImage, ImageFormat};
 use crate::model::{AcceptanceRecord, SurfaceRecord};
 
 /// A batch record that matches the card.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Carry {
     pub record_id: String,
-    /// `photo` or `fingerprint`.
-    pub by: &'static str,
+    pub by: CarryBy,
     /// Photo: the distance (lower is closer); fingerprint: the score (higher is closer).
     pub score: f64,
+}
+
+/// What a wrong card carries of another batch record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CarryBy {
+    Photo,
+    Fingerprint,
 }
 
 /// The record of `records` a surface scan belongs to: the one with the printed ID number
@@ -97,7 +104,7 @@ impl Gallery {
                     .map(|(d, _)| d)
                     .min_by(|a, b| a.total_cmp(b));
                 if let Some(d) = best {
-                    out.push(Carry { record_id: e.record_id.clone(), by: "photo", score: d });
+                    out.push(Carry { record_id: e.record_id.clone(), by: CarryBy::Photo, score: d });
                 }
             }
             let best = slots
@@ -108,10 +115,10 @@ impl Gallery {
                 .filter(|&score| fingerprint::decide(FingerCase::Card, score).is_match())
                 .max_by(|a, b| a.total_cmp(b));
             if let Some(score) = best {
-                out.push(Carry { record_id: e.record_id.clone(), by: "fingerprint", score });
+                out.push(Carry { record_id: e.record_id.clone(), by: CarryBy::Fingerprint, score });
             }
         }
-        out.sort_by(|a, b| a.record_id.cmp(&b.record_id).then(a.by.cmp(b.by)));
+        out.sort_by(|a, b| a.record_id.cmp(&b.record_id).then(a.by.cmp(&b.by)));
         out
     }
 }
@@ -139,8 +146,8 @@ mod tests {
         assert_eq!(gallery.len(), 2);
         // the sample card, checked against the other application: it carries the sample's data
         let c = gallery.carries(&other.application_id, Some(&chip), Some(&surface));
-        assert!(c.iter().any(|c| c.record_id == own.application_id && c.by == "photo"), "{c:?}");
-        assert!(c.iter().any(|c| c.record_id == own.application_id && c.by == "fingerprint"), "{c:?}");
+        assert!(c.iter().any(|c| c.record_id == own.application_id && c.by == CarryBy::Photo), "{c:?}");
+        assert!(c.iter().any(|c| c.record_id == own.application_id && c.by == CarryBy::Fingerprint), "{c:?}");
         assert!(c.iter().all(|c| c.record_id != other.application_id));
         // checked against its own application: nobody else's data
         assert!(gallery.carries(&own.application_id, Some(&chip), Some(&surface)).is_empty());

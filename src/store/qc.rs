@@ -5,7 +5,7 @@
 
 use rusqlite::{params, OptionalExtension};
 
-use super::values::{CausesSql, ItemStatusSql};
+use super::values::{CarriesSql, CausesSql, ItemStatusSql};
 use super::{now_rfc3339, Store, StoreError};
 use crate::verdict::{Cause, Status};
 
@@ -61,7 +61,7 @@ impl std::str::FromStr for ItemStatus {
 }
 
 /// One scanned card of a batch and what became of it.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct BatchItem {
     pub scan_id: String,
     pub record_id: Option<String>,
@@ -69,8 +69,8 @@ pub struct BatchItem {
     pub status: ItemStatus,
     /// The verdict's causes (stored as a JSON array of numbers).
     pub causes: Vec<Cause>,
-    /// JSON array: whose data a wrong card carries (`[{"record_id", "by", "score"}]`).
-    pub carries: String,
+    /// Whose data a wrong card carries (stored as a JSON array of `{record_id, by, score}`).
+    pub carries: Vec<crate::qc::Carry>,
     pub error: Option<String>,
     pub done_at: String,
 }
@@ -170,7 +170,7 @@ impl Store {
                     item.verification_id,
                     ItemStatusSql(item.status),
                     CausesSql::of(&item.causes),
-                    item.carries,
+                    CarriesSql::of(&item.carries),
                     item.error,
                     if item.done_at.is_empty() { now_rfc3339() } else { item.done_at.clone() }
                 ],
@@ -258,7 +258,7 @@ impl Store {
                     verification_id: r.get(2)?,
                     status: r.get::<_, ItemStatusSql>(3)?.0,
                     causes: r.get::<_, CausesSql>(4)?.0,
-                    carries: r.get(5)?,
+                    carries: r.get::<_, CarriesSql>(5)?.0,
                     error: r.get(6)?,
                     done_at: r.get(7)?,
                 })
@@ -299,7 +299,7 @@ mod tests {
         assert_eq!(store.evidence_view(vid).expect("view").as_deref(), Some("{\"rows\":[]}"), "failed save leaves the old evidence");
 
         let b = store.create_batch("b1", "/r", "/inbox", Some("reader"), &["a".into(), "b".into()]).expect("batch");
-        let item = BatchItem { scan_id: "S1".into(), record_id: Some("a".into()), verification_id: Some(vid), status: ItemStatus::Pass, carries: "[]".into(), ..Default::default() };
+        let item = BatchItem { scan_id: "S1".into(), record_id: Some("a".into()), verification_id: Some(vid), status: ItemStatus::Pass, ..Default::default() };
         store.save_batch_item(b, &item).expect("item");
         let got = store.batch(b).expect("batch").expect("exists");
         assert_eq!(got.records, vec!["a", "b"]);

@@ -6,6 +6,7 @@
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 
 use super::qc::ItemStatus;
+use crate::qc::Carry;
 use crate::verdict::{Cause, Status};
 
 /// A `Status` column.
@@ -63,6 +64,31 @@ impl FromSql for CausesSql {
     }
 }
 
+/// A batch item's `carries` column: a JSON array of `{record_id, by, score}`.
+pub(crate) struct CarriesSql(pub Vec<Carry>);
+
+impl CarriesSql {
+    pub(crate) fn of(carries: &[Carry]) -> CarriesSql {
+        CarriesSql(carries.to_vec())
+    }
+}
+
+impl ToSql for CarriesSql {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        let text = serde_json::to_string(&self.0).map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?;
+        Ok(ToSqlOutput::from(text))
+    }
+}
+
+impl FromSql for CarriesSql {
+    fn column_result(v: ValueRef<'_>) -> FromSqlResult<Self> {
+        let text = v.as_str()?;
+        serde_json::from_str::<Vec<Carry>>(text)
+            .map(CarriesSql)
+            .map_err(|e| FromSqlError::Other(format!("carries `{text}` is not a JSON array of {{record_id, by, score}}: {e}").into()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -84,6 +110,12 @@ mod tests {
         assert!(c.query_row("SELECT 'passed'", [], |r| r.get::<_, StatusSql>(0)).is_err());
         let i: ItemStatusSql = c.query_row("SELECT 'error'", [], |r| r.get(0)).expect("item status");
         assert_eq!(i.0, ItemStatus::Error);
+        let carries = vec![Carry { record_id: "r1".into(), by: crate::qc::CarryBy::Photo, score: 0.04 }];
+        let back: CarriesSql = c.query_row("SELECT ?1", [CarriesSql::of(&carries)], |r| r.get(0)).expect("carries");
+        assert_eq!(back.0, carries);
+        for bad in ["'[{\"record_id\":\"r\",\"by\":\"face\",\"score\":1}]'", "'x'", "''"] {
+            assert!(c.query_row(&format!("SELECT {bad}"), [], |r| r.get::<_, CarriesSql>(0)).is_err(), "{bad}");
+        }
     }
 
     use rusqlite::Connection;
