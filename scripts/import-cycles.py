@@ -5,7 +5,7 @@ For every module file under src/ this reads the `crate::…`, `super::…`, `sel
 `idcheck::…` paths it names (in `use` items and inline), leaving out test code: `#[cfg(test)]`
 items (modules, functions, uses), files declared by `#[cfg(test)] mod x;`, and files named
 `tests.rs` / `*_tests.rs`. Each path is resolved to the deepest module file it reaches; a
-name re-exported by a `mod.rs` (`pub use child::Name`) resolves to the child that defines it.
+name re-exported by a module (`pub use other::Name`) resolves to the module the re-export names.
 
 Cycles are printed at two granularities:
   * top level: the modules directly under the crate root (store, audit, compare, rules,
@@ -279,7 +279,7 @@ class Crate:
         return target
 
     def build_reexports(self):
-        # pub use child::…::Name in a module -> Name lives in that child
+        # `pub use path::Name` in a module -> Name lives where the path leads (a child or elsewhere)
         for _ in range(3):
             for mod, uses in self.uses.items():
                 for p, _, is_pub in uses:
@@ -290,7 +290,7 @@ class Crate:
                     if name in ("*", "self"):
                         continue
                     t = self.resolve(mod, p)
-                    if t is not None and t != mod and t[:len(mod)] == mod:
+                    if t is not None and t != mod:
                         self.reexports[mod][name] = t
 
     def edges(self):

@@ -6,6 +6,7 @@
 #![warn(clippy::unwrap_used)]
 
 pub mod audit;
+pub mod audit_format;
 pub mod biometrics;
 pub mod chip;
 pub mod compare;

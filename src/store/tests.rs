@@ -288,3 +288,36 @@ fn default_path_prefers_idcheck_db() {
     ));
     assert!(default_db_path().is_ok() || std::env::var_os("HOME").is_none());
 }
+
+#[test]
+fn verification_summary_keeps_no_values_or_details() {
+    use serde_json::json;
+    let verdict = json!({
+        "status": "invalid", "causes": [1], "primary": 1, "advice": "x",
+        "findings": [{"cause": 1, "item": "name", "sources": "A~S", "expected": "张三", "actual": "张山",
+                      "score": 0.8125, "threshold": 0.9, "borderline": true, "detail": "name differs: 张三 / 张山"}],
+        "not_checked": [{"item": "fingerprint[1]", "sources": "A~C", "reason": "no template"}],
+        "observations": []
+    });
+    let row = VerificationRow {
+        started_at: "2024-04-08T12:40:00+08:00".into(),
+        finished_at: "2024-04-08T12:40:02+08:00".into(),
+        record_id: Some("451022202404011140".into()),
+        verdict_json: verdict.to_string(),
+        status: "invalid".into(),
+        causes: "1".into(),
+        primary: Some(1),
+        inputs: vec![("photo".into(), "ab".repeat(32))],
+        requested_by: Some("cli:alice".into()),
+        ..Default::default()
+    };
+    let s = VerificationSummary::from_row(7, &row);
+    let text = crate::audit_format::canonical::encode(&AuditEvent::Verification(s.clone()).payload()).expect("canonical");
+    assert!(!text.contains("张"), "{text}");
+    assert_eq!(s.findings[0].score.as_deref(), Some("0.8125"));
+    assert_eq!(s.findings[0].item.as_deref(), Some("name"));
+    assert_eq!(s.not_checked, ["fingerprint[1]"]);
+    assert_eq!(s.causes, [1]);
+    assert_eq!(s.verdict_sha256, sha256_hex(row.verdict_json.as_bytes()));
+    assert!(text.contains("cli:alice"));
+}
