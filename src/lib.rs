@@ -8,6 +8,7 @@
 pub mod audit;
 pub mod audit_format;
 pub mod biometrics;
+pub mod calibration;
 pub mod chip;
 pub mod compare;
 pub mod emulator;
