@@ -14,8 +14,9 @@ Cycles are printed at two granularities:
     cli::verify_cmd, daemon::api, ...), edges between different submodules.
 Each cycle lists, per edge, the file and the path that makes it.
 
-Usage: scripts/import-cycles.py [--edges] [--all] [src-dir]
-  --edges  also list every module-to-module edge; --all  every site of a cycle's edges
+Usage: scripts/import-cycles.py [--edges] [--all] [--strict] [src-dir]
+  --edges  also list every module-to-module edge; --all  every site of a cycle's edges;
+  --strict  exit 1 on a sibling cycle too
 Exit status: 1 when a cycle exists among top-level modules, 0 otherwise (sibling cycles are
 reported but do not fail).
 """
@@ -385,7 +386,7 @@ def main():
                       lambda m, p=p: m[:len(p) + 1] if len(m) > len(p) and m[:len(p)] == p else None)
     print(f"{top} top-level cycle(s), {sib} sibling cycle(s); "
           f"{len(crate.files)} module files read, {len(crate.test_files)} test files left out")
-    return 1 if top else 0
+    return 1 if top or (sib and "--strict" in sys.argv) else 0
 
 
 if __name__ == "__main__":
