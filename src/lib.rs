@@ -6,7 +6,9 @@
 #![warn(clippy::unwrap_used)]
 
 pub mod audit;
+pub mod audit_format;
 pub mod biometrics;
+pub mod calibration;
 pub mod chip;
 pub mod compare;
 pub mod emulator;

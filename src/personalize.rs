@@ -1,16 +1,52 @@
 //! The chip-image writer: what a personalisation system writes on a card for an acceptance
 //! record (DG1, DG2, DG3, DG11, DG12, DG13, EF.COM and an EF.SOD signed by a document signer).
 //! [`ChipContent::from_record`] is the standard mapping; callers may change the content before
-//! [`ChipContent::write`] (the fixture generator injects defects this way).
+//! [`ChipContent::write`] (the fixture generator injects defects this way). The chip photo it
+//! stores ([`chip_photo`]: the acceptance photo at 102x126, JPEG quality 60) is made here too.
 
+use image::codecs::jpeg::JpegEncoder;
+use image::imageops::{self, FilterType};
+use image::{ImageEncoder, RgbImage};
 use time::OffsetDateTime;
 
 use crate::biometrics::MinutiaeRecord;
-use crate::fixtures::print;
 use crate::lds::{self, ChipImage, Dg11, Dg12, FaceImage, FileId, FingerSlot, ImageFormat, Mrz, NationalText, SlotResult};
 use crate::model::{iso_date, AcceptanceRecord, Biometric, Registration, ValidUntil};
 use crate::pki::testpki::TestPki;
 use crate::pki::DigestAlg;
+
+/// Chip photo size and JPEG quality written by our chip writer.
+pub const CHIP_SIZE: (u32, u32) = (102, 126);
+pub const CHIP_QUALITY: u8 = 60;
+
+/// The chip photo our writer stores: the acceptance photo scaled to 102x126, JPEG quality 60.
+pub fn chip_photo(acceptance: &RgbImage) -> Vec<u8> {
+    let (w, h) = CHIP_SIZE;
+    jpeg(
+        &imageops::resize(acceptance, w, h, FilterType::CatmullRom),
+        CHIP_QUALITY,
+    )
+}
+
+/// JPEG encoding at `quality` (the test material's one JPEG writer: the chip photo here, the fixtures' photos).
+pub(crate) fn jpeg(img: &RgbImage, quality: u8) -> Vec<u8> {
+    let mut out = Vec::new();
+    let enc = JpegEncoder::new_with_quality(&mut out, quality);
+    // Writing into a Vec cannot fail and the sizes here are fixed and valid; an error would leave
+    // an empty (undecodable) result that every consumer reports.
+    if enc
+        .write_image(
+            img.as_raw(),
+            img.width(),
+            img.height(),
+            image::ExtendedColorType::Rgb8,
+        )
+        .is_err()
+    {
+        out.clear();
+    }
+    out
+}
 
 /// Why a chip image could not be written.
 #[derive(Debug, thiserror::Error)]
@@ -66,8 +102,8 @@ impl ChipContent {
         let latin = r.name_latin.as_ref().map_or("X<<X", |l| l.as_str());
         let mrz = Mrz::resident(&r.id_number, r.birth_date, sex, expiry, latin)?;
         let photo = crate::compare::photo::decode(r.photo.bytes()).map_err(|e| PersonalizeError::Photo(e.to_string()))?;
-        let chip_jpeg = print::chip_photo(&photo);
-        let (w, h) = print::CHIP_SIZE;
+        let chip_jpeg = chip_photo(&photo);
+        let (w, h) = CHIP_SIZE;
         let face = FaceImage { format: ImageFormat::Jpeg, width: w as u16, height: h as u16, data: Biometric(chip_jpeg) };
         let mut slots = Vec::new();
         for (i, fp) in r.fingerprints.iter().enumerate() {

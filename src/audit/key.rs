@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use ring::rand::SystemRandom;
 use ring::signature::{Ed25519KeyPair, KeyPair};
 
-use super::AuditError;
+use super::{AuditError, AuditEvent};
 
 /// The key's file name next to the database (`<db dir>/station-key.pk8`).
 pub const KEY_FILE_NAME: &str = "station-key.pk8";
@@ -117,6 +117,14 @@ impl StationKey {
     /// Sign `message`; the signature in hex (128 digits).
     pub fn sign_hex(&self, message: &[u8]) -> String {
         hex::encode(self.pair.sign(message).as_ref())
+    }
+}
+
+// Here rather than in `audit_format::event`, so that the log's format does not name the key.
+impl AuditEvent {
+    /// A daemon start: this build's version and the station key that signs the checkpoints.
+    pub fn daemon_start(key: &StationKey) -> AuditEvent {
+        AuditEvent::DaemonStart { version: env!("CARGO_PKG_VERSION").to_string(), station_key: key.public_key_hex() }
     }
 }
 

@@ -1,13 +1,12 @@
 //! The auditors' tamper-evident log (issue 5): what is logged ([`event`]), the canonical encoding
-//! that is hashed and signed ([`canonical`], [`entry`]), the station's Ed25519 key ([`key`]),
+//! that is hashed and signed ([`canonical`], [`entry`]) (these three are `crate::audit_format`,
+//! re-exported here, so that the store can append entries without naming this module), the
+//! station's Ed25519 key ([`key`]),
 //! checkpoints and retention ([`ops`]: `Store::audit_checkpoint`, `Store::audit_prune`), the
 //! offline export ([`export`]) and the verifier for an export or the live database ([`verify`]).
 //! The SQL is in `store::audit`; verification and record-import entries are appended by the store
 //! in the same transaction as their row.
 
-pub mod canonical;
-pub mod entry;
-pub mod event;
 pub mod export;
 pub mod key;
 pub mod ops;
@@ -15,8 +14,9 @@ pub mod verify;
 
 use std::path::PathBuf;
 
-pub use entry::{AuditEntry, Checkpoint, Purpose, GENESIS};
-pub use event::{AuditEvent, EntryKind, FindingSummary, InputHash, RecordImportSummary, VerificationSummary};
+pub use crate::audit_format::{canonical, entry, event};
+pub use crate::audit_format::{AuditEntry, Checkpoint, Purpose, GENESIS};
+pub use crate::audit_format::{AuditEvent, EntryKind, FindingSummary, InputHash, RecordImportSummary, VerificationSummary};
 pub use export::{export, read_export, ExportFormat, ExportOptions, ExportSummary};
 pub use key::StationKey;
 pub use ops::PruneSummary;

@@ -10,6 +10,7 @@ pub mod apdu;
 pub mod bac;
 pub mod failure;
 pub mod link;
+pub mod options;
 pub mod read;
 pub mod session;
 pub mod sm;

@@ -8,7 +8,7 @@ use super::access::{AccessControl, Randomness};
 use super::apdu::{Command, Response, StatusWord, EMRTD_AID};
 use super::failure::{ReadFailure, ReadFailureKind, ReadStep};
 use super::link::{IoCounters, Link};
-use super::read::{ChunkPolicy, ReadOptions};
+use super::options::{ChunkPolicy, ExtendedLength, ReadOptions};
 use super::sm::SecureChannel;
 use super::transport::Transport;
 use crate::tlv;
@@ -126,7 +126,7 @@ impl<'t> Session<'t, Selected> {
         let channel = ac.establish(&mut self.link, rng)?;
         let chunk = if self.caps.extended_length {
             ChunkPolicy::new(self.opts.extended_chunk_for(self.caps.max_response))
-        } else if self.opts.extended_length == super::read::ExtendedLength::Probe {
+        } else if self.opts.extended_length == ExtendedLength::Probe {
             // The first long read tries extended length; `read` falls back on refusal.
             ChunkPolicy::probing(self.opts.extended_chunk_for(None), self.opts.short_chunk)
         } else {

@@ -1,5 +1,6 @@
 //! Command-line interface (clap). Each subcommand lives in its own file; this one holds the
-//! argument model, the exit-code policy and the error type that carries an exit code.
+//! argument model, the exit-code policy, the error type that carries an exit code, and the
+//! argument helpers several subcommands share (`DbArg`, [`load_record`]).
 //!
 //! Exit codes: 0 pass, 1 invalid, 2 unavailable; 64 usage, 65 malformed input data, 66 an input
 //! that does not exist, 70 internal error, 74 store or other I/O error.
@@ -68,6 +69,20 @@ impl DbArg {
             None => idcheck::store::default_db_path().map_err(CliError::io),
         }
     }
+}
+
+/// The `--record` argument of `verify` and `read`: a directory is read as a record directory;
+/// anything else is an application id in the store.
+pub fn load_record(arg: &str, db: &DbArg) -> Result<idcheck::model::AcceptanceRecord, CliError> {
+    let p = PathBuf::from(arg);
+    if p.is_dir() {
+        return idcheck::records::acceptance::load_dir(&p).map_err(CliError::data);
+    }
+    let store = idcheck::store::Store::open(&db.path()?).map_err(CliError::io)?;
+    store
+        .get_record(arg)
+        .map_err(CliError::io)?
+        .ok_or_else(|| CliError::new(EX_NOINPUT, format!("no record directory and no stored record named {arg:?}")))
 }
 
 #[derive(Subcommand)]

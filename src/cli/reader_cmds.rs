@@ -79,7 +79,7 @@ pub fn read_card(args: &ReaderArgs, key: &BacKey) -> Result<ReadOutcome, ReadFai
 }
 
 pub fn read(a: ReadArgs) -> CliResult {
-    let record = super::verify_cmd::load_record(&a.record, &a.db)?;
+    let record = super::load_record(&a.record, &a.db)?;
     let key = bac_key(&record)?;
     match read_card(&a.reader, &key) {
         Ok(outcome) => {

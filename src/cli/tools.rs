@@ -176,11 +176,11 @@ pub fn calibrate(cmd: CalibrateCmd) -> CliResult {
             let faces = load_faces(&dir)?;
             let samples = sample.as_deref().map(load_sample_card).transpose()?;
             eprintln!("calibrating on {} faces", faces.len());
-            let cal = idcheck::compare::photo::calibrate_photos_with_samples(
+            let cal = idcheck::calibration::photo::calibrate_photos_with_samples(
                 &faces,
                 seed,
                 samples.as_slice(),
-                &idcheck::compare::photo::CalibrationOptions::default(),
+                &idcheck::calibration::photo::CalibrationOptions::default(),
             );
             (serde_json::to_string_pretty(&cal).map_err(CliError::data)?, out)
         }
@@ -283,7 +283,7 @@ fn sorted_files(dir: &Path, ext: &str) -> Result<Vec<PathBuf>, CliError> {
 }
 
 /// A passing card directory as `calibrate photos --sample` reads it.
-fn load_sample_card(dir: &Path) -> Result<idcheck::compare::photo::SampleCard, CliError> {
+fn load_sample_card(dir: &Path) -> Result<idcheck::calibration::photo::SampleCard, CliError> {
     let read = |p: PathBuf| std::fs::read(&p).map_err(|e| CliError::io(format!("{}: {e}", p.display())));
     let only = |sub: &str| -> Result<PathBuf, CliError> {
         let d = dir.join(sub);
@@ -299,7 +299,7 @@ fn load_sample_card(dir: &Path) -> Result<idcheck::compare::photo::SampleCard, C
     let face = idcheck::lds::parse_dg2(&dg2).map_err(|e| CliError::data(format!("sample chip/dg2.bin: {e}")))?;
     let chip = idcheck::compare::photo::decode(face.data.bytes())
         .map_err(|e| CliError::data(format!("sample chip photo: {e}")))?;
-    Ok(idcheck::compare::photo::SampleCard {
+    Ok(idcheck::calibration::photo::SampleCard {
         name: dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
         acceptance: read(only("acceptance")?.join("photo.jpg"))?,
         chip,

@@ -43,7 +43,7 @@ pub struct VerifyArgs {
 
 pub fn run(a: VerifyArgs) -> CliResult {
     let started = now_rfc3339();
-    let record = load_record(&a.record, &a.db)?;
+    let record = super::load_record(&a.record, &a.db)?;
     let surface = match &a.surface {
         Some(p) => Some(records::surface::load_dir(p).map_err(CliError::data)?),
         None => None,
@@ -94,19 +94,6 @@ pub fn run(a: VerifyArgs) -> CliResult {
         print!("{}", report::verdict_text(&verdict, &record));
     }
     Ok(ExitCode::from(verdict.exit_code()))
-}
-
-/// A directory is read as a record directory; anything else is an application id in the store.
-pub fn load_record(arg: &str, db: &DbArg) -> Result<AcceptanceRecord, CliError> {
-    let p = PathBuf::from(arg);
-    if p.is_dir() {
-        return records::acceptance::load_dir(&p).map_err(CliError::data);
-    }
-    let store = Store::open(&db.path()?).map_err(CliError::io)?;
-    store
-        .get_record(arg)
-        .map_err(CliError::io)?
-        .ok_or_else(|| CliError::new(EX_NOINPUT, format!("no record directory and no stored record named {arg:?}")))
 }
 
 fn store_verdict(

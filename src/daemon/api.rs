@@ -1,7 +1,8 @@
 //! The local HTTP/JSON API (axum): the kiosk / QC socket (a Unix socket whose group decides who
 //! may use it; optionally a loopback TCP port behind a bearer token) and the auditors' read-only
 //! socket. Owns routing, who-is-asking (peer credentials or token), request and error shapes, and
-//! the server-sent event stream. Handlers only translate: jobs run in `jobs`, decisions are made
+//! the server-sent event stream. The auditor socket's routes and handlers are `audit_api`'s; they
+//! use this module's `Api`, `Caller` and `unix_caller`, never the reverse. Handlers only translate: jobs run in `jobs`, decisions are made
 //! in `state` and `verify`, SQL stays in `store`.
 
 use std::convert::Infallible;
@@ -108,7 +109,7 @@ pub fn unix_router(api: Api) -> Router {
     routes(api).layer(middleware::from_fn(unix_caller))
 }
 
-async fn unix_caller(ConnectInfo(peer): ConnectInfo<UnixPeer>, mut req: Request, next: Next) -> Response {
+pub(super) async fn unix_caller(ConnectInfo(peer): ConnectInfo<UnixPeer>, mut req: Request, next: Next) -> Response {
     let who = match peer.uid {
         Some(uid) => {
             let name = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)).ok().flatten().map(|u| u.name);
@@ -460,19 +461,6 @@ async fn events(State(api): State<Api>) -> Sse<impl futures_util::Stream<Item = 
         }
     });
     Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
-}
-
-// ------------------------------------------------------------------------------------ auditors
-
-/// The auditors' routes: read-only, nothing else (no verification, no import, no maintenance).
-pub fn auditor_router(api: Api) -> Router {
-    Router::new()
-        .route("/v1/health", get(|| async { Json(json!({ "status": "ok", "socket": "auditor" })) }))
-        .route("/v1/audit/export", get(super::audit_api::export))
-        .route("/v1/audit/verify", get(super::audit_api::verify))
-        .fallback(|| async { ApiError(StatusCode::NOT_FOUND, "the auditor socket serves /v1/audit/export and /v1/audit/verify only".into()) })
-        .with_state(api)
-        .layer(middleware::from_fn(unix_caller))
 }
 
 /// Binds a Unix socket at `path` (replacing a stale socket file, never another kind of file),

@@ -1,15 +1,18 @@
 //! The auditors' read-only endpoints (served on `api.auditor_socket` only): an export of the
 //! tamper-evident log with what is needed to verify it offline, and the verification of the live
-//! chain. Nothing here writes anything but the `audit_export` entry the export itself logs.
+//! chain, and the router of that socket. Nothing here writes anything but the `audit_export`
+//! entry the export itself logs.
 
 use axum::extract::{Query, State};
 use axum::http::{header, StatusCode};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
-use axum::{Extension, Json};
+use axum::routing::get;
+use axum::{Extension, Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::api::{Api, Caller};
+use super::api::{unix_caller, Api, Caller};
 use crate::audit::{self, ExportFormat, ExportOptions, VerifyOptions};
 
 #[derive(Deserialize)]
@@ -22,6 +25,17 @@ pub struct ExportQuery {
 
 fn bad(code: StatusCode, msg: impl Into<String>) -> Response {
     (code, Json(json!({ "error": msg.into() }))).into_response()
+}
+
+/// The auditors' routes: read-only, nothing else (no verification, no import, no maintenance).
+pub fn auditor_router(api: Api) -> Router {
+    Router::new()
+        .route("/v1/health", get(|| async { Json(json!({ "status": "ok", "socket": "auditor" })) }))
+        .route("/v1/audit/export", get(export))
+        .route("/v1/audit/verify", get(verify))
+        .fallback(|| async { bad(StatusCode::NOT_FOUND, "the auditor socket serves /v1/audit/export and /v1/audit/verify only") })
+        .with_state(api)
+        .layer(middleware::from_fn(unix_caller))
 }
 
 /// `GET /v1/audit/export?from=&to=&format=jsonl|csv`.

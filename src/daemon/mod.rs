@@ -134,7 +134,7 @@ async fn run(config_path: PathBuf, config: Config, log: logging::LogHandle) -> R
     }
     if let Some(path) = &config.api.auditor_socket {
         let l = api::bind_unix(path, mode, config.api.auditor_group.as_deref()).map_err(socket_err("auditor bind"))?;
-        let app = api::auditor_router(api.clone()).into_make_service_with_connect_info::<api::UnixPeer>();
+        let app = audit_api::auditor_router(api.clone()).into_make_service_with_connect_info::<api::UnixPeer>();
         let mut stop = shared.shutdown_signal();
         servers.spawn(async move {
             let _ = axum::serve(l, app)

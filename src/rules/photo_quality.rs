@@ -968,7 +968,7 @@ mod tests {
                 }
                 let r = assess(&print::acceptance_photo(&f));
                 let failed: Vec<String> = r.failures().iter().map(|m| format!("{} {} ({})", m.name, m.actual, m.expected)).collect();
-                let monochrome = measure(&f).colourfulness < crate::compare::photo::calibrate::MONOCHROME_CHROMA;
+                let monochrome = measure(&f).colourfulness < crate::calibration::photo::MONOCHROME_CHROMA;
                 if failed.is_empty() {
                     std_passing += 1;
                 } else if monochrome {

@@ -9,10 +9,63 @@ use std::ops::ControlFlow;
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 use serde_json::Value;
 
-use super::{Store, StoreError};
-use crate::audit::canonical;
-use crate::audit::entry::{self, AuditEntry, Checkpoint, GENESIS};
-use crate::audit::{AuditEvent, EntryKind};
+use super::{Store, StoreError, VerificationRow};
+use crate::audit_format::canonical;
+use crate::audit_format::entry::{self, AuditEntry, Checkpoint, GENESIS};
+use crate::audit_format::{AuditEvent, EntryKind, FindingSummary, InputHash, VerificationSummary};
+use crate::model::sha256_hex;
+
+// Here rather than in `audit_format::event`, so that the log's format does not name the store.
+impl VerificationSummary {
+    /// The summary of a stored verification row (the verdict JSON is read for the findings).
+    pub fn from_row(verification_id: i64, row: &VerificationRow) -> VerificationSummary {
+        let verdict: Value = serde_json::from_str(&row.verdict_json).unwrap_or(Value::Null);
+        let text = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+        let number_text = |v: &Value, k: &str| match v.get(k) {
+            Some(Value::Number(n)) => Some(n.to_string()),
+            Some(Value::String(s)) => Some(s.clone()),
+            _ => None,
+        };
+        let findings = verdict
+            .get("findings")
+            .and_then(Value::as_array)
+            .map(|list| {
+                list.iter()
+                    .map(|f| FindingSummary {
+                        cause: f.get("cause").and_then(Value::as_u64),
+                        item: text(f, "item"),
+                        sources: text(f, "sources"),
+                        score: number_text(f, "score"),
+                        threshold: number_text(f, "threshold"),
+                        borderline: f.get("borderline").and_then(Value::as_bool).unwrap_or(false),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let not_checked = verdict
+            .get("not_checked")
+            .and_then(Value::as_array)
+            .map(|list| list.iter().filter_map(|n| text(n, "item")).collect())
+            .unwrap_or_default();
+        VerificationSummary {
+            verification_id,
+            requested_by: row.requested_by.clone(),
+            reader: row.reader.clone(),
+            record_id: row.record_id.clone(),
+            scan_id: row.scan_id.clone(),
+            started_at: row.started_at.clone(),
+            finished_at: row.finished_at.clone(),
+            status: row.status.to_string(),
+            causes: row.causes.iter().map(|c| u64::from(c.number())).collect(),
+            primary: row.primary.map(u64::from),
+            findings,
+            not_checked,
+            unavailable_reason: text(&verdict, "unavailable_reason"),
+            inputs: row.inputs.iter().map(|(name, sha256)| InputHash { name: name.clone(), sha256: sha256.clone() }).collect(),
+            verdict_sha256: sha256_hex(row.verdict_json.as_bytes()),
+        }
+    }
+}
 
 /// An entry row as stored (untrusted: checked by `crate::audit::verify_db`).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -11,7 +11,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use crate::audit::{AuditEvent, RecordImportSummary, VerificationSummary};
+use crate::audit_format::{AuditEvent, RecordImportSummary, VerificationSummary};
 use crate::model::{sha256_hex, AcceptanceRecord, Biometric};
 use crate::records::acceptance::{self, FileRef};
 use crate::records::parse_timestamp;

@@ -314,3 +314,37 @@ fn comma_cause_text_of_an_older_schema_migrates_to_json_arrays() {
     let causes: Vec<(Status, Vec<Cause>)> = all.iter().map(|v| (v.row.status, v.row.causes.clone())).collect();
     assert_eq!(causes, [(Status::Pass, vec![]), (Status::Invalid, vec![Cause::AcceptanceVsSurface, Cause::SurfaceVsChip])]);
 }
+
+#[test]
+fn verification_summary_keeps_no_values_or_details() {
+    use serde_json::json;
+    let verdict = json!({
+        "status": "invalid", "causes": [1], "primary": 1, "advice": "x",
+        "findings": [{"cause": 1, "item": "name", "sources": "A~S", "expected": "张三", "actual": "张山",
+                      "score": 0.8125, "threshold": 0.9, "borderline": true, "detail": "name differs: 张三 / 张山"}],
+        "not_checked": [{"item": "fingerprint[1]", "sources": "A~C", "reason": "no template"}],
+        "observations": []
+    });
+    let row = VerificationRow {
+        started_at: "2024-04-08T12:40:00+08:00".into(),
+        finished_at: "2024-04-08T12:40:02+08:00".into(),
+        record_id: Some("451022202404011140".into()),
+        verdict_json: verdict.to_string(),
+        status: Status::Invalid,
+        causes: vec![Cause::AcceptanceVsSurface],
+        primary: Some(1),
+        inputs: vec![("photo".into(), "ab".repeat(32))],
+        requested_by: Some("cli:alice".into()),
+        scan_id: None,
+        reader: None,
+    };
+    let s = VerificationSummary::from_row(7, &row);
+    let text = crate::audit_format::canonical::encode(&AuditEvent::Verification(s.clone()).payload()).expect("canonical");
+    assert!(!text.contains("张"), "{text}");
+    assert_eq!(s.findings[0].score.as_deref(), Some("0.8125"));
+    assert_eq!(s.findings[0].item.as_deref(), Some("name"));
+    assert_eq!(s.not_checked, ["fingerprint[1]"]);
+    assert_eq!(s.causes, [1]);
+    assert_eq!(s.verdict_sha256, sha256_hex(row.verdict_json.as_bytes()));
+    assert!(text.contains("cli:alice"));
+}

@@ -3,6 +3,7 @@
 //! card's becomes an `unavailable` reason. Nothing else decides which cause an error belongs to.
 
 use crate::chip::{ReadFailure, ReadFailureKind};
+use crate::compare::photo::PhotoError;
 use crate::lds::{FileId, LdsError};
 use crate::pki::PaFailure;
 use crate::verdict::{Cause, Finding, Sources};
@@ -14,6 +15,22 @@ pub fn chip_file_finding(err: &LdsError) -> Finding {
         None => "chip".to_string(),
     };
     Finding::new(Cause::ChipUnreadable, item, Sources::C, format!("step parse: {err}"))
+}
+
+/// Why the chip's facial image (DG2, which parsed) does not decode: a JPEG through the photo
+/// decoder, a JPEG 2000 through `lds` (after its SIZ check).
+#[derive(Debug, thiserror::Error)]
+pub enum ChipPhotoError {
+    #[error("{0}")]
+    Jpeg(#[from] PhotoError),
+    #[error("{0}")]
+    Jpeg2000(#[from] LdsError),
+}
+
+/// The chip photo parses as a data group but its image does not decode: cause 3 (the chip
+/// content cannot be used).
+pub fn chip_photo_finding(err: &ChipPhotoError) -> Finding {
+    Finding::new(Cause::ChipUnreadable, "chip.dg2", Sources::C, format!("step decode: chip photo does not decode: {err}"))
 }
 
 /// Passive authentication failed: cause 3 (the written information cannot be trusted).

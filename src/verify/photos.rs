@@ -11,6 +11,7 @@ use crate::model::{AcceptanceRecord, SurfaceRecord};
 use crate::rules::photo_quality;
 use crate::verdict::{attribute, Agreement, Cause, Finding, Observation, Sources};
 
+use super::failures::{self, ChipPhotoError};
 use super::Report;
 
 /// The acceptance photo, decoded once for the quality rules and the comparisons.
@@ -96,24 +97,17 @@ pub(super) fn compare(
             let decoded = match chip.face.format {
                 ImageFormat::Jpeg => photo::decode(bytes)
                     .map(|img| PhotoFeatures::from_bytes_decoded(bytes, &img))
-                    .map_err(|e| e.to_string()),
+                    .map_err(ChipPhotoError::from),
                 ImageFormat::Jpeg2000 => chip
                     .face
                     .decode_jpeg2000()
                     .map(|img| PhotoFeatures::from_reference(&img))
-                    .map_err(|e| e.to_string()),
+                    .map_err(ChipPhotoError::from),
             };
             match decoded {
                 Ok(features) => Some(features),
                 Err(e) => {
-                    // The chip photo parses as a data group but its image does not decode: the chip
-                    // content cannot be used (cause 3).
-                    report.findings.push(Finding::new(
-                        Cause::ChipUnreadable,
-                        "chip.dg2",
-                        Sources::C,
-                        format!("step decode: chip photo does not decode: {e}"),
-                    ));
+                    report.findings.push(failures::chip_photo_finding(&e));
                     None
                 }
             }

@@ -18,7 +18,7 @@ pub const CROP_MARGIN_MM: f64 = 2.5;
 const SIZE_TOLERANCE: f64 = 0.08;
 
 /// The crop rectangle in scan pixels: x, y, width, height (may extend past the scan).
-pub(crate) fn crop_rect(dpi: u32) -> (i64, i64, u32, u32) {
+pub fn crop_rect(dpi: u32) -> (i64, i64, u32, u32) {
     let px = |mm: f64| mm * dpi as f64 / 25.4;
     let r = PRINTED_PHOTO_MM;
     let x = px(r.x0 - CROP_MARGIN_MM).round() as i64;

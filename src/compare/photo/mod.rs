@@ -18,7 +18,6 @@
 //! 32 mm frame height; a scan crop is placed by its dpi), so any photo size or aspect compares.
 
 mod align;
-pub mod calibrate;
 mod crop;
 mod features;
 mod grid;
@@ -28,11 +27,9 @@ mod png_rows;
 pub use align::{compare, compare_distance, Alignment, Measures, PhotoScore};
 #[doc(hidden)]
 pub use align::{compare_with, SearchPlan, PLAN};
-pub use calibrate::{
-    calibrate_photos, calibrate_photos_with_samples, CalibrationOptions, KindCalibration,
-    PhotoCalibration, SampleCard, SampleCheck,
-};
 pub use crop::{crop_printed_photo, crop_printed_photo_from_png, CROP_MARGIN_MM};
+#[doc(hidden)]
+pub use crop::crop_rect;
 #[doc(hidden)]
 pub use features::{Params, PARAMS};
 pub use features::{PhotoFeatures, Probe};
@@ -248,21 +245,30 @@ const FALLBACK: Threshold = Threshold {
     borderline_high: 0.10,
 };
 
-fn committed() -> Option<&'static PhotoCalibration> {
-    static CAL: OnceLock<Option<PhotoCalibration>> = OnceLock::new();
-    CAL.get_or_init(|| serde_json::from_str(CALIBRATION_JSON).ok())
-        .as_ref()
+/// What the comparison reads of calibration/photo.json: each kind's threshold. The file's whole
+/// format (statistics, quality bounds, held-out check) is `calibration::photo::PhotoCalibration`,
+/// test tooling this module does not name; its tests check that both read the same thresholds.
+#[derive(Deserialize)]
+struct CommittedThresholds {
+    kinds: Vec<CommittedKind>,
 }
 
-/// The committed calibration (calibration/photo.json), if it parses.
-pub fn committed_calibration() -> Option<&'static PhotoCalibration> {
-    committed()
+#[derive(Deserialize)]
+struct CommittedKind {
+    kind: CompareKind,
+    threshold: Threshold,
+}
+
+fn committed() -> Option<&'static CommittedThresholds> {
+    static CAL: OnceLock<Option<CommittedThresholds>> = OnceLock::new();
+    CAL.get_or_init(|| serde_json::from_str(CALIBRATION_JSON).ok())
+        .as_ref()
 }
 
 /// The calibrated threshold for `kind`.
 pub fn thresholds(kind: CompareKind) -> Threshold {
     committed()
-        .and_then(|c| c.kind(kind))
+        .and_then(|c| c.kinds.iter().find(|k| k.kind == kind))
         .map(|k| k.threshold)
         .unwrap_or(FALLBACK)
 }

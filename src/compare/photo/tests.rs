@@ -9,6 +9,7 @@ use image::{Rgb, RgbImage};
 use proptest::prelude::*;
 
 use super::*;
+use crate::calibration::photo::{calibrate_photos_with_samples, committed_calibration, CalibrationOptions, SampleCard};
 use crate::fixtures::print::{self, Degradation, PrintStyle};
 
 fn root() -> PathBuf {

@@ -23,12 +23,15 @@
 //!   key into the chain). `daemon_stop`: `reason`.
 //! - `audit_export`: `from`, `to`, `format`, `by`. `audit_prune`: `before`, `first_seq`,
 //!   `through_seq`, `entries`, `archive_sha256`, `by`.
+//!
+//! The constructors that need a higher layer's types live with those types, so this module
+//! names neither: `VerificationSummary::from_row` (a stored verification row) is in
+//! `store::audit`, `AuditEvent::daemon_start` (the station key) in `audit::key`.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::model::sha256_hex;
-use crate::store::VerificationRow;
 
 /// The kind of an entry (its `kind` field).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -114,57 +117,6 @@ pub struct VerificationSummary {
     pub verdict_sha256: String,
 }
 
-impl VerificationSummary {
-    /// The summary of a stored verification row (the verdict JSON is read for the findings).
-    pub fn from_row(verification_id: i64, row: &VerificationRow) -> VerificationSummary {
-        let verdict: Value = serde_json::from_str(&row.verdict_json).unwrap_or(Value::Null);
-        let text = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
-        let number_text = |v: &Value, k: &str| match v.get(k) {
-            Some(Value::Number(n)) => Some(n.to_string()),
-            Some(Value::String(s)) => Some(s.clone()),
-            _ => None,
-        };
-        let findings = verdict
-            .get("findings")
-            .and_then(Value::as_array)
-            .map(|list| {
-                list.iter()
-                    .map(|f| FindingSummary {
-                        cause: f.get("cause").and_then(Value::as_u64),
-                        item: text(f, "item"),
-                        sources: text(f, "sources"),
-                        score: number_text(f, "score"),
-                        threshold: number_text(f, "threshold"),
-                        borderline: f.get("borderline").and_then(Value::as_bool).unwrap_or(false),
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        let not_checked = verdict
-            .get("not_checked")
-            .and_then(Value::as_array)
-            .map(|list| list.iter().filter_map(|n| text(n, "item")).collect())
-            .unwrap_or_default();
-        VerificationSummary {
-            verification_id,
-            requested_by: row.requested_by.clone(),
-            reader: row.reader.clone(),
-            record_id: row.record_id.clone(),
-            scan_id: row.scan_id.clone(),
-            started_at: row.started_at.clone(),
-            finished_at: row.finished_at.clone(),
-            status: row.status.to_string(),
-            causes: row.causes.iter().map(|c| u64::from(c.number())).collect(),
-            primary: row.primary.map(u64::from),
-            findings,
-            not_checked,
-            unavailable_reason: text(&verdict, "unavailable_reason"),
-            inputs: row.inputs.iter().map(|(name, sha256)| InputHash { name: name.clone(), sha256: sha256.clone() }).collect(),
-            verdict_sha256: sha256_hex(row.verdict_json.as_bytes()),
-        }
-    }
-}
-
 /// What the log keeps of a record import.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecordImportSummary {
@@ -194,7 +146,7 @@ pub enum AuditEvent {
     /// The daemon started: its version and the station's public key (hex).
     DaemonStart { version: String, station_key: String },
     DaemonStop { reason: String },
-    /// Written by [`super::export`]: times in the audit format, `format` `jsonl` or `csv`.
+    /// Written by [`crate::audit::export`]: times in the audit format, `format` `jsonl` or `csv`.
     AuditExport { from: Option<String>, to: Option<String>, format: String, by: String },
     /// Written by `Store::audit_prune`.
     AuditPrune { before: String, first_seq: u64, through_seq: u64, entries: u64, archive_sha256: String, by: String },
@@ -204,11 +156,6 @@ impl AuditEvent {
     /// A configuration load, from the file's path and bytes.
     pub fn config_load(path: &std::path::Path, bytes: &[u8]) -> AuditEvent {
         AuditEvent::ConfigLoad { path: path.display().to_string(), sha256: sha256_hex(bytes) }
-    }
-
-    /// A daemon start: this build's version and the station key that signs the checkpoints.
-    pub fn daemon_start(key: &super::StationKey) -> AuditEvent {
-        AuditEvent::DaemonStart { version: env!("CARGO_PKG_VERSION").to_string(), station_key: key.public_key_hex() }
     }
 
     pub fn kind(&self) -> EntryKind {
@@ -248,39 +195,6 @@ impl AuditEvent {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn verification_summary_keeps_no_values_or_details() {
-        let verdict = json!({
-            "status": "invalid", "causes": [1], "primary": 1, "advice": "x",
-            "findings": [{"cause": 1, "item": "name", "sources": "A~S", "expected": "张三", "actual": "张山",
-                          "score": 0.8125, "threshold": 0.9, "borderline": true, "detail": "name differs: 张三 / 张山"}],
-            "not_checked": [{"item": "fingerprint[1]", "sources": "A~C", "reason": "no template"}],
-            "observations": []
-        });
-        let row = VerificationRow {
-            started_at: "2024-04-08T12:40:00+08:00".into(),
-            finished_at: "2024-04-08T12:40:02+08:00".into(),
-            record_id: Some("451022202404011140".into()),
-            verdict_json: verdict.to_string(),
-            status: crate::verdict::Status::Invalid,
-            causes: vec![crate::verdict::Cause::AcceptanceVsSurface],
-            primary: Some(1),
-            inputs: vec![("photo".into(), "ab".repeat(32))],
-            requested_by: Some("cli:alice".into()),
-            scan_id: None,
-            reader: None,
-        };
-        let s = VerificationSummary::from_row(7, &row);
-        let text = super::super::canonical::encode(&AuditEvent::Verification(s.clone()).payload()).expect("canonical");
-        assert!(!text.contains("张"), "{text}");
-        assert_eq!(s.findings[0].score.as_deref(), Some("0.8125"));
-        assert_eq!(s.findings[0].item.as_deref(), Some("name"));
-        assert_eq!(s.not_checked, ["fingerprint[1]"]);
-        assert_eq!(s.causes, [1]);
-        assert_eq!(s.verdict_sha256, sha256_hex(row.verdict_json.as_bytes()));
-        assert!(text.contains("cli:alice"));
-    }
 
     #[test]
     fn kinds_round_trip() {

@@ -5,6 +5,10 @@
 //! distances per kind over the most alike pairs (nearest by unaligned distance) plus a seeded
 //! random sample; thresholds in the gap and a grey zone; the quality bounds of the acceptance
 //! photos. Pure computation: the caller reads the faces and writes the JSON.
+//!
+//! The format of calibration/photo.json is [`PhotoCalibration`]; [`committed_calibration`] reads
+//! the committed file whole. `compare::photo` reads only the thresholds from it (so it names
+//! neither this module nor the quality rules), `rules::photo_quality` only the quality bounds.
 
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -13,8 +17,8 @@ use serde::{Deserialize, Serialize};
 
 use image::RgbImage;
 
-use super::{compare, crop_printed_photo, decode, CompareKind, PhotoFeatures, Probe, Threshold};
-use super::decide_with;
+use crate::compare::photo::{self as photo, compare, crop_printed_photo, decode, CompareKind, PhotoFeatures, Probe, Threshold};
+use crate::compare::photo::decide_with;
 use crate::fixtures::print::{self, Degradation, PrintStyle};
 use crate::rules::photo_quality::{self, QualityBounds, QualityCalibration, RawMetrics};
 
@@ -174,6 +178,14 @@ impl PhotoCalibration {
     }
 }
 
+const CALIBRATION_JSON: &str = include_str!("../../calibration/photo.json");
+
+/// The committed calibration (calibration/photo.json), if it parses.
+pub fn committed_calibration() -> Option<&'static PhotoCalibration> {
+    static CAL: std::sync::OnceLock<Option<PhotoCalibration>> = std::sync::OnceLock::new();
+    CAL.get_or_init(|| serde_json::from_str(CALIBRATION_JSON).ok()).as_ref()
+}
+
 /// Per-face material.
 struct Face {
     name: String,
@@ -194,7 +206,7 @@ struct Face {
 
 fn print_window() -> print::Window {
     // The crop region with a little extra for the blur apron.
-    let (x, y, w, h) = super::crop::crop_rect(print::DPI);
+    let (x, y, w, h) = photo::crop_rect(print::DPI);
     let pad = 12i64;
     (
         (x - pad).max(0) as u32,
@@ -354,7 +366,7 @@ pub fn calibrate_photos_with_samples(
         };
         let chip_probe = Probe::from_photo(&chip);
         let mut own: [Vec<f64>; 3] = Default::default();
-        let mut record = |k: usize, s: super::PhotoScore| {
+        let mut record = |k: usize, s: photo::PhotoScore| {
             own[k].push(s.distance);
             gen_ph[k] = gen_ph[k].max(s.measures.phash_bits);
             gen_un[k] = gen_un[k].max(s.measures.unaligned_correlation_distance);
@@ -655,7 +667,7 @@ pub fn check_samples(cal: &PhotoCalibration, samples: &[SampleCard]) -> Vec<Samp
             let t = cal
                 .kind(sc.kind)
                 .map(|k| k.threshold)
-                .unwrap_or_else(|| super::thresholds(sc.kind));
+                .unwrap_or_else(|| photo::thresholds(sc.kind));
             let (same, borderline) = decide_with(&t, sc.distance);
             out.push(SampleCheck {
                 name: s.name.clone(),
