@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 need_apt=()
 command -v cc >/dev/null 2>&1 || need_apt+=(build-essential)
 command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
+command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
 # The pcsc crate links libpcsclite; the integration tests need pcscd and the vpcd driver.
 dpkg -s libpcsclite-dev >/dev/null 2>&1 || need_apt+=(libpcsclite-dev)
 command -v pcscd >/dev/null 2>&1 || need_apt+=(pcscd)
@@ -22,6 +23,10 @@ command -v cargo >/dev/null 2>&1 || { echo "cargo not found: install Rust (https
 # (pinned, into tests/browser/node_modules). Without them those tests fail (IDCHECK_SKIP_BROWSER=1
 # would skip them; this command never sets it).
 bash scripts/browser-deps.sh
+
+# No import circles between modules (top level or siblings): the layering the workspace split
+# will turn into crates.
+python3 scripts/import-cycles.py --strict
 
 # Build the tests, and the benches (run by hand: cargo bench; they must keep compiling), in one
 # profile so every dependency is built once, before starting the private pcscd, so that its

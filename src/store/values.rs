@@ -5,9 +5,59 @@
 
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 
-use super::qc::ItemStatus;
 use crate::qc::Carry;
 use crate::verdict::{Cause, Status};
+
+/// What became of one scanned card: its verdict's status, or `Error` (no verdict: no record for
+/// the scan, no card, a read that could not start).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ItemStatus {
+    Pass,
+    Invalid,
+    Unavailable,
+    #[default]
+    Error,
+}
+
+impl ItemStatus {
+    pub const ALL: [ItemStatus; 4] = [ItemStatus::Pass, ItemStatus::Invalid, ItemStatus::Unavailable, ItemStatus::Error];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ItemStatus::Pass => "pass",
+            ItemStatus::Invalid => "invalid",
+            ItemStatus::Unavailable => "unavailable",
+            ItemStatus::Error => "error",
+        }
+    }
+}
+
+impl From<Status> for ItemStatus {
+    fn from(s: Status) -> ItemStatus {
+        match s {
+            Status::Pass => ItemStatus::Pass,
+            Status::Invalid => ItemStatus::Invalid,
+            Status::Unavailable => ItemStatus::Unavailable,
+        }
+    }
+}
+
+impl std::fmt::Display for ItemStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for ItemStatus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<ItemStatus, String> {
+        ItemStatus::ALL
+            .into_iter()
+            .find(|st| st.as_str() == s)
+            .ok_or_else(|| format!("`{s}` is not pass, invalid, unavailable or error"))
+    }
+}
 
 /// A `Status` column.
 pub(crate) struct StatusSql(pub Status);
