@@ -4,6 +4,8 @@
 //! error naming it, never a silent default).
 
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 
 use crate::qc::Carry;
 use crate::verdict::{Cause, Status};
@@ -89,53 +91,50 @@ impl FromSql for ItemStatusSql {
     }
 }
 
+/// A column that holds a value as JSON, read back strictly: a text that does not parse as `T`
+/// is a column error naming the column and the shape it must have.
+pub(crate) struct JsonSql<T>(pub T);
+
+/// What a JSON column holds, for its read errors.
+pub(crate) trait JsonColumn: Serialize + DeserializeOwned + Clone {
+    const NAME: &'static str;
+    const SHAPE: &'static str;
+}
+
+impl JsonColumn for Vec<Cause> {
+    const NAME: &'static str = "causes";
+    const SHAPE: &'static str = "a JSON array of 1..4";
+}
+
+impl JsonColumn for Vec<Carry> {
+    const NAME: &'static str = "carries";
+    const SHAPE: &'static str = "a JSON array of {record_id, by, score}";
+}
+
 /// A cause-set column: a JSON array of cause numbers.
-pub(crate) struct CausesSql(pub Vec<Cause>);
-
-impl CausesSql {
-    pub(crate) fn of(causes: &[Cause]) -> CausesSql {
-        CausesSql(causes.to_vec())
-    }
-}
-
-impl ToSql for CausesSql {
-    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-        let text = serde_json::to_string(&self.0).map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?;
-        Ok(ToSqlOutput::from(text))
-    }
-}
-
-impl FromSql for CausesSql {
-    fn column_result(v: ValueRef<'_>) -> FromSqlResult<Self> {
-        let text = v.as_str()?;
-        serde_json::from_str::<Vec<Cause>>(text)
-            .map(CausesSql)
-            .map_err(|e| FromSqlError::Other(format!("causes `{text}` is not a JSON array of 1..4: {e}").into()))
-    }
-}
-
+pub(crate) type CausesSql = JsonSql<Vec<Cause>>;
 /// A batch item's `carries` column: a JSON array of `{record_id, by, score}`.
-pub(crate) struct CarriesSql(pub Vec<Carry>);
+pub(crate) type CarriesSql = JsonSql<Vec<Carry>>;
 
-impl CarriesSql {
-    pub(crate) fn of(carries: &[Carry]) -> CarriesSql {
-        CarriesSql(carries.to_vec())
+impl<T: JsonColumn> JsonSql<T> {
+    pub(crate) fn of(value: &T) -> JsonSql<T> {
+        JsonSql(value.clone())
     }
 }
 
-impl ToSql for CarriesSql {
+impl<T: JsonColumn> ToSql for JsonSql<T> {
     fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
         let text = serde_json::to_string(&self.0).map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?;
         Ok(ToSqlOutput::from(text))
     }
 }
 
-impl FromSql for CarriesSql {
+impl<T: JsonColumn> FromSql for JsonSql<T> {
     fn column_result(v: ValueRef<'_>) -> FromSqlResult<Self> {
         let text = v.as_str()?;
-        serde_json::from_str::<Vec<Carry>>(text)
-            .map(CarriesSql)
-            .map_err(|e| FromSqlError::Other(format!("carries `{text}` is not a JSON array of {{record_id, by, score}}: {e}").into()))
+        serde_json::from_str::<T>(text)
+            .map(JsonSql)
+            .map_err(|e| FromSqlError::Other(format!("{} `{text}` is not {}: {e}", T::NAME, T::SHAPE).into()))
     }
 }
 
