@@ -10,8 +10,9 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use idcheck::audit::{self, AuditEvent, ExportFormat, ExportOptions, StationKey, VerifyOptions};
-use idcheck::model::sha256_hex;
-use idcheck::store::{Store, VerificationRow};
+use idcheck_core::model::sha256_hex;
+use idcheck_store::{Store, VerificationRow};
+use idcheck::audit::SignedChain;
 
 fn row() -> VerificationRow {
     VerificationRow {
@@ -21,8 +22,8 @@ fn row() -> VerificationRow {
         scan_id: Some("QC-20240408-9308".into()),
         reader: Some("ACS ACR1252 0".into()),
         verdict_json: r#"{"status":"invalid","causes":[1],"primary":1,"findings":[{"cause":1,"item":"photo","sources":"A~S","score":0.41,"threshold":0.62,"borderline":false,"detail":"d"}],"advice":"a","not_checked":[],"observations":[]}"#.into(),
-        status: idcheck::verdict::Status::Invalid,
-        causes: vec![idcheck::verdict::Cause::AcceptanceVsSurface],
+        status: idcheck_core::verdict::Status::Invalid,
+        causes: vec![idcheck_core::verdict::Cause::AcceptanceVsSurface],
         primary: Some(1),
         inputs: (0..14).map(|i| (format!("input{i}"), sha256_hex(&[i]))).collect(),
         requested_by: Some("cli:bench".into()),
@@ -74,7 +75,7 @@ fn main() {
     let big_dir = if std::path::Path::new("/dev/shm").is_dir() { PathBuf::from("/dev/shm") } else { disk_dir.clone() };
     let big = tempfile::tempdir_in(&big_dir).expect("temp dir");
     let store = Store::open(&big.path().join("verify.db")).expect("open");
-    store.audit_append(&AuditEvent::daemon_start(&key)).expect("start");
+    store.audit_append(&idcheck::audit::key::daemon_start_event(&key)).expect("start");
     let total = 20_000;
     for i in 1..total {
         if i % 2 == 0 {

@@ -17,8 +17,8 @@ mod pcsc_common;
 use std::time::{Duration, Instant};
 
 use daemon_common::*;
-use idcheck::emulator::Faults;
-use idcheck::lds::ChipImage;
+use idcheck_testkit::emulator::Faults;
+use idcheck_core::lds::ChipImage;
 use serde_json::json;
 
 const PER_READER: usize = 60;

@@ -8,8 +8,8 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use idcheck::biometrics::{Minutia, MinutiaeRecord};
-use idcheck::compare::fingerprint::{match_score, search, FingerCase, Template};
+use idcheck_core::biometrics::{Minutia, MinutiaeRecord};
+use idcheck_core::compare::fingerprint::{match_score, search, FingerCase, Template};
 use rand::{Rng, SeedableRng};
 
 const DBS: [&str; 4] = ["DB1_B", "DB2_B", "DB3_B", "DB4_B"];

@@ -17,11 +17,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use idcheck::compare::photo::{
+use idcheck_core::compare::photo::{
     compare, crop_printed_photo, crop_printed_photo_from_png, decode, CompareKind, PhotoFeatures,
     Probe,
 };
-use idcheck::fixtures::print::{self, Degradation};
+use idcheck_testkit::fixtures::print::{self, Degradation};
 use rand::SeedableRng;
 
 struct Inputs {

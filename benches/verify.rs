@@ -10,15 +10,15 @@
 use std::path::PathBuf;
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
-use idcheck::compare::text;
-use idcheck::lds::ChipImage;
-use idcheck::pki::TrustStore;
-use idcheck::records;
-use idcheck::verify::{Request, Verifier};
+use idcheck_core::compare::text;
+use idcheck_core::lds::ChipImage;
+use idcheck_core::pki::TrustStore;
+use idcheck_core::records;
+use idcheck_verify::{Request, Verifier};
 
 struct Card {
-    record: idcheck::model::AcceptanceRecord,
-    surface: idcheck::model::SurfaceRecord,
+    record: idcheck_core::model::AcceptanceRecord,
+    surface: idcheck_core::model::SurfaceRecord,
     chip: ChipImage,
     verifier: Verifier,
 }
@@ -66,12 +66,12 @@ fn bench(c: &mut Criterion) {
     let Card { record, surface, chip, verifier } = card();
 
     c.bench_function("text/compare_all_items", |b| {
-        let ethnic = |n: &str| idcheck::rules::ethnicity::code_for_short_name(n).map(str::to_string);
+        let ethnic = |n: &str| idcheck_core::rules::ethnicity::code_for_short_name(n).map(str::to_string);
         b.iter(|| {
             let a = text::from_acceptance(black_box(&record));
             let s = text::from_surface(black_box(&surface), ethnic);
             let mut d = 0;
-            for item in idcheck::model::TextItem::ALL {
+            for item in idcheck_core::model::TextItem::ALL {
                 d += text::edit_distance(a.get(item).unwrap_or_default(), s.get(item).unwrap_or_default());
             }
             d

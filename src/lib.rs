@@ -1,31 +1,16 @@
-//! idcheck: decides whether a finished resident identity card may be handed over.
+//! idcheck, the station: decides whether a finished resident identity card may be handed over.
+//! This crate owns what runs at a station around the verification pipeline: the daemon (reader
+//! monitor, jobs, local API), the QC web page and batch reports, the auditors' log operations,
+//! and (in the binary) the command line. It wires the layers below together and decides
+//! nothing itself: verdicts come from `idcheck-verify`, SQL lives in `idcheck-store`, PC/SC in
+//! `idcheck-pcsc`.
 //!
 //! Data flows one way: inputs (records, chip image) -> parsed chip data -> comparisons ->
-//! findings -> verdict -> store / CLI. See ARCHITECTURE.md for the code map and its invariants.
+//! findings -> verdict -> store / CLI. See ARCHITECTURE.md for the crate graph, the code map
+//! and its invariants. This crate never links `idcheck-testkit` (only its tests do).
 #![forbid(unsafe_code)]
 #![warn(clippy::unwrap_used)]
 
 pub mod audit;
-pub mod audit_format;
-pub mod biometrics;
-pub mod calibration;
-pub mod chip;
-pub mod compare;
-pub mod emulator;
 pub mod daemon;
-pub mod fixtures;
-pub mod lds;
-pub mod live;
-pub mod model;
-pub mod pcsc_transport;
-pub mod personalize;
-pub mod pki;
-pub mod qc;
-pub mod records;
-pub mod rules;
-pub mod spreadsheet;
-pub mod store;
-pub mod tlv;
-pub mod verdict;
-pub mod verify;
 pub mod web;

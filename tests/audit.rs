@@ -14,10 +14,11 @@ use idcheck::audit::entry::{checkpoint_message, Purpose};
 use idcheck::audit::{
     self, AuditEntry, AuditEvent, ExportFormat, ExportOptions, ProblemKind, StationKey, VerifyOptions, VerifyReport,
 };
-use idcheck::model::{sha256_hex, AcceptanceRecord};
-use idcheck::store::{Store, VerificationRow};
+use idcheck_core::model::{sha256_hex, AcceptanceRecord};
+use idcheck_store::{Store, VerificationRow};
 use rusqlite::params;
 use serde_json::{json, Value};
+use idcheck::audit::SignedChain;
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_idcheck"))
@@ -28,7 +29,7 @@ fn sample_dir() -> PathBuf {
 }
 
 fn sample() -> AcceptanceRecord {
-    idcheck::records::acceptance::load_dir(&sample_dir()).expect("sample record loads")
+    idcheck_core::records::acceptance::load_dir(&sample_dir()).expect("sample record loads")
 }
 
 fn vrow(status: &str) -> VerificationRow {
@@ -48,7 +49,7 @@ fn vrow(status: &str) -> VerificationRow {
         reader: Some("ACS ACR1252 0".into()),
         verdict_json: verdict.to_string(),
         status: status.parse().expect("status"),
-        causes: if invalid { vec![idcheck::verdict::Cause::AcceptanceVsSurface] } else { Vec::new() },
+        causes: if invalid { vec![idcheck_core::verdict::Cause::AcceptanceVsSurface] } else { Vec::new() },
         primary: invalid.then_some(1),
         inputs: vec![("record".into(), sha256_hex(b"r")), ("photo".into(), sha256_hex(b"p"))],
         requested_by: Some("test:auditor".into()),
@@ -97,7 +98,7 @@ fn build_log() -> Log {
     let key_path = tmp.path().join("station-key.pk8");
     let key = StationKey::load_or_create(&key_path).expect("key");
     let store = Store::open(&db).expect("open");
-    store.audit_append(&AuditEvent::daemon_start(&key)).expect("start");
+    store.audit_append(&idcheck::audit::key::daemon_start_event(&key)).expect("start");
     store.audit_append(&AuditEvent::config_load(Path::new("/etc/idcheck/idcheck.toml"), b"[store]\n")).expect("config");
     store.import_record(&sample(), "test").expect("import");
     store.save_verification(&vrow("pass")).expect("save");
@@ -223,7 +224,7 @@ fn a_verdict_cannot_be_stored_without_its_entry() {
     assert!(store.save_verification(&vrow("pass")).is_err());
     assert!(store.import_record(&sample(), "test").is_err());
     assert_eq!(store.list_verifications(&Default::default()).expect("list").len(), before, "no verdict without its entry");
-    assert!(store.audit_append(&AuditEvent::Verification(audit::VerificationSummary::from_row(1, &vrow("pass")))).is_err());
+    assert!(store.audit_append(&AuditEvent::Verification(idcheck_store::verification_summary(1, &vrow("pass")))).is_err());
 }
 
 #[test]

@@ -204,14 +204,14 @@ fn photo_compare_reads_the_chip_face_from_dg2() {
     // naming the file
     let tmp = tempfile::tempdir().expect("tempdir");
     let j2k = std::fs::read(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/lds/face-24x32.jp2")).expect("jp2");
-    let face = idcheck::lds::FaceImage {
-        format: idcheck::lds::ImageFormat::Jpeg2000,
+    let face = idcheck_core::lds::FaceImage {
+        format: idcheck_core::lds::ImageFormat::Jpeg2000,
         width: 24,
         height: 32,
-        data: idcheck::model::Biometric(j2k),
+        data: idcheck_core::model::Biometric(j2k),
     };
     let dg2 = tmp.path().join("dg2.bin");
-    std::fs::write(&dg2, idcheck::lds::encode_dg2(&face)).expect("write dg2");
+    std::fs::write(&dg2, idcheck_core::lds::encode_dg2(&face)).expect("write dg2");
     let (code, v, err) = run(&dg2, &dg2);
     assert_eq!(code, Some(0), "{v} {err}");
     assert!(v["distance"].as_f64().is_some_and(|d| d < 1e-6), "the same image: {v}");

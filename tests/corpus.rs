@@ -6,12 +6,12 @@
 
 use std::path::{Path, PathBuf};
 
-use idcheck::fixtures::{self, CaseLabel};
-use idcheck::lds::ChipImage;
-use idcheck::pki::TrustStore;
-use idcheck::records;
-use idcheck::verdict::Verdict;
-use idcheck::verify::{Request, Verifier};
+use idcheck_testkit::fixtures::{self, CaseLabel};
+use idcheck_core::lds::ChipImage;
+use idcheck_core::pki::TrustStore;
+use idcheck_core::records;
+use idcheck_core::verdict::Verdict;
+use idcheck_verify::{Request, Verifier};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -64,9 +64,9 @@ fn the_independent_sample_card_passes() {
     let chip = ChipImage::load_dir(&s.join("chip")).expect("chip");
     let verifier = Verifier::new(TrustStore::load_dir(&root().join("fixtures/samples/trust")).expect("trust"));
     let qc = verifier.verify(Request { record: &record, surface: Some(&surface), chip: &chip });
-    assert_eq!(qc.verdict.status, idcheck::verdict::Status::Pass, "{:#?}", qc.verdict.findings);
+    assert_eq!(qc.verdict.status, idcheck_core::verdict::Status::Pass, "{:#?}", qc.verdict.findings);
     let kiosk = verifier.verify(Request { record: &record, surface: None, chip: &chip });
-    assert_eq!(kiosk.verdict.status, idcheck::verdict::Status::Pass, "{:#?}", kiosk.verdict.findings);
+    assert_eq!(kiosk.verdict.status, idcheck_core::verdict::Status::Pass, "{:#?}", kiosk.verdict.findings);
     // Every input is hashed; no input is stored raw.
     assert!(qc.inputs.iter().any(|(n, _)| n == "photo"));
     assert!(qc.inputs.iter().any(|(n, _)| n == "chip.dg3"));
@@ -78,7 +78,7 @@ fn the_sample_card_against_another_trust_store_is_cause_3() {
     let s = root().join("fixtures/samples/pass-case");
     let record = records::acceptance::load_dir(&s.join("acceptance/451022202404011140")).expect("record");
     let chip = ChipImage::load_dir(&s.join("chip")).expect("chip");
-    let other = idcheck::pki::testpki::TestPki::generate(1, "CN");
+    let other = idcheck_testkit::testpki::TestPki::generate(1, "CN");
     let verifier = Verifier::new(other.trust_store());
     let v = verifier.verify(Request { record: &record, surface: None, chip: &chip }).verdict;
     assert_eq!(v.causes.iter().map(|c| c.number()).collect::<Vec<_>>(), vec![3]);
@@ -110,7 +110,7 @@ fn the_committed_sample_cases_keep_their_labels() {
 fn unauthenticated_chip_content_is_compared_and_marked() {
     use fixtures::corpus::{generate_with, Pool};
     use fixtures::Defect;
-    use idcheck::verdict::Cause;
+    use idcheck_core::verdict::Cause;
     let tmp = tempfile::tempdir().expect("tempdir");
     let pool = Pool::load(&root().join("fixtures/faces")).expect("pool");
     let defects = [
@@ -151,7 +151,7 @@ fn unauthenticated_chip_content_is_compared_and_marked() {
     }
     // The address case also disagrees inside the chip (DG13 against DG11).
     let v = verify_case(tmp.path(), by_name("c23-dg-hash-address"), &verifier);
-    assert!(v.findings.iter().any(|f| f.sources == idcheck::verdict::Sources::C && f.item == "address" && f.chip_unauthenticated), "{}", summary(&v));
+    assert!(v.findings.iter().any(|f| f.sources == idcheck_core::verdict::Sources::C && f.item == "address" && f.chip_unauthenticated), "{}", summary(&v));
 
     for case in ["c3-dg-hash", "c3-sod-signature", "c3-untrusted-signer"] {
         let v = verify_case(tmp.path(), by_name(case), &verifier);
@@ -166,9 +166,9 @@ fn unauthenticated_chip_content_is_compared_and_marked() {
     let dir = tmp.path().join("cases").join(&l.name);
     let record = records::acceptance::load_dir(&dir.join(&l.acceptance)).expect("record");
     let chip = ChipImage::load_dir(&dir.join(&l.chip)).expect("chip");
-    let dg13 = chip.get(idcheck::lds::FileId::Dg13).expect("dg13");
+    let dg13 = chip.get(idcheck_core::lds::FileId::Dg13).expect("dg13");
     assert!(dg13.windows(4).any(|w| w == [0x40, 0xD8, 0x00, 0xDC]), "U+20000 as D840 DC00 in DG13");
-    let text = idcheck::lds::parse_dg13(dg13).expect("DG13 with a well-formed pair parses");
+    let text = idcheck_core::lds::parse_dg13(dg13).expect("DG13 with a well-formed pair parses");
     assert_eq!(text.name, &*record.name);
     let v = verify_case(tmp.path(), l, &verifier);
     assert_eq!(v.causes, vec![Cause::AcceptanceIncorrect], "{}", summary(&v));

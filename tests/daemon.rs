@@ -16,8 +16,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use daemon_common::*;
-use idcheck::emulator::Faults;
-use idcheck::lds::ChipImage;
+use idcheck_testkit::emulator::Faults;
+use idcheck_core::lds::ChipImage;
 use pcsc_common::*;
 use serde_json::{json, Value};
 
@@ -341,7 +341,7 @@ fn sigterm_during_a_read_aborts_it_without_a_verdict() {
     }
     eprintln!("SIGTERM to exit: {:?}", t.elapsed());
     // nothing stored as a verdict
-    let store = idcheck::store::Store::open(&d.db).expect("store");
+    let store = idcheck_store::Store::open(&d.db).expect("store");
     let list = store.list_verifications(&Default::default()).expect("list");
     assert!(list.is_empty(), "an aborted read must not be a verdict: {list:?}");
     assert!(d.log_text().contains("aborted"), "{}", d.log_text());
@@ -397,7 +397,7 @@ fn sigkill_during_a_batch_loses_no_announced_verdict() {
 
     // restart: the store opens, is intact, and holds every announced verdict
     d.spawn();
-    let store = idcheck::store::Store::open(&d.db).expect("store reopens");
+    let store = idcheck_store::Store::open(&d.db).expect("store reopens");
     for (id, status) in &announced {
         let v = store.get_verification(*id).expect("get").unwrap_or_else(|| panic!("announced verdict {id} lost"));
         assert_eq!(v.row.status.as_str(), status);

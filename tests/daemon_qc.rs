@@ -13,11 +13,11 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use daemon_common::*;
-use idcheck::emulator::Faults;
-use idcheck::fixtures::Defect;
-use idcheck::lds::ChipImage;
-use idcheck::personalize::ChipContent;
-use idcheck::pki::testpki::TestPki;
+use idcheck_testkit::emulator::Faults;
+use idcheck_testkit::fixtures::Defect;
+use idcheck_core::lds::ChipImage;
+use idcheck_testkit::personalize::ChipContent;
+use idcheck_testkit::testpki::TestPki;
 use pcsc_common::*;
 use serde_json::json;
 
@@ -41,8 +41,8 @@ fn a_qc_batch_pairs_scans_verifies_cards_and_names_whose_data_a_wrong_card_carri
     std::thread::sleep(Duration::from_millis(500));
 
     // A's card made with B's photo and fingerprints on the chip (A's text, A's MRZ: it opens)
-    let rec_a = idcheck::records::acceptance::load_dir(&a.acceptance()).expect("record a");
-    let rec_b = idcheck::records::acceptance::load_dir(&b.acceptance()).expect("record b");
+    let rec_a = idcheck_core::records::acceptance::load_dir(&a.acceptance()).expect("record a");
+    let rec_b = idcheck_core::records::acceptance::load_dir(&b.acceptance()).expect("record b");
     let mut mixed = rec_a.clone();
     mixed.photo = rec_b.photo.clone();
     mixed.fingerprints = rec_b.fingerprints.clone();

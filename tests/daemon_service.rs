@@ -11,8 +11,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use daemon_common::*;
-use idcheck::emulator::Faults;
-use idcheck::lds::ChipImage;
+use idcheck_testkit::emulator::Faults;
+use idcheck_core::lds::ChipImage;
 use pcsc_common::*;
 use serde_json::json;
 

@@ -14,16 +14,16 @@ use std::io::Write;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use idcheck::chip::{BacKey, ChipReader, ReadFailure, ReadFailureKind, ReadOptions, ReadOutcome, ReadStep, TransportError};
-use idcheck::emulator::{CardConfig, Faults, WrongAnswerKind, WrongAnswers};
-use idcheck::lds::{self, ChipImage, FileId};
-use idcheck::model::{AcceptanceRecord, Biometric, SurfaceRecord};
-use idcheck::pcsc_transport::{ConnectOptions, PcscCard};
-use idcheck::pki::testpki::TestPki;
-use idcheck::pki::trust::TrustStore;
-use idcheck::records;
-use idcheck::verdict::{Cause, Status};
-use idcheck::verify::{Request, Verification, Verifier};
+use idcheck_chip::{BacKey, ChipReader, ReadFailure, ReadFailureKind, ReadOptions, ReadOutcome, ReadStep, TransportError};
+use idcheck_testkit::emulator::{CardConfig, Faults, WrongAnswerKind, WrongAnswers};
+use idcheck_core::lds::{self, ChipImage, FileId};
+use idcheck_core::model::{AcceptanceRecord, Biometric, SurfaceRecord};
+use idcheck_pcsc::{ConnectOptions, PcscCard};
+use idcheck_testkit::testpki::TestPki;
+use idcheck_core::pki::trust::TrustStore;
+use idcheck_core::records;
+use idcheck_core::verdict::{Cause, Status};
+use idcheck_verify::{Request, Verification, Verifier};
 use pcsc_common::*;
 
 /// Prints past the test harness's capture (figures must be visible in the test log).
@@ -385,6 +385,6 @@ fn card_with_dg2_of(len: usize) -> ChipImage {
     data.clear();
     image.insert(FileId::Dg2, lds::encode_dg2_with(&face, &info));
     let pki = TestPki::generate(7, "XC");
-    idcheck::personalize::sign(&mut image, &pki, time::macros::datetime!(2024-04-01 12:00 UTC));
+    idcheck_testkit::personalize::sign(&mut image, &pki, time::macros::datetime!(2024-04-01 12:00 UTC));
     image
 }

@@ -11,10 +11,10 @@ use std::process::Command;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use idcheck::chip::{ReadFailure, ReadFailureKind, ReadStep, TransportError};
-use idcheck::emulator::Faults;
-use idcheck::pcsc_transport::{list_readers, Monitor, MonitorOptions, PcscCard, PcscError, ReaderEvent};
-use idcheck::verify::failures::{read_failure, ReadFailureClass};
+use idcheck_chip::{ReadFailure, ReadFailureKind, ReadStep, TransportError};
+use idcheck_testkit::emulator::Faults;
+use idcheck_pcsc::{list_readers, Monitor, MonitorOptions, PcscCard, PcscError, ReaderEvent};
+use idcheck_verify::failures::{read_failure, ReadFailureClass};
 use pcsc_common::*;
 
 fn ctl(path: &std::path::Path, what: &str) {

@@ -9,9 +9,9 @@ mod pcsc_common;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use idcheck::chip::transport::{Transport, TransportError};
-use idcheck::emulator::Faults;
-use idcheck::pcsc_transport::{
+use idcheck_chip::transport::{Transport, TransportError};
+use idcheck_testkit::emulator::Faults;
+use idcheck_pcsc::{
     list_readers, live_workers, ConnectOptions, Monitor, MonitorOptions, PcscCard, PcscError, ReaderEvent,
 };
 use pcsc_common::*;

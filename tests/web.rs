@@ -24,8 +24,8 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use daemon_common::*;
-use idcheck::emulator::Faults;
-use idcheck::lds::ChipImage;
+use idcheck_testkit::emulator::Faults;
+use idcheck_core::lds::ChipImage;
 use pcsc_common::*;
 use serde_json::{json, Value};
 
@@ -421,7 +421,7 @@ fn without_a_login_the_page_loads_nothing_from_the_api() {
 
 #[test]
 fn the_batch_page_counts_the_causes_and_n_opens_the_invalid_card() {
-    use idcheck::fixtures::Defect;
+    use idcheck_testkit::fixtures::Defect;
     let test = "the_batch_page_counts_the_causes_and_n_opens_the_invalid_card";
     if !browser_ready(test) {
         return;

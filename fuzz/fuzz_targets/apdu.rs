@@ -1,4 +1,4 @@
-//! Fuzzes the APDU layer of `idcheck::chip` and the emulator: command parsing (host type and
+//! Fuzzes the APDU layer of `idcheck_chip` and the emulator: command parsing (host type and
 //! the card's `capdu::parse`, which must agree), response splitting, the odd-INS DO'53'
 //! unwrap, secure messaging unprotect on the host side (hostile chip responses: the main threat)
 //! and on the card side, and the BAC answers. Raw modes feed the bytes as they are (the MAC
@@ -8,12 +8,12 @@
 //! response on one side and require the other side to recover it exactly.
 #![no_main]
 
-use idcheck::chip::apdu::unwrap_odd_read;
-use idcheck::chip::bac::{self, BacKey};
-use idcheck::chip::sm::{encrypt_3des, retail_mac, SecureChannel, SmKeys};
-use idcheck::chip::{Command, Response, StatusWord};
-use idcheck::emulator::capdu;
-use idcheck::tlv;
+use idcheck_chip::apdu::unwrap_odd_read;
+use idcheck_chip::bac::{self, BacKey};
+use idcheck_chip::sm::{encrypt_3des, retail_mac, SecureChannel, SmKeys};
+use idcheck_chip::{Command, Response, StatusWord};
+use idcheck_testkit::emulator::capdu;
+use idcheck_core::tlv;
 use libfuzzer_sys::fuzz_target;
 
 const SEED: [u8; 16] = *b"idcheck-fuzz-key";
@@ -41,7 +41,7 @@ fn mac_do(parts: &[&[u8]]) -> Vec<u8> {
 }
 
 fn pad(data: &[u8]) -> Vec<u8> {
-    idcheck::chip::sm::pad(data)
+    idcheck_chip::sm::pad(data)
 }
 
 fn sw_of(b: &[u8]) -> u16 {

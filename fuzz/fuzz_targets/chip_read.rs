@@ -9,11 +9,11 @@
 //! the APDU budget, and a read with no hostile answer succeeds with the sample's files.
 #![no_main]
 
-use idcheck::chip::bac::{self, BacKey};
-use idcheck::chip::sm::decrypt_3des;
-use idcheck::chip::{ChipReader, FixedRandomness, ReadOptions, Response, SecureChannel, StatusWord, Transport, TransportError};
-use idcheck::emulator::{capdu, CardConfig, Faults, VirtualCard};
-use idcheck::lds;
+use idcheck_chip::bac::{self, BacKey};
+use idcheck_chip::sm::decrypt_3des;
+use idcheck_chip::{ChipReader, FixedRandomness, ReadOptions, Response, SecureChannel, StatusWord, Transport, TransportError};
+use idcheck_testkit::emulator::{capdu, CardConfig, Faults, VirtualCard};
+use idcheck_core::lds;
 use libfuzzer_sys::fuzz_target;
 
 #[path = "common/sample.rs"]

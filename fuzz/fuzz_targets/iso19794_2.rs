@@ -7,9 +7,9 @@
 //! the fuzzer gets past that check without having to learn it.
 #![no_main]
 
-use idcheck::biometrics::iso19794_2::from_compact;
-use idcheck::biometrics::MinutiaeRecord;
-use idcheck::compare::fingerprint::{compare, match_score, FingerCase, Template};
+use idcheck_core::biometrics::iso19794_2::from_compact;
+use idcheck_core::biometrics::MinutiaeRecord;
+use idcheck_core::compare::fingerprint::{compare, match_score, FingerCase, Template};
 use libfuzzer_sys::fuzz_target;
 
 fn check_score(s: f64) {

@@ -9,8 +9,8 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Once;
 
-use idcheck::lds::{FaceImage, ImageFormat};
-use idcheck::model::Biometric;
+use idcheck_core::lds::{FaceImage, ImageFormat};
+use idcheck_core::model::Biometric;
 use libfuzzer_sys::fuzz_target;
 
 static HOOK: Once = Once::new();

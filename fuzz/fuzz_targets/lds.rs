@@ -1,11 +1,11 @@
-//! Fuzzes the chip image parsers of `idcheck::lds`. The first byte picks the parser (EF.COM,
+//! Fuzzes the chip image parsers of `idcheck_core::lds`. The first byte picks the parser (EF.COM,
 //! DG1, DG2, DG3, DG11, DG12, DG13, or one DG3 slot); the rest is the file. A parse that
 //! succeeds must re-encode to a parse-equal value (the writers round-trip exactly), and Debug
 //! of every result must not panic. The slot mode pads or cuts the input to 512 bytes and writes
 //! the right CRC-8, so the fuzzer gets past the checksum into the slot's fields.
 #![no_main]
 
-use idcheck::lds::{
+use idcheck_core::lds::{
     self, crc8, encode_dg1, encode_dg11, encode_dg12, encode_dg13, encode_dg2_with, encode_dg3, parse_com, parse_dg1,
     parse_dg11, parse_dg12, parse_dg13, parse_dg2_full, parse_dg3, FileId, FingerSlot,
 };

@@ -1,4 +1,4 @@
-//! Fuzzes photo decoding in `idcheck::compare::photo`: `decode` (JPEG through zune-jpeg or the
+//! Fuzzes photo decoding in `idcheck_core::compare::photo`: `decode` (JPEG through zune-jpeg or the
 //! image crate, PNG), `PhotoFeatures::from_bytes` (with the reduced-size JPEG decoder of
 //! `jpeg_quarter`) and the printed-photo path from a PNG scan, `Probe::from_printed_png` (the
 //! hand-written PNG row reader of `png_rows`, then the png crate). Bit 0 of the first byte:
@@ -8,7 +8,7 @@
 //! slow and takes no bytes.)
 #![no_main]
 
-use idcheck::compare::photo::{self, PhotoFeatures, Probe, MAX_SIDE, MIN_SIDE};
+use idcheck_core::compare::photo::{self, PhotoFeatures, Probe, MAX_SIDE, MIN_SIDE};
 use libfuzzer_sys::fuzz_target;
 
 const PNG_SIG: &[u8] = b"\x89PNG\r\n\x1a\n";

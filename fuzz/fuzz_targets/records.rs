@@ -1,4 +1,4 @@
-//! Fuzzes the strict record parsers of `idcheck::records`: the acceptance record as a JSON
+//! Fuzzes the strict record parsers of `idcheck_core::records`: the acceptance record as a JSON
 //! Lines file (`acceptance::load_jsonl`, one record per line) and as a record directory
 //! (`acceptance::load_dir`), and the surface record (`surface::load_dir`), plus the date,
 //! timestamp and relative-path checks they use. The public entry points read files, so each
@@ -10,7 +10,7 @@
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use idcheck::records::{acceptance, check_relative_path, parse_date, parse_timestamp, surface};
+use idcheck_core::records::{acceptance, check_relative_path, parse_date, parse_timestamp, surface};
 use libfuzzer_sys::fuzz_target;
 
 fn dir() -> &'static PathBuf {

@@ -1,4 +1,4 @@
-//! Fuzzes EF.SOD and X.509 parsing in `idcheck::pki`: `Sod::parse` followed by the whole
+//! Fuzzes EF.SOD and X.509 parsing in `idcheck_core::pki`: `Sod::parse` followed by the whole
 //! passive authentication against the sample card's data groups and trust anchor (so a mutated
 //! SOD that still parses reaches hash comparison, signer lookup and signature verification with
 //! hostile keys), `Certificate::parse` with its accessors and a self-signature check, and the
@@ -7,8 +7,8 @@
 
 use std::sync::OnceLock;
 
-use idcheck::pki::trust::read_certificates;
-use idcheck::pki::{passive_authentication, Certificate, Sod, TrustStore};
+use idcheck_core::pki::trust::read_certificates;
+use idcheck_core::pki::{passive_authentication, Certificate, Sod, TrustStore};
 use libfuzzer_sys::fuzz_target;
 
 const CSCA_PEM: &[u8] = include_bytes!("../../fixtures/samples/trust/csca.pem");

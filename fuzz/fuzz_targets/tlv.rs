@@ -1,10 +1,10 @@
-//! Fuzzes `idcheck::tlv`: `parse_single` with a tag chosen by the first byte, and the general
+//! Fuzzes `idcheck_core::tlv`: `parse_single` with a tag chosen by the first byte, and the general
 //! reader walking every element recursively (children, find, require, raw, collect_all). Oracle
 //! beyond "no panic": every decoded value lies inside the input at its stated offset, and
 //! re-encoding an element decodes to the same tag and value.
 #![no_main]
 
-use idcheck::tlv::{self, Reader, Tag};
+use idcheck_core::tlv::{self, Reader, Tag};
 use libfuzzer_sys::fuzz_target;
 
 const TAGS: [Tag; 10] = [0x30, 0x77, 0x60, 0x61, 0x75, 0x63, 0x6B, 0x6C, 0x6D, 0x5F1F];

@@ -29,11 +29,12 @@ use std::ops::ControlFlow;
 use serde_json::{json, Map, Value};
 
 use super::canonical;
-use crate::spreadsheet::{self, LineEnd};
+use idcheck_core::spreadsheet::{self, LineEnd};
 use super::entry::{self, AuditEntry, Checkpoint, Purpose, GENESIS};
 use super::key::StationKey;
 use super::{AuditError, AuditEvent};
-use crate::store::{AuditSnapshot, CheckpointRow, Store, StoreError};
+use idcheck_store::{AuditSnapshot, CheckpointRow, Store, StoreError};
+use super::ops::SignedChain;
 
 pub const FORMAT_NAME: &str = "idcheck-audit-export";
 pub const FORMAT_VERSION: u64 = 1;
@@ -751,9 +752,9 @@ mod tests {
         assert_eq!(got[1].0, 4, "the row after a two-line cell is line 4");
         assert_eq!(got[1].1.as_ref().err().map(String::as_str), Some("record type `bogus` is unknown"));
         let cells = ["entry", "1", "t", "k", "'=1", "-h", "{}", "", "", ""];
-        let row = crate::spreadsheet::row(&cells, LineEnd::Lf).expect("row");
-        let rec = crate::spreadsheet::reader(row.as_slice()).records().next().expect("row").expect("parses");
-        let back: Vec<&str> = rec.iter().map(crate::spreadsheet::unguard).collect();
+        let row = idcheck_core::spreadsheet::row(&cells, LineEnd::Lf).expect("row");
+        let rec = idcheck_core::spreadsheet::reader(row.as_slice()).records().next().expect("row").expect("parses");
+        let back: Vec<&str> = rec.iter().map(idcheck_core::spreadsheet::unguard).collect();
         assert_eq!(back, cells);
     }
 

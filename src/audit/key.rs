@@ -120,12 +120,11 @@ impl StationKey {
     }
 }
 
-// Here rather than in `audit_format::event`, so that the log's format does not name the key.
-impl AuditEvent {
-    /// A daemon start: this build's version and the station key that signs the checkpoints.
-    pub fn daemon_start(key: &StationKey) -> AuditEvent {
-        AuditEvent::DaemonStart { version: env!("CARGO_PKG_VERSION").to_string(), station_key: key.public_key_hex() }
-    }
+/// The event of a daemon start: this build's version and the station key that signs the
+/// checkpoints. Here rather than in `audit_format::event`, so that the log's format does not
+/// name the key.
+pub fn daemon_start_event(key: &StationKey) -> AuditEvent {
+    AuditEvent::DaemonStart { version: env!("CARGO_PKG_VERSION").to_string(), station_key: key.public_key_hex() }
 }
 
 /// Whether `s` is an Ed25519 public key in hex (64 lower-case digits).

@@ -1,5 +1,5 @@
 //! The auditors' tamper-evident log (issue 5): what is logged ([`event`]), the canonical encoding
-//! that is hashed and signed ([`canonical`], [`entry`]) (these three are `crate::audit_format`,
+//! that is hashed and signed ([`canonical`], [`entry`]) (these three are `idcheck_core::audit_format`,
 //! re-exported here, so that the store can append entries without naming this module), the
 //! station's Ed25519 key ([`key`]),
 //! checkpoints and retention ([`ops`]: `Store::audit_checkpoint`, `Store::audit_prune`), the
@@ -14,15 +14,15 @@ pub mod verify;
 
 use std::path::PathBuf;
 
-pub use crate::audit_format::{canonical, entry, event};
-pub use crate::audit_format::{AuditEntry, Checkpoint, Purpose, GENESIS};
-pub use crate::audit_format::{AuditEvent, EntryKind, FindingSummary, InputHash, RecordImportSummary, VerificationSummary};
+pub use idcheck_core::audit_format::{canonical, entry, event};
+pub use idcheck_core::audit_format::{AuditEntry, Checkpoint, Purpose, GENESIS};
+pub use idcheck_core::audit_format::{AuditEvent, EntryKind, FindingSummary, InputHash, RecordImportSummary, VerificationSummary};
 pub use export::{export, read_export, ExportFormat, ExportOptions, ExportSummary};
 pub use key::StationKey;
-pub use ops::PruneSummary;
+pub use ops::{PruneSummary, SignedChain};
 pub use verify::{verify_db, verify_export, Problem, ProblemKind, VerifyOptions, VerifyReport};
 
-use crate::store::StoreError;
+use idcheck_store::StoreError;
 
 /// An audit operation that failed (not a verification finding: those are [`Problem`]s).
 #[derive(Debug, thiserror::Error)]

@@ -11,7 +11,7 @@ use super::entry::{self, Checkpoint, Purpose};
 use super::export::{write_range, ExportFormat, RangeSpec};
 use super::verify::{self, VerifyOptions};
 use super::{AuditError, AuditEvent, StationKey};
-use crate::store::Store;
+use idcheck_store::Store;
 
 /// What a prune did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,22 +43,34 @@ impl Write for Hashing<'_> {
     }
 }
 
-impl Store {
-    fn sign(&self, key: &StationKey, seq: u64, entry_hash: &str, purpose: Purpose) -> Result<Checkpoint, AuditError> {
-        let time = entry::now();
-        let public_key = key.public_key_hex();
-        let msg = entry::checkpoint_message(seq, entry_hash, &time, purpose, &public_key)
-            .map_err(|e| AuditError::Invalid(format!("checkpoint message: {e}")))?;
-        let c = Checkpoint { seq, entry_hash: entry_hash.to_string(), time, purpose, public_key, signature: key.sign_hex(msg.as_bytes()) };
-        self.audit_insert_checkpoint(&c)?;
-        Ok(c)
-    }
+fn sign(store: &Store, key: &StationKey, seq: u64, entry_hash: &str, purpose: Purpose) -> Result<Checkpoint, AuditError> {
+    let time = entry::now();
+    let public_key = key.public_key_hex();
+    let msg = entry::checkpoint_message(seq, entry_hash, &time, purpose, &public_key)
+        .map_err(|e| AuditError::Invalid(format!("checkpoint message: {e}")))?;
+    let c = Checkpoint { seq, entry_hash: entry_hash.to_string(), time, purpose, public_key, signature: key.sign_hex(msg.as_bytes()) };
+    store.audit_insert_checkpoint(&c)?;
+    Ok(c)
+}
+
+/// Signing and retention of the audit chain, on the live store. An extension of
+/// [`Store`] (`use idcheck::audit::SignedChain`), because the store's crate knows no keys: it
+/// keeps the chain, this module signs it.
+pub trait SignedChain {
+    /// Sign the head of the chain with the station key, after checking every entry since the
+    /// last checkpoint this key signed. See [`Store`]'s implementation.
+    fn audit_checkpoint(&self, key: &StationKey) -> Result<Option<Checkpoint>, AuditError>;
+    /// Archive and remove the entries older than `before`. See [`Store`]'s implementation.
+    fn audit_prune(&self, before: &str, key: &StationKey, by: &str, archive: &mut dyn Write) -> Result<PruneSummary, AuditError>;
+}
+
+impl SignedChain for Store {
 
     /// Sign the head of the chain with the station key, after checking every entry since the last
     /// checkpoint this key signed (the whole chain when there is none): a broken chain is never
     /// signed (`AuditError::ChainBroken`). `None` when the head is already signed or the log is
     /// empty. Call it at intervals, at shutdown, and before an export.
-    pub fn audit_checkpoint(&self, key: &StationKey) -> Result<Option<Checkpoint>, AuditError> {
+    fn audit_checkpoint(&self, key: &StationKey) -> Result<Option<Checkpoint>, AuditError> {
         let public_key = key.public_key_hex();
         let (head, base) = self.audit_snapshot(|snap| -> Result<_, AuditError> {
             let (_, _, head) = snap.bounds()?;
@@ -107,7 +119,7 @@ impl Store {
         if let Some(p) = problems.first() {
             return Err(AuditError::ChainBroken { action: "sign a checkpoint", problem: p.to_string() });
         }
-        self.sign(key, head_seq, &head.entry_hash, Purpose::Checkpoint).map(Some)
+        sign(self, key, head_seq, &head.entry_hash, Purpose::Checkpoint).map(Some)
     }
 
     /// Archive then remove the entries older than `before` (audit time format, not in the
@@ -117,7 +129,7 @@ impl Store {
     /// transaction logs an `audit_prune` entry (with the archive's SHA-256) and removes the entries,
     /// so the first remaining entry chains to the signed anchor. Finally the head is signed. An error
     /// means nothing was removed (the archive may be incomplete: discard it).
-    pub fn audit_prune(&self, before: &str, key: &StationKey, by: &str, archive: &mut dyn Write) -> Result<PruneSummary, AuditError> {
+    fn audit_prune(&self, before: &str, key: &StationKey, by: &str, archive: &mut dyn Write) -> Result<PruneSummary, AuditError> {
         if !entry::is_audit_time(before) {
             return Err(AuditError::Invalid(format!("prune time `{before}` is not in the audit time format")));
         }
@@ -143,7 +155,7 @@ impl Store {
             Ok(Some((first as u64, through as u64, hash)))
         })?;
         let Some((first, through, through_hash)) = range else { return Ok(nothing) };
-        self.sign(key, through, &through_hash, Purpose::Anchor)?;
+        sign(self, key, through, &through_hash, Purpose::Anchor)?;
         let mut hashing = Hashing { inner: archive, hash: Sha256::new() };
         self.audit_snapshot(|snap| {
             let spec = RangeSpec {
@@ -169,7 +181,9 @@ impl Store {
         };
         let commit = self.audit_prune_commit(first, through, &event)?;
         // Best effort: the prune is done; the next checkpoint signs its entry otherwise.
-        let _ = self.audit_checkpoint(key);
+        if let Err(e) = self.audit_checkpoint(key) {
+            tracing::warn!(error = %e, "audit: checkpoint after the prune failed; the next checkpoint signs the prune entry");
+        }
         Ok(PruneSummary {
             removed: commit.removed_entries,
             first_seq: Some(first),

@@ -17,8 +17,8 @@ use super::canonical;
 use super::entry::{encode_entry_with_payload, AuditEntry, Checkpoint, Purpose, GENESIS};
 use super::event::EntryKind;
 use super::export::{self, ExportHeader, ExportRecord, ExportAnchor};
-use crate::model::sha256_hex;
-use crate::store::{AuditRow, CheckpointRow, Store};
+use idcheck_core::model::sha256_hex;
+use idcheck_store::{AuditRow, CheckpointRow, Store};
 
 /// At most this many problems are kept (the rest are counted).
 pub const MAX_PROBLEMS: usize = 100;
@@ -449,7 +449,7 @@ fn checkpoint_from_row(row: &CheckpointRow) -> Result<Checkpoint, String> {
 /// verification since the log began (and every stored record imported in it) matches its entry.
 pub fn verify_db(store: &Store, options: &VerifyOptions) -> VerifyReport {
     let source = format!("database {}", store.path().display());
-    let result = store.audit_snapshot(|snap| -> Result<VerifyReport, crate::store::StoreError> {
+    let result = store.audit_snapshot(|snap| -> Result<VerifyReport, idcheck_store::StoreError> {
         let checkpoint_rows = snap.checkpoints()?;
         let (_, first, _) = snap.bounds()?;
         // The station key: the auditor's, else the first daemon_start's, else the first checkpoint's.
@@ -698,7 +698,7 @@ pub(crate) fn verify_segment(
     base_seq: u64,
     base_hash: &str,
     head: u64,
-) -> Result<Vec<Problem>, crate::store::StoreError> {
+) -> Result<Vec<Problem>, idcheck_store::StoreError> {
     store.audit_snapshot(|snap| {
         let mut chain = Chain::new(format!("database {}", store.path().display()), options.expected_key.clone());
         chain.start_at(base_seq, base_hash, true);

@@ -14,9 +14,10 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 use idcheck::audit::{self, entry::parse_user_time, ExportFormat, ExportOptions, StationKey, VerifyOptions, VerifyReport};
-use idcheck::store::Store;
+use idcheck_store::Store;
 
 use super::{CliError, CliResult, DbArg, EX_NOINPUT, EX_USAGE};
+use idcheck::audit::SignedChain;
 
 #[derive(Args, Clone, Debug)]
 pub struct KeyArg {

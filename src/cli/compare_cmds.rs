@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Subcommand, ValueEnum};
-use idcheck::biometrics::{Minutia, MinutiaeRecord};
-use idcheck::compare::{fingerprint, photo};
-use idcheck::lds;
+use idcheck_core::biometrics::{Minutia, MinutiaeRecord};
+use idcheck_core::compare::{fingerprint, photo};
+use idcheck_core::lds;
 
 use super::{CliError, CliResult, EX_NOINPUT};
 
@@ -134,7 +134,7 @@ pub fn photo(cmd: PhotoCmd) -> CliResult {
     let (k, probe) = match kind {
         Kind::ChipVsAcceptance => (photo::CompareKind::ChipVsAcceptance, photo::Probe::from_photo(&load_photo(&b)?)),
         Kind::PrintedVsAcceptance | Kind::PrintedVsChip => {
-            let f = idcheck::verify::printed_probe(&read(&b)?, dpi).map_err(|e| CliError::data(format!("{}: {e}", b.display())))?;
+            let f = idcheck_verify::printed_probe(&read(&b)?, dpi).map_err(|e| CliError::data(format!("{}: {e}", b.display())))?;
             let k = if matches!(kind, Kind::PrintedVsAcceptance) {
                 photo::CompareKind::PrintedVsAcceptance
             } else {
@@ -364,7 +364,7 @@ fn fingerprint_eval(dir: &Path, json: bool) -> CliResult {
 fn fingerprint_search(template: &str, records: &Path, top: usize, case: Case, json: bool) -> CliResult {
     let (case, why) = case.resolve(&[template]);
     let probe = fingerprint::Template::prepare(&load_minutiae(template)?);
-    let loaded = idcheck::records::acceptance::load_any(records).map_err(CliError::data)?;
+    let loaded = idcheck_core::records::acceptance::load_any(records).map_err(CliError::data)?;
     // (application id, entry index, finger code) of every finger with a usable template.
     let mut labels: Vec<(String, usize, u8)> = Vec::new();
     let mut gallery = Vec::new();

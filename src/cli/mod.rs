@@ -6,7 +6,6 @@
 //! that does not exist, 70 internal error, 74 store or other I/O error.
 
 mod audit_cmds;
-mod chip_cmds;
 mod daemon_cmds;
 mod qc_cmds;
 mod compare_cmds;
@@ -66,19 +65,19 @@ impl DbArg {
     pub fn path(&self) -> Result<PathBuf, CliError> {
         match &self.db {
             Some(p) => Ok(p.clone()),
-            None => idcheck::store::default_db_path().map_err(CliError::io),
+            None => idcheck_store::default_db_path().map_err(CliError::io),
         }
     }
 }
 
 /// The `--record` argument of `verify` and `read`: a directory is read as a record directory;
 /// anything else is an application id in the store.
-pub fn load_record(arg: &str, db: &DbArg) -> Result<idcheck::model::AcceptanceRecord, CliError> {
+pub fn load_record(arg: &str, db: &DbArg) -> Result<idcheck_core::model::AcceptanceRecord, CliError> {
     let p = PathBuf::from(arg);
     if p.is_dir() {
-        return idcheck::records::acceptance::load_dir(&p).map_err(CliError::data);
+        return idcheck_core::records::acceptance::load_dir(&p).map_err(CliError::data);
     }
-    let store = idcheck::store::Store::open(&db.path()?).map_err(CliError::io)?;
+    let store = idcheck_store::Store::open(&db.path()?).map_err(CliError::io)?;
     store
         .get_record(arg)
         .map_err(CliError::io)?
@@ -113,20 +112,6 @@ enum Command {
         #[command(subcommand)]
         cmd: tools::VerificationsCmd,
     },
-    /// Generate the test corpus (records, printed and scanned surfaces, chip images, labels).
-    Fixtures {
-        #[command(subcommand)]
-        cmd: tools::FixturesCmd,
-    },
-    /// Write a chip image for an acceptance record, signed by a test PKI's document signer.
-    Personalize(chip_cmds::PersonalizeArgs),
-    /// Serve a chip image as a contactless ICAO card through vpcd (the virtual reader of pcscd).
-    Emulate(idcheck::emulator::cli_args::EmulateArgs),
-    /// Test PKI for virtual cards.
-    Pki {
-        #[command(subcommand)]
-        cmd: chip_cmds::PkiCmd,
-    },
     /// Run the daemon: reader monitor, jobs, local API (see README, "The daemon").
     Serve(daemon_cmds::ServeArgs),
     /// Validate a daemon configuration file.
@@ -145,11 +130,6 @@ enum Command {
     Audit {
         #[command(subcommand)]
         cmd: audit_cmds::AuditCmd,
-    },
-    /// Recompute the comparison thresholds from data.
-    Calibrate {
-        #[command(subcommand)]
-        cmd: tools::CalibrateCmd,
     },
 }
 
@@ -170,11 +150,6 @@ pub fn main() -> ExitCode {
         Command::Fingerprint { cmd } => compare_cmds::fingerprint(cmd),
         Command::Records { cmd } => tools::records(cmd),
         Command::Verifications { cmd } => tools::verifications(cmd),
-        Command::Fixtures { cmd } => tools::fixtures(cmd),
-        Command::Calibrate { cmd } => tools::calibrate(cmd),
-        Command::Personalize(a) => chip_cmds::personalize(a),
-        Command::Pki { cmd } => chip_cmds::pki(cmd),
-        Command::Emulate(a) => chip_cmds::emulate(a),
         Command::Serve(a) => daemon_cmds::serve(a),
         Command::CheckConfig(a) => daemon_cmds::check_config(a),
         Command::Maintenance { cmd } => daemon_cmds::maintenance(cmd),

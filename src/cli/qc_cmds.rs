@@ -10,7 +10,7 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 use idcheck::daemon::client::Client;
 use idcheck::daemon::qc::{batch_value, view_value};
-use idcheck::store::Store;
+use idcheck_store::Store;
 use idcheck::web::report::{batch_report_csv, batch_report_html, ReportCard};
 use serde_json::{json, Value};
 

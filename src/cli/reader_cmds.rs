@@ -6,11 +6,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Args;
-use idcheck::chip::read::ReadOutcome;
-use idcheck::chip::{BacKey, ReadFailure, ReadStep};
-use idcheck::live::{self, LiveReadOptions};
-use idcheck::model::AcceptanceRecord;
-use idcheck::pcsc_transport;
+use idcheck_chip::read::ReadOutcome;
+use idcheck_chip::{BacKey, ReadFailure, ReadStep};
+use idcheck_pcsc::live::{self, LiveReadOptions};
+use idcheck_core::model::AcceptanceRecord;
 
 use super::{CliError, CliResult, DbArg};
 
@@ -46,7 +45,7 @@ pub struct ReadArgs {
 }
 
 pub fn readers() -> CliResult {
-    let list = pcsc_transport::list_readers().map_err(|e| CliError::new(2, format!("unavailable: {e}")))?;
+    let list = idcheck_pcsc::list_readers().map_err(|e| CliError::new(2, format!("unavailable: {e}")))?;
     if list.is_empty() {
         println!("no readers");
     }

@@ -3,8 +3,8 @@
 
 use std::fmt::Write;
 
-use idcheck::model::AcceptanceRecord;
-use idcheck::verdict::{Status, Verdict};
+use idcheck_core::model::AcceptanceRecord;
+use idcheck_core::verdict::{Status, Verdict};
 
 pub fn verdict_text(v: &Verdict, record: &AcceptanceRecord) -> String {
     let mut out = String::new();

@@ -4,13 +4,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
-use idcheck::lds::ChipImage;
-use idcheck::model::AcceptanceRecord;
-use idcheck::pki::TrustStore;
-use idcheck::records;
-use idcheck::store::{Store, VerificationRow};
-use idcheck::verdict::Verdict;
-use idcheck::verify::{Request, Verification, Verifier};
+use idcheck_core::lds::ChipImage;
+use idcheck_core::model::AcceptanceRecord;
+use idcheck_core::pki::TrustStore;
+use idcheck_core::records;
+use idcheck_store::{Store, VerificationRow};
+use idcheck_core::verdict::Verdict;
+use idcheck_verify::{Request, Verification, Verifier};
 
 use super::{report, CliError, CliResult, DbArg, EX_NOINPUT};
 

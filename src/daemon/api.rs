@@ -26,7 +26,7 @@ use tokio::net::UnixListener;
 use super::events::DaemonEvent;
 use super::jobs::{self, JobError, JobRequest, Jobs};
 use super::state::{Maintenance, Shared};
-use crate::store::{ImportOutcome, VerificationFilter};
+use idcheck_store::{ImportOutcome, VerificationFilter};
 
 /// Everything a handler needs.
 #[derive(Clone)]
@@ -279,7 +279,7 @@ struct ListQuery {
     limit: Option<usize>,
 }
 
-fn stored_json(v: &crate::store::StoredVerification) -> Value {
+fn stored_json(v: &idcheck_store::StoredVerification) -> Value {
     let verdict: Value = serde_json::from_str(&v.row.verdict_json).unwrap_or(Value::Null);
     let inputs: Vec<Value> = v.row.inputs.iter().map(|(n, h)| json!({ "name": n, "sha256": h })).collect();
     json!({
@@ -298,7 +298,7 @@ fn stored_json(v: &crate::store::StoredVerification) -> Value {
 
 async fn list_verifications(State(api): State<Api>, q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>) -> Result<Json<Value>, ApiError> {
     let Query(q) = q.map_err(|e| ApiError(StatusCode::BAD_REQUEST, e.body_text()))?;
-    let status = match q.status.as_deref().map(str::parse::<crate::verdict::Status>) {
+    let status = match q.status.as_deref().map(str::parse::<idcheck_core::verdict::Status>) {
         None => None,
         Some(Ok(s)) => Some(s),
         Some(Err(e)) => return Err(ApiError(StatusCode::BAD_REQUEST, format!("status: {e}"))),
@@ -352,7 +352,7 @@ async fn import_records(
     let path = body.path.clone();
     let by = caller.0.clone();
     let out = tokio::task::spawn_blocking(move || -> Result<Value, ApiError> {
-        let loaded = crate::records::acceptance::load_any(&path).map_err(|e| ApiError(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
+        let loaded = idcheck_core::records::acceptance::load_any(&path).map_err(|e| ApiError(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
         let (mut inserted, mut replaced, mut unchanged) = (0u32, 0u32, 0u32);
         let mut errors = Vec::new();
         for r in loaded {
@@ -522,7 +522,7 @@ async fn ui_asset(uri: axum::http::Uri) -> Response {
 async fn get_view(State(api): State<Api>, UrlPath(id): UrlPath<i64>) -> Result<Json<Value>, ApiError> {
     let sh = api.shared.clone();
     let (row, view, photos) = tokio::task::spawn_blocking(move || {
-        sh.read_store(|s| -> Result<_, crate::store::StoreError> { Ok((s.get_verification(id)?, s.evidence_view(id)?, s.evidence_photo_names(id)?)) })
+        sh.read_store(|s| -> Result<_, idcheck_store::StoreError> { Ok((s.get_verification(id)?, s.evidence_view(id)?, s.evidence_photo_names(id)?)) })
     })
     .await
     .map_err(internal)?
@@ -560,7 +560,7 @@ async fn create_batch(
 async fn list_batches(State(api): State<Api>) -> Result<Json<Value>, ApiError> {
     let sh = api.shared.clone();
     let list = tokio::task::spawn_blocking(move || {
-        sh.read_store(|s| -> Result<Vec<Value>, crate::store::StoreError> {
+        sh.read_store(|s| -> Result<Vec<Value>, idcheck_store::StoreError> {
             let mut out = Vec::new();
             for b in s.list_batches()? {
                 let full = s.batch(b.id)?.unwrap_or(b);

@@ -170,7 +170,7 @@ impl Default for JobsConfig {
 
 impl Default for ThresholdsConfig {
     fn default() -> Self {
-        let r = crate::rules::RuleConfig::default();
+        let r = idcheck_core::rules::RuleConfig::default();
         ThresholdsConfig { min_fingerprint_quality: r.min_fingerprint_quality, min_minutiae: r.min_minutiae }
     }
 }
@@ -244,7 +244,7 @@ impl Config {
         if self.jobs.max_pending == 0 {
             return Err(bad("jobs.max_pending", "must be at least 1".into()));
         }
-        let defaults = crate::rules::RuleConfig::default();
+        let defaults = idcheck_core::rules::RuleConfig::default();
         if self.thresholds.min_fingerprint_quality < defaults.min_fingerprint_quality {
             return Err(bad(
                 "thresholds.min_fingerprint_quality",

@@ -15,15 +15,15 @@ use serde::{Deserialize, Serialize};
 
 use super::events::DaemonEvent;
 use super::state::Shared;
-use crate::chip::{ReadFailure, ReadFailureKind, ReadStep};
-use crate::live::{self, LiveReadOptions};
-use crate::model::{AcceptanceRecord, SurfaceRecord};
-use crate::store::VerificationRow;
-use crate::verdict::Verdict;
-use crate::qc::Carry;
-use crate::verdict::Cause;
-use crate::verify::evidence::{self, Evidence};
-use crate::verify::{Request, Verification};
+use idcheck_chip::{ReadFailure, ReadFailureKind, ReadStep};
+use idcheck_pcsc::live::{self, LiveReadOptions};
+use idcheck_core::model::{AcceptanceRecord, SurfaceRecord};
+use idcheck_store::VerificationRow;
+use idcheck_core::verdict::Verdict;
+use idcheck_core::qc::Carry;
+use idcheck_core::verdict::Cause;
+use idcheck_verify::evidence::{self, Evidence};
+use idcheck_verify::{Request, Verification};
 
 /// What a client asks for.
 #[derive(Debug, Clone, Deserialize)]
@@ -52,7 +52,7 @@ pub struct JobRequest {
 /// The QC batch a job belongs to.
 pub struct BatchContext {
     pub id: i64,
-    pub gallery: crate::qc::Gallery,
+    pub gallery: idcheck_core::qc::Gallery,
 }
 
 impl std::fmt::Debug for BatchContext {
@@ -426,7 +426,7 @@ async fn load_record(shared: &Arc<Shared>, id: &str) -> Result<AcceptanceRecord,
 }
 
 async fn load_surface(dir: PathBuf) -> Result<SurfaceRecord, JobError> {
-    tokio::task::spawn_blocking(move || crate::records::surface::load_dir(&dir).map_err(|e| JobError::BadSurface(e.to_string())))
+    tokio::task::spawn_blocking(move || idcheck_core::records::surface::load_dir(&dir).map_err(|e| JobError::BadSurface(e.to_string())))
         .await
         .map_err(|e| JobError::Internal(e.to_string()))?
 }

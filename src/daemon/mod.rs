@@ -18,13 +18,14 @@ pub mod state;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::sync::Arc;
+use crate::audit::SignedChain;
 use std::time::Duration;
 
 use tokio::signal::unix::{signal, SignalKind};
 
 use crate::audit::{AuditEvent, StationKey};
-use crate::pcsc_transport::{Monitor, MonitorHandle, MonitorOptions, ReaderEvent};
-use crate::store::Store;
+use idcheck_pcsc::{Monitor, MonitorHandle, MonitorOptions, ReaderEvent};
+use idcheck_store::Store;
 use config::{Config, ConfigError};
 use events::DaemonEvent;
 use state::Shared;
@@ -92,7 +93,7 @@ async fn run(config_path: PathBuf, config: Config, log: logging::LogHandle) -> R
     };
     // the station key signs the audit chain; without it the log cannot be vouched for
     let key = StationKey::load_or_create(&config.audit.key).map_err(DaemonError::StationKey)?;
-    let start = AuditEvent::daemon_start(&key);
+    let start = crate::audit::key::daemon_start_event(&key);
     let shared = Shared::new(config_path.clone(), config.clone(), store, store_fault, Some(Arc::new(key)));
     audit_log(&shared, start);
     audit_log(&shared, AuditEvent::config_load(&config_path, &config_text));

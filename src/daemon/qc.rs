@@ -15,10 +15,10 @@ use serde::{Deserialize, Serialize};
 use super::events::DaemonEvent;
 use super::jobs::{self, BatchContext, JobRequest, Jobs};
 use super::state::Shared;
-use crate::model::AcceptanceRecord;
-use crate::qc::{self, Gallery};
-use crate::store::{BatchItem, ItemStatus};
-use crate::verdict::Cause;
+use idcheck_core::model::AcceptanceRecord;
+use idcheck_core::qc::{self, Gallery};
+use idcheck_store::{BatchItem, ItemStatus};
+use idcheck_core::verdict::Cause;
 
 /// `POST /v1/qc/batches`.
 #[derive(Debug, Clone, Deserialize)]
@@ -54,7 +54,7 @@ pub async fn create(shared: Arc<Shared>, jobs: Arc<Jobs>, req: BatchRequest, cal
     let path = req.records.clone();
     let by = caller.clone();
     let (records, import_errors) = tokio::task::spawn_blocking(move || -> Result<(Vec<AcceptanceRecord>, Vec<String>), String> {
-        let loaded = crate::records::acceptance::load_any(&path).map_err(|e| e.to_string())?;
+        let loaded = idcheck_core::records::acceptance::load_any(&path).map_err(|e| e.to_string())?;
         let mut ok = Vec::new();
         let mut errors = Vec::new();
         for r in loaded {
@@ -206,7 +206,7 @@ async fn one_scan(
         ..BatchItem::default()
     };
     let d2 = dir.to_path_buf();
-    let surface = match tokio::task::spawn_blocking(move || crate::records::surface::load_dir(&d2)).await {
+    let surface = match tokio::task::spawn_blocking(move || idcheck_core::records::surface::load_dir(&d2)).await {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => return fail(scan_name, None, format!("surface record: {e}")),
         Err(e) => return fail(scan_name, None, e.to_string()),
@@ -246,7 +246,7 @@ async fn one_scan(
 
 /// The batch as the page and the report show it: counts per cause and the items.
 pub fn batch_json(shared: &Shared, id: i64) -> Result<Option<serde_json::Value>, String> {
-    shared.read_store(|s| -> Result<Option<serde_json::Value>, crate::store::StoreError> {
+    shared.read_store(|s| -> Result<Option<serde_json::Value>, idcheck_store::StoreError> {
         let Some(b) = s.batch(id)? else { return Ok(None) };
         let items = s.batch_items(id)?;
         Ok(Some(batch_value(&b, &items)))
@@ -254,7 +254,7 @@ pub fn batch_json(shared: &Shared, id: i64) -> Result<Option<serde_json::Value>,
 }
 
 /// Counts and items of a batch as JSON (also used by the CLI report).
-pub fn batch_value(b: &crate::store::BatchSummary, items: &[BatchItem]) -> serde_json::Value {
+pub fn batch_value(b: &idcheck_store::BatchSummary, items: &[BatchItem]) -> serde_json::Value {
     let count = |st: ItemStatus| items.iter().filter(|i| i.status == st).count();
     let cause = |c: Cause| items.iter().filter(|i| i.causes.contains(&c)).count();
     let items_json: Vec<serde_json::Value> = items
@@ -310,7 +310,7 @@ fn finger_score(verdict: &serde_json::Value, position: u64) -> (serde_json::Valu
 
 /// The view of one stored verification: the verdict beside the evidence (text rows, fingerprint
 /// slots with their scores, photo URLs) — what the QC page and the batch report show.
-pub fn view_value(v: &crate::store::StoredVerification, evidence: Option<&str>, photos: &[String]) -> serde_json::Value {
+pub fn view_value(v: &idcheck_store::StoredVerification, evidence: Option<&str>, photos: &[String]) -> serde_json::Value {
     use serde_json::{json, Value};
     let id = v.id;
     let verdict: Value = serde_json::from_str(&v.row.verdict_json).unwrap_or(Value::Null);

@@ -13,10 +13,10 @@ use tokio::sync::{broadcast, watch, Notify};
 use super::config::Config;
 use super::events::DaemonEvent;
 use crate::audit::StationKey;
-use crate::pki::TrustStore;
-use crate::rules::RuleConfig;
-use crate::store::Store;
-use crate::verify::Verifier;
+use idcheck_core::pki::TrustStore;
+use idcheck_core::rules::RuleConfig;
+use idcheck_store::Store;
+use idcheck_verify::Verifier;
 
 /// What the monitor last said about one reader's card.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -14,7 +14,7 @@ use base64::Engine as _;
 use serde_json::Value;
 
 use super::{cause_title, finding_marks, row_key, Column};
-use crate::spreadsheet::{self, LineEnd};
+use idcheck_core::spreadsheet::{self, LineEnd};
 
 /// One card of the report: its view JSON (`GET /v1/verifications/{id}/view`) and the PNG bytes
 /// of its photos, keyed by the same URL the view names in `photos`.
@@ -803,7 +803,7 @@ mod tests {
     }
 
     fn split_csv(line: &str) -> Vec<String> {
-        let rec = crate::spreadsheet::reader(line.as_bytes()).records().next().expect("a row").expect("parses");
+        let rec = idcheck_core::spreadsheet::reader(line.as_bytes()).records().next().expect("a row").expect("parses");
         rec.iter().map(String::from).collect()
     }
 

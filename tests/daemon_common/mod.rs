@@ -304,13 +304,13 @@ pub fn copy_dir(src: &Path, dst: &Path) {
 /// One QC case of a corpus generated into a test's directory.
 pub struct GenCase {
     pub dir: PathBuf,
-    pub label: idcheck::fixtures::CaseLabel,
+    pub label: idcheck_testkit::fixtures::CaseLabel,
 }
 
 impl GenCase {
     /// Generates one QC case per defect under `corpus` (faces from fixtures/faces).
-    pub fn generate(corpus: &Path, seed: u64, defects: &[idcheck::fixtures::Defect]) -> Vec<GenCase> {
-        use idcheck::fixtures::corpus::{generate_with, Pool};
+    pub fn generate(corpus: &Path, seed: u64, defects: &[idcheck_testkit::fixtures::Defect]) -> Vec<GenCase> {
+        use idcheck_testkit::fixtures::corpus::{generate_with, Pool};
         let pool = Pool::load(&repo().join("fixtures/faces")).expect("faces");
         let labels = generate_with(&pool, corpus, seed, defects).expect("corpus");
         labels.into_iter().map(|l| GenCase { dir: corpus.join("cases").join(&l.name), label: l }).collect()
@@ -321,8 +321,8 @@ impl GenCase {
     pub fn surface(&self) -> PathBuf {
         self.dir.join(self.label.surface.as_ref().expect("QC case has a surface"))
     }
-    pub fn chip(&self) -> idcheck::lds::ChipImage {
-        idcheck::lds::ChipImage::load_dir(&self.dir.join(&self.label.chip)).expect("chip")
+    pub fn chip(&self) -> idcheck_core::lds::ChipImage {
+        idcheck_core::lds::ChipImage::load_dir(&self.dir.join(&self.label.chip)).expect("chip")
     }
     pub fn record_id(&self) -> String {
         self.acceptance().file_name().and_then(|n| n.to_str()).expect("record id").to_string()

@@ -13,9 +13,9 @@ use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use idcheck::emulator::{self, CardConfig, Event, Faults, VirtualCard, VpcdOptions};
-use idcheck::lds::ChipImage;
-use idcheck::pcsc_transport::{list_readers, ConnectOptions, PcscCard};
+use idcheck_testkit::emulator::{self, CardConfig, Event, Faults, VirtualCard, VpcdOptions};
+use idcheck_core::lds::ChipImage;
+use idcheck_pcsc::{list_readers, ConnectOptions, PcscCard};
 
 /// One vpcd reader of the private pcscd.
 #[derive(Debug, Clone, PartialEq, Eq)]

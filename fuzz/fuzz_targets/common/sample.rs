@@ -1,7 +1,7 @@
 //! The independent sample card's chip files, compiled into the fuzz targets that need a real
 //! chip (no file I/O per input).
 
-use idcheck::lds::{ChipImage, FileId};
+use idcheck_core::lds::{ChipImage, FileId};
 
 pub const SAMPLE: [(FileId, &[u8]); 8] = [
     (FileId::Com, include_bytes!("../../../fixtures/samples/pass-case/chip/com.bin")),

@@ -1,0 +1,235 @@
+//! Passive authentication (ICAO 9303 Part 11 section 5.1, chip-profile.md "Passive
+//! authentication"): parse EF.SOD, recompute data group hashes, check the signer's signature with
+//! the embedded document signer (DS) certificate and that certificate against a trust store of
+//! country signing CA (CSCA) certificates. This module tree owns all certificate and CMS handling,
+//! and the deterministic test PKI / EF.SOD writer used by personalisation and fixtures.
+//!
+//! It returns typed results only ([`PaReport`] / [`PaFailure`]); it knows nothing of verdicts or
+//! causes (the caller maps any `PaFailure` to cause 3).
+//!
+//! Decisions:
+//! - Every data group handed in must be listed in EF.SOD ([`PaFailure::DgNotInSod`]).
+//! - A data group listed in EF.SOD but not handed in fails only for DG1 and DG2, the data groups
+//!   ICAO 9303 makes mandatory on every eMRTD ([`PaFailure::MandatoryDgAbsent`]); any other is
+//!   reported in [`PaReport::listed_not_present`] for the profile layer to judge (a resident card
+//!   also requires DG3 and DG13; a passport may withhold DG3 behind EAC).
+//! - Steps run in a fixed order and the first failure is returned: parse, data group hashes,
+//!   messageDigest, signer signature, trust store lookup, DS certificate signature, validity.
+//! - The DS certificate must be embedded in EF.SOD (ICAO requires it); several trusted CSCAs with
+//!   the issuer's name (key rollover) are each tried.
+//! - Validity (`at`) is checked by UTC calendar day, both ends inclusive, for the DS and the CSCA
+//!   certificate; without `at` no date is checked.
+
+pub mod alg;
+pub mod cert;
+pub mod der;
+pub mod sod;
+pub mod trust;
+
+#[cfg(test)]
+pub(crate) mod testutil;
+
+use std::path::{Path, PathBuf};
+
+use time::{Date, OffsetDateTime};
+
+pub use alg::{DigestAlg, KeyKind, PublicKey, VerifyError};
+pub use cert::{BasicConstraints, Certificate};
+pub use der::{AlgorithmIdentifier, Name, Oid};
+pub use sod::{SignerId, SignerInfo, Sod};
+pub use trust::TrustStore;
+
+use crate::tlv::TlvError;
+
+/// Why PKI bytes (EF.SOD, a certificate, a PEM file, a key) could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PkiError {
+    #[error("{field} at offset {offset}: {source}")]
+    Tlv { field: &'static str, offset: usize, source: TlvError },
+    #[error("{field} at offset {offset}: {what}")]
+    Invalid { field: &'static str, offset: usize, what: String },
+    #[error("{field} at offset {offset}: unsupported algorithm {oid}")]
+    UnsupportedAlgorithm { field: &'static str, offset: usize, oid: String },
+    #[error("{}: {what}", path.display())]
+    File { path: PathBuf, what: String },
+    #[error("{}: {source}", path.display())]
+    InFile { path: PathBuf, source: Box<PkiError> },
+}
+
+impl PkiError {
+    /// The same error, naming the file it came from.
+    pub fn in_file(self, path: &Path) -> PkiError {
+        PkiError::InFile { path: path.to_path_buf(), source: Box::new(self) }
+    }
+}
+
+/// What a successful passive authentication established.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaReport {
+    /// The LDSSecurityObject hash algorithm.
+    pub digest_alg: DigestAlg,
+    /// Data groups whose hash was recomputed and matched, ascending.
+    pub dgs_verified: Vec<u8>,
+    /// Data groups listed in EF.SOD but not handed in (never DG1 or DG2, which fail instead).
+    pub listed_not_present: Vec<u8>,
+    /// The SignerInfo digest and signature algorithm (readable names).
+    pub signer_digest_alg: DigestAlg,
+    pub signature_alg: String,
+    pub signing_time: Option<OffsetDateTime>,
+    pub ds_subject: String,
+    pub ds_serial: String,
+    pub csca_subject: String,
+    pub csca_serial: String,
+    /// The day validity was checked on, if any.
+    pub validity_checked_on: Option<Date>,
+}
+
+/// The step of passive authentication that failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PaFailure {
+    #[error("ef.sod cannot be parsed: {0}")]
+    SodUnparsable(PkiError),
+    #[error("dg{dg} hash differs from ef.sod: ef.sod lists {}, the data group hashes to {}", hex::encode(.expected), hex::encode(.actual))]
+    DgHashMismatch { dg: u8, expected: Vec<u8>, actual: Vec<u8> },
+    #[error("dg{dg} is present on the chip but not listed in ef.sod")]
+    DgNotInSod { dg: u8 },
+    #[error("dg{dg} is listed in ef.sod but absent, and every eMRTD must carry it")]
+    MandatoryDgAbsent { dg: u8 },
+    #[error("ef.sod messageDigest attribute {} differs from the digest of the ldsSecurityObject {}", hex::encode(.expected), hex::encode(.actual))]
+    MessageDigestMismatch { expected: Vec<u8>, actual: Vec<u8> },
+    #[error("ef.sod carries no document signer certificate matching its signer ({signer})")]
+    SignerCertificateMissing { signer: String },
+    #[error("ef.sod signature does not verify with the document signer certificate ({subject})")]
+    SignatureInvalid { subject: String },
+    #[error("document signer issuer {issuer} is not in the trust store")]
+    SignerUnknown { issuer: String },
+    #[error("document signer certificate ({subject}) signature does not verify with the trusted csca ({issuer})")]
+    CertificateSignatureInvalid { subject: String, issuer: String },
+    #[error("certificate {subject} is not valid on {at}: valid from {} to {}", .not_before.date(), .not_after.date())]
+    CertificateExpired { subject: String, not_before: OffsetDateTime, not_after: OffsetDateTime, at: Date },
+    #[error("unsupported algorithm {oid}")]
+    UnsupportedAlgorithm { oid: String },
+}
+
+impl PaFailure {
+    /// The step that failed, as a short stable name.
+    pub fn step(&self) -> &'static str {
+        match self {
+            PaFailure::SodUnparsable(_) => "sod_parse",
+            PaFailure::DgHashMismatch { .. } => "dg_hash",
+            PaFailure::DgNotInSod { .. } | PaFailure::MandatoryDgAbsent { .. } => "dg_list",
+            PaFailure::MessageDigestMismatch { .. } => "message_digest",
+            PaFailure::SignerCertificateMissing { .. } | PaFailure::SignatureInvalid { .. } => "signature",
+            PaFailure::SignerUnknown { .. } => "trust_store",
+            PaFailure::CertificateSignatureInvalid { .. } => "certificate_signature",
+            PaFailure::CertificateExpired { .. } => "certificate_validity",
+            PaFailure::UnsupportedAlgorithm { .. } => "algorithm",
+        }
+    }
+
+    /// The data group the failure is about, if any.
+    pub fn data_group(&self) -> Option<u8> {
+        match self {
+            PaFailure::DgHashMismatch { dg, .. } | PaFailure::DgNotInSod { dg } | PaFailure::MandatoryDgAbsent { dg } => Some(*dg),
+            _ => None,
+        }
+    }
+}
+
+/// Passive authentication of one chip: `sod` is EF.SOD as read (tag 77), `dgs` the data groups
+/// read (number, whole file bytes as read), `trust` the CSCA certificates, `at` the day to check
+/// certificate validity on (`None`: not checked). See the module doc for the rules.
+pub fn passive_authentication(
+    sod: &[u8],
+    dgs: &[(u8, &[u8])],
+    trust: &TrustStore,
+    at: Option<Date>,
+) -> Result<PaReport, PaFailure> {
+    let sod = Sod::parse(sod).map_err(|e| match e {
+        PkiError::UnsupportedAlgorithm { oid, .. } => PaFailure::UnsupportedAlgorithm { oid },
+        e => PaFailure::SodUnparsable(e),
+    })?;
+
+    // 1. Data group hashes.
+    let mut dgs_verified = Vec::new();
+    for &(dg, data) in dgs {
+        let expected = sod.dg_hashes.get(&dg).ok_or(PaFailure::DgNotInSod { dg })?;
+        let actual = sod.digest_alg.digest(data);
+        if &actual != expected {
+            return Err(PaFailure::DgHashMismatch { dg, expected: expected.clone(), actual });
+        }
+        dgs_verified.push(dg);
+    }
+    dgs_verified.sort_unstable();
+    dgs_verified.dedup();
+    let listed_not_present: Vec<u8> = sod.dg_hashes.keys().copied().filter(|n| !dgs_verified.contains(n)).collect();
+    if let Some(&dg) = listed_not_present.iter().find(|&&n| n == 1 || n == 2) {
+        return Err(PaFailure::MandatoryDgAbsent { dg });
+    }
+
+    // 2. messageDigest covers the LDSSecurityObject.
+    let signer = &sod.signer;
+    let actual = signer.digest_alg.digest(&sod.e_content);
+    if actual != signer.message_digest {
+        return Err(PaFailure::MessageDigestMismatch { expected: signer.message_digest.clone(), actual });
+    }
+
+    // 3. The signature over the signed attributes, with the embedded DS certificate.
+    let ds = sod.signer_certificate().ok_or_else(|| PaFailure::SignerCertificateMissing { signer: signer.sid.to_string() })?;
+    alg::verify(&ds.public_key, &signer.signature_alg, Some(signer.digest_alg), &signer.signed_attrs, &signer.signature)
+        .map_err(|e| match e {
+            VerifyError::Unsupported { oid } => PaFailure::UnsupportedAlgorithm { oid },
+            VerifyError::Invalid => PaFailure::SignatureInvalid { subject: ds.subject.text.clone() },
+        })?;
+
+    // 4. The DS certificate was issued by a trusted CSCA.
+    let mut unsupported = None;
+    let mut invalid = None;
+    let mut csca = None;
+    for candidate in trust.issuers_of(ds) {
+        match trust.verify_issued(ds, candidate) {
+            Ok(()) => {
+                csca = Some(candidate);
+                break;
+            }
+            Err(VerifyError::Unsupported { oid }) => unsupported = Some(oid),
+            Err(VerifyError::Invalid) => invalid = Some(candidate),
+        }
+    }
+    let csca = match (csca, invalid, unsupported) {
+        (Some(c), _, _) => c,
+        (None, Some(c), _) => {
+            return Err(PaFailure::CertificateSignatureInvalid { subject: ds.subject.text.clone(), issuer: c.subject.text.clone() })
+        }
+        (None, None, Some(oid)) => return Err(PaFailure::UnsupportedAlgorithm { oid }),
+        (None, None, None) => return Err(PaFailure::SignerUnknown { issuer: ds.issuer.text.clone() }),
+    };
+
+    // 5. Validity on the day asked for.
+    if let Some(day) = at {
+        for c in [ds, csca] {
+            if !c.is_valid_on(day) {
+                return Err(PaFailure::CertificateExpired {
+                    subject: c.subject.text.clone(),
+                    not_before: c.not_before,
+                    not_after: c.not_after,
+                    at: day,
+                });
+            }
+        }
+    }
+
+    Ok(PaReport {
+        digest_alg: sod.digest_alg,
+        dgs_verified,
+        listed_not_present,
+        signer_digest_alg: signer.digest_alg,
+        signature_alg: alg::signature_name(&signer.signature_alg.oid),
+        signing_time: signer.signing_time,
+        ds_subject: ds.subject.text.clone(),
+        ds_serial: ds.serial_hex(),
+        csca_subject: csca.subject.text.clone(),
+        csca_serial: csca.serial_hex(),
+        validity_checked_on: at,
+    })
+}
