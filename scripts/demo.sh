@@ -17,16 +17,18 @@ if [ -z "${IDCHECK_VPCD_PORTS:-}" ]; then
     command -v python3 >/dev/null 2>&1 || need+=(python3)
     for p in libpcsclite-dev pcscd vsmartcard-vpcd; do dpkg -s "$p" >/dev/null 2>&1 || need+=("$p"); done
     if [ ${#need[@]} -gt 0 ]; then $SUDO apt-get update -qq; $SUDO DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"; fi
-    cargo build --release --quiet
+    # The station's binary, and the testkit's (corpus and card emulator; never installed).
+    cargo build --release --quiet -p idcheck -p idcheck-testkit --bins
     exec scripts/pcsc-env.sh --readers 1 -- "$0" "$out"
 fi
 
 bin=$PWD/target/release/idcheck
+testkit=$PWD/target/release/idcheck-testkit
 port=${IDCHECK_VPCD_PORTS%%,*}
 reader=${IDCHECK_VPCD_READERS%%,*}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
-[ -f "$out/corpus/cases.json" ] || "$bin" fixtures generate --out "$out/corpus" >/dev/null
+[ -f "$out/corpus/cases.json" ] || "$testkit" fixtures generate --out "$out/corpus" >/dev/null
 rm -rf "$out/trust" "$out/state" "$out/idcheck.db"*
 mkdir -p "$out/trust"
 cp fixtures/samples/trust/csca.pem "$out/trust/sample.pem"
@@ -65,7 +67,7 @@ api() { curl -s --unix-socket "$sock" -H 'content-type: application/json' "$@"; 
 # serve CHIP_DIR [FAULTS...]: place a card (the emulator) on the virtual reader; wait until the daemon sees it.
 serve() {
     local chip="$1"; shift
-    "$bin" emulate --card "$chip" --vpcd "127.0.0.1:$port" --quiet "$@" 2>/dev/null &
+    "$testkit" emulate --card "$chip" --vpcd "127.0.0.1:$port" --quiet "$@" 2>/dev/null &
     emu=$!
     for _ in $(seq 100); do api "http://idcheck/v1/readers" | grep -q '"present":true' && return 0; sleep 0.05; done
 }

@@ -28,13 +28,12 @@ use std::ops::ControlFlow;
 
 use serde_json::{json, Map, Value};
 
-use super::canonical;
 use idcheck_core::spreadsheet::{self, LineEnd};
-use super::entry::{self, AuditEntry, Checkpoint, Purpose, GENESIS};
-use super::key::StationKey;
-use super::{AuditError, AuditEvent};
-use idcheck_store::{AuditSnapshot, CheckpointRow, Store, StoreError};
-use super::ops::SignedChain;
+use idcheck_store::{AuditSnapshot, CheckpointRow, StoreError};
+
+use super::canonical;
+use super::entry::{AuditEntry, Checkpoint, Purpose, GENESIS};
+use super::AuditError;
 
 pub const FORMAT_NAME: &str = "idcheck-audit-export";
 pub const FORMAT_VERSION: u64 = 1;
@@ -384,73 +383,6 @@ pub(crate) fn write_range(snap: &AuditSnapshot<'_>, spec: &RangeSpec, format: Ex
         signed_now: false,
         export_entry: 0,
     })
-}
-
-/// Export the log for auditors: log the export (an `audit_export` entry), sign the head with
-/// `key` when given (so the export is covered by a signature made now), then write the range with
-/// its anchor, checkpoints and the station key. Without a key, or when the chain is broken (the
-/// station refuses to sign it), the export is written anyway: its verification will say why.
-pub fn export(store: &Store, options: &ExportOptions, key: Option<&StationKey>, out: &mut dyn Write) -> Result<ExportSummary, AuditError> {
-    let exported_at = entry::now();
-    let to = Some(match &options.to {
-        Some(t) if t.as_str() < exported_at.as_str() => t.clone(),
-        _ => exported_at.clone(),
-    });
-    if let (Some(f), Some(t)) = (&options.from, &to) {
-        if f > t {
-            return Err(AuditError::Invalid(format!("the range starts ({f}) after it ends ({t})")));
-        }
-    }
-    let logged = store.audit_append(&AuditEvent::AuditExport {
-        from: options.from.clone(),
-        to: options.to.clone(),
-        format: options.format.as_str().to_string(),
-        by: options.requested_by.clone(),
-    })?;
-    let signed_now = match key {
-        Some(k) => match store.audit_checkpoint(k) {
-            Ok(c) => c.is_some(),
-            Err(AuditError::ChainBroken { .. }) => false,
-            Err(e) => return Err(e),
-        },
-        None => false,
-    };
-    let mut summary = store.audit_snapshot(|snap| -> Result<ExportSummary, AuditError> {
-        let (_, log_first, head) = snap.bounds()?;
-        let head = head.and_then(|h| u64::try_from(h).ok()).unwrap_or(0);
-        let log_first = log_first.and_then(|f| u64::try_from(f).ok()).unwrap_or(1);
-        let start = match &options.from {
-            Some(f) => snap.first_seq_from(f)?.and_then(|s| u64::try_from(s).ok()).unwrap_or(head + 1),
-            None => log_first,
-        };
-        let last_selected = match &to {
-            Some(t) => snap.last_seq_to(t)?.and_then(|s| u64::try_from(s).ok()).unwrap_or(0),
-            None => head,
-        };
-        let floor = last_selected.max(start.saturating_sub(1));
-        let to_text = to.clone().unwrap_or_default();
-        let end = snap
-            .checkpoints()?
-            .iter()
-            .filter(|c| c.purpose == "checkpoint" && c.time.as_str() >= to_text.as_str())
-            .filter_map(|c| u64::try_from(c.seq).ok())
-            .filter(|&s| s >= floor && s <= head)
-            .min()
-            .unwrap_or(head);
-        let spec = RangeSpec {
-            kind: "export",
-            from: options.from.clone(),
-            to: to.clone(),
-            exported_at: exported_at.clone(),
-            station_key: key.map(StationKey::public_key_hex),
-            start,
-            end,
-        };
-        write_range(snap, &spec, options.format, out)
-    })?;
-    summary.signed_now = signed_now;
-    summary.export_entry = logged.seq;
-    Ok(summary)
 }
 
 // ---- reading ----

@@ -17,9 +17,9 @@ use std::path::PathBuf;
 pub use idcheck_core::audit_format::{canonical, entry, event};
 pub use idcheck_core::audit_format::{AuditEntry, Checkpoint, Purpose, GENESIS};
 pub use idcheck_core::audit_format::{AuditEvent, EntryKind, FindingSummary, InputHash, RecordImportSummary, VerificationSummary};
-pub use export::{export, read_export, ExportFormat, ExportOptions, ExportSummary};
+pub use export::{read_export, ExportFormat, ExportOptions, ExportSummary};
 pub use key::StationKey;
-pub use ops::{PruneSummary, SignedChain};
+pub use ops::{export, PruneSummary, SignedChain};
 pub use verify::{verify_db, verify_export, Problem, ProblemKind, VerifyOptions, VerifyReport};
 
 use idcheck_store::StoreError;

@@ -1,4 +1,5 @@
-//! Signing and retention on the live store: `Store::audit_checkpoint` (sign the head after
+//! Operations on the live log: [`export`] for auditors (logged, signed first), and signing and
+//! retention through [`SignedChain`]: `Store::audit_checkpoint` (sign the head after
 //! checking the entries since the last valid signature) and `Store::audit_prune` (archive the old
 //! entries as a verifiable export, sign a prune anchor at the last removed entry, log the prune,
 //! remove them). The SQL is in `store::audit`.
@@ -8,7 +9,7 @@ use std::io::Write;
 use sha2::{Digest, Sha256};
 
 use super::entry::{self, Checkpoint, Purpose};
-use super::export::{write_range, ExportFormat, RangeSpec};
+use super::export::{write_range, ExportFormat, ExportOptions, ExportSummary, RangeSpec};
 use super::verify::{self, VerifyOptions};
 use super::{AuditError, AuditEvent, StationKey};
 use idcheck_store::Store;
@@ -192,4 +193,71 @@ impl SignedChain for Store {
             prune_entry: Some(commit.prune_entry.seq),
         })
     }
+}
+
+/// Export the log for auditors: log the export (an `audit_export` entry), sign the head with
+/// `key` when given (so the export is covered by a signature made now), then write the range with
+/// its anchor, checkpoints and the station key. Without a key, or when the chain is broken (the
+/// station refuses to sign it), the export is written anyway: its verification will say why.
+pub fn export(store: &Store, options: &ExportOptions, key: Option<&StationKey>, out: &mut dyn Write) -> Result<ExportSummary, AuditError> {
+    let exported_at = entry::now();
+    let to = Some(match &options.to {
+        Some(t) if t.as_str() < exported_at.as_str() => t.clone(),
+        _ => exported_at.clone(),
+    });
+    if let (Some(f), Some(t)) = (&options.from, &to) {
+        if f > t {
+            return Err(AuditError::Invalid(format!("the range starts ({f}) after it ends ({t})")));
+        }
+    }
+    let logged = store.audit_append(&AuditEvent::AuditExport {
+        from: options.from.clone(),
+        to: options.to.clone(),
+        format: options.format.as_str().to_string(),
+        by: options.requested_by.clone(),
+    })?;
+    let signed_now = match key {
+        Some(k) => match store.audit_checkpoint(k) {
+            Ok(c) => c.is_some(),
+            Err(AuditError::ChainBroken { .. }) => false,
+            Err(e) => return Err(e),
+        },
+        None => false,
+    };
+    let mut summary = store.audit_snapshot(|snap| -> Result<ExportSummary, AuditError> {
+        let (_, log_first, head) = snap.bounds()?;
+        let head = head.and_then(|h| u64::try_from(h).ok()).unwrap_or(0);
+        let log_first = log_first.and_then(|f| u64::try_from(f).ok()).unwrap_or(1);
+        let start = match &options.from {
+            Some(f) => snap.first_seq_from(f)?.and_then(|s| u64::try_from(s).ok()).unwrap_or(head + 1),
+            None => log_first,
+        };
+        let last_selected = match &to {
+            Some(t) => snap.last_seq_to(t)?.and_then(|s| u64::try_from(s).ok()).unwrap_or(0),
+            None => head,
+        };
+        let floor = last_selected.max(start.saturating_sub(1));
+        let to_text = to.clone().unwrap_or_default();
+        let end = snap
+            .checkpoints()?
+            .iter()
+            .filter(|c| c.purpose == "checkpoint" && c.time.as_str() >= to_text.as_str())
+            .filter_map(|c| u64::try_from(c.seq).ok())
+            .filter(|&s| s >= floor && s <= head)
+            .min()
+            .unwrap_or(head);
+        let spec = RangeSpec {
+            kind: "export",
+            from: options.from.clone(),
+            to: to.clone(),
+            exported_at: exported_at.clone(),
+            station_key: key.map(StationKey::public_key_hex),
+            start,
+            end,
+        };
+        write_range(snap, &spec, options.format, out)
+    })?;
+    summary.signed_now = signed_now;
+    summary.export_entry = logged.seq;
+    Ok(summary)
 }
