@@ -29,6 +29,8 @@ bash scripts/browser-deps.sh
 for src in src crates/*/src; do
     python3 scripts/import-cycles.py --strict "$src"
 done
+# The crate graph is the architecture: which crate may depend on which (scripts/crate-rules.py).
+python3 scripts/crate-rules.py
 
 # Build the tests, and the benches (run by hand: cargo bench; they must keep compiling), in one
 # profile so every dependency is built once, before starting the private pcscd, so that its

@@ -1,4 +1,4 @@
-//! The `idcheck emulate` arguments and their run: load a chip image directory, build the virtual
+//! The `idcheck-testkit emulate` arguments and their run: load a chip image directory, build the virtual
 //! card with its fault switches, print a start banner, serve it on vpcd and log one line per
 //! APDU (command, file, offset, Le, status word, data length: never file contents) to the sink
 //! the binary gives (stderr), until the stop flag is set.

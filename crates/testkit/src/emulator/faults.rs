@@ -1,5 +1,5 @@
 //! Fault switches of the virtual card: what a misbehaving chip or a hurried hand does to a read.
-//! Every fault is off by default ([`Faults::default`]); each maps to one `idcheck emulate` switch
+//! Every fault is off by default ([`Faults::default`]); each maps to one `idcheck-testkit emulate` switch
 //! and parses from the same text the switch takes (`FromStr`), so tests and the CLI share one
 //! vocabulary. Delivery faults (mute, leaving the field, slowness) are applied where answers are
 //! delivered (vpcd loop, in-process transport); content faults (wrong answers, a maximum Le, a

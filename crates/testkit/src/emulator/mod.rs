@@ -3,7 +3,7 @@
 //! [`VirtualCard`] is the pure APDU processor (`card`), [`Faults`] the fault switches (`faults`),
 //! `vpcd` the client of the vsmartcard virtual reader (pcscd's `vpcd` driver) that puts the card
 //! behind a real PC/SC stack, `transport` the in-process `chip::Transport` for unit tests of the
-//! host side, and `cli_args` the `idcheck emulate` arguments. The library never prints: logs
+//! host side, and `cli_args` the `idcheck-testkit emulate` arguments. The library never prints: logs
 //! go to the sink the caller gives.
 
 pub mod atr;

@@ -791,7 +791,7 @@ fn emulate_run_prints_a_banner_and_one_line_per_apdu_without_contents() {
     assert!(log.contains("served 2 APDUs"), "{log}");
 }
 
-/// Manual check against a real pcscd + vpcd: runs `idcheck emulate` (its arguments from
+/// Manual check against a real pcscd + vpcd: runs `idcheck-testkit emulate` (its arguments from
 /// IDCHECK_EMULATOR_ARGS, the sample card and the first port of IDCHECK_VPCD_PORTS, which
 /// scripts/pcsc-env.sh sets) for IDCHECK_EMULATOR_SECS seconds (default 5), logging to stderr.
 /// Run with `-- --ignored --nocapture` beside a PC/SC client.

@@ -1192,7 +1192,7 @@ mod tests {
     /// committed calibration/fingerprint.json is what the code produces; with
     /// IDCHECK_WRITE_CALIBRATION=1 it rewrites that file instead. Run with
     /// `cargo test --release --lib compare::fingerprint -- --ignored --nocapture`
-    /// (or `idcheck calibrate fingerprints fixtures/fingerprints/fvc2002`).
+    /// (or `idcheck-testkit calibrate fingerprints fixtures/fingerprints/fvc2002`).
     #[test]
     #[ignore]
     fn full_calibration_matches_committed_json() {
