@@ -55,30 +55,68 @@ impl Connected<IncomingStream<'_, UnixListener>> for UnixPeer {
     }
 }
 
-/// An error answer: `{"error": "..."}` with its status.
-pub struct ApiError(StatusCode, String);
+/// An error answer: `{"error": "..."}`, with the HTTP status its kind maps to ([`ApiError::status`],
+/// the one place).
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The request is malformed (body, query, a value out of its set).
+    #[error("{0}")]
+    BadRequest(String),
+    /// No or a wrong bearer token.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// No such endpoint, job, verification, batch or photo.
+    #[error("{0}")]
+    NotFound(String),
+    /// Well-formed but not usable (a record or surface that does not load, a bad reader).
+    #[error("{0}")]
+    Unprocessable(String),
+    /// No card came in time.
+    #[error("{0}")]
+    Timeout(String),
+    /// The station cannot answer now: store unavailable, shutting down, busy.
+    #[error("{0}")]
+    Unavailable(String),
+    /// A bug or an unexpected failure inside the daemon.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.0, Json(json!({ "error": self.1 }))).into_response()
+        (self.status(), Json(json!({ "error": self.to_string() }))).into_response()
     }
 }
 
 impl From<JobError> for ApiError {
     fn from(e: JobError) -> Self {
-        let code = match &e {
-            JobError::RecordNotFound(_) => StatusCode::NOT_FOUND,
-            JobError::BadSurface(_) | JobError::BadReader(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            JobError::NoCard { .. } => StatusCode::REQUEST_TIMEOUT,
-            JobError::Busy(_) | JobError::Aborted(_) => StatusCode::SERVICE_UNAVAILABLE,
-            JobError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        };
-        ApiError(code, e.to_string())
+        let text = e.to_string();
+        match e {
+            JobError::RecordNotFound(_) => ApiError::NotFound(text),
+            JobError::BadSurface(_) | JobError::BadReader(_) => ApiError::Unprocessable(text),
+            JobError::NoCard { .. } => ApiError::Timeout(text),
+            JobError::Busy(_) | JobError::Aborted(_) => ApiError::Unavailable(text),
+            JobError::Internal(_) => ApiError::Internal(text),
+        }
     }
 }
 
 fn internal(e: impl std::fmt::Display) -> ApiError {
-    ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+    ApiError::Internal(e.to_string())
 }
 
 /// The kiosk / QC routes.
@@ -100,7 +138,7 @@ pub fn routes(api: Api) -> Router {
         .route("/v1/records/import", post(import_records))
         .route("/v1/maintenance", get(get_maintenance).post(set_maintenance))
         .route("/v1/events", get(events))
-        .fallback(|| async { ApiError(StatusCode::NOT_FOUND, "no such endpoint; see the README, \"The local API\"".into()) })
+        .fallback(|| async { ApiError::NotFound("no such endpoint; see the README, \"The local API\"".into()) })
         .with_state(api)
 }
 
@@ -160,7 +198,7 @@ pub fn tcp_router(api: Api, token: Arc<String>) -> Router {
                     == ring::digest::digest(&ring::digest::SHA256, token.as_bytes()).as_ref()
             });
             if !ok {
-                return ApiError(StatusCode::UNAUTHORIZED, "missing or wrong bearer token".into()).into_response();
+                return ApiError::Unauthorized("missing or wrong bearer token".into()).into_response();
             }
             let mut req = req;
             req.extensions_mut().insert(Caller("tcp:token".into()));
@@ -186,7 +224,7 @@ fn ui_login(q: LoginQuery, token: &str) -> Response {
     let ok = ring::digest::digest(&ring::digest::SHA256, q.token.trim().as_bytes()).as_ref()
         == ring::digest::digest(&ring::digest::SHA256, token.as_bytes()).as_ref();
     if !ok {
-        return ApiError(StatusCode::UNAUTHORIZED, "wrong token".into()).into_response();
+        return ApiError::Unauthorized("wrong token".into()).into_response();
     }
     let next = q.next.filter(|n| n.starts_with('#')).unwrap_or_else(|| "#/live".into());
     Response::builder()
@@ -246,9 +284,9 @@ async fn create_verification(
     Extension(caller): Extension<Caller>,
     body: Result<Json<CreateVerification>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let Json(body) = body.map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("request body: {}", e.body_text())))?;
+    let Json(body) = body.map_err(|e| ApiError::BadRequest(format!("request body: {}", e.body_text())))?;
     if api.shared.shutting_down() {
-        return Err(ApiError(StatusCode::SERVICE_UNAVAILABLE, "the station is shutting down".into()));
+        return Err(ApiError::Unavailable("the station is shutting down".into()));
     }
     let max = api.shared.config().jobs.max_pending;
     let (job, pending) = api.jobs.admit(max, &body.job.record_id)?;
@@ -267,7 +305,7 @@ async fn create_verification(
 }
 
 async fn get_job(State(api): State<Api>, UrlPath(job): UrlPath<u64>) -> Result<Json<Value>, ApiError> {
-    let state = api.jobs.get(job).ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no job {job}")))?;
+    let state = api.jobs.get(job).ok_or_else(|| ApiError::NotFound(format!("no job {job}")))?;
     Ok(Json(json!({ "job": job, "status": state })))
 }
 
@@ -297,18 +335,18 @@ fn stored_json(v: &crate::store::StoredVerification) -> Value {
 }
 
 async fn list_verifications(State(api): State<Api>, q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>) -> Result<Json<Value>, ApiError> {
-    let Query(q) = q.map_err(|e| ApiError(StatusCode::BAD_REQUEST, e.body_text()))?;
+    let Query(q) = q.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let status = match q.status.as_deref().map(str::parse::<crate::verdict::Status>) {
         None => None,
         Some(Ok(s)) => Some(s),
-        Some(Err(e)) => return Err(ApiError(StatusCode::BAD_REQUEST, format!("status: {e}"))),
+        Some(Err(e)) => return Err(ApiError::BadRequest(format!("status: {e}"))),
     };
     let filter = VerificationFilter { status, record_id: q.record_id, limit: Some(q.limit.unwrap_or(100).min(10_000)) };
     let sh = api.shared.clone();
     let list = tokio::task::spawn_blocking(move || sh.read_store(|s| s.list_verifications(&filter)))
         .await
         .map_err(internal)?
-        .map_err(|e| ApiError(StatusCode::SERVICE_UNAVAILABLE, e))?;
+        .map_err(ApiError::Unavailable)?;
     Ok(Json(json!({ "verifications": list.iter().map(stored_json).collect::<Vec<_>>() })))
 }
 
@@ -317,8 +355,8 @@ async fn get_verification(State(api): State<Api>, UrlPath(id): UrlPath<i64>) -> 
     let found = tokio::task::spawn_blocking(move || sh.read_store(|s| s.get_verification(id)))
         .await
         .map_err(internal)?
-        .map_err(|e| ApiError(StatusCode::SERVICE_UNAVAILABLE, e))?;
-    found.map(|v| Json(stored_json(&v))).ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no verification {id}")))
+        .map_err(ApiError::Unavailable)?;
+    found.map(|v| Json(stored_json(&v))).ok_or_else(|| ApiError::NotFound(format!("no verification {id}")))
 }
 
 async fn list_records(State(api): State<Api>) -> Result<Json<Value>, ApiError> {
@@ -326,7 +364,7 @@ async fn list_records(State(api): State<Api>) -> Result<Json<Value>, ApiError> {
     let list = tokio::task::spawn_blocking(move || sh.read_store(|s| s.list_records()))
         .await
         .map_err(internal)?
-        .map_err(|e| ApiError(StatusCode::SERVICE_UNAVAILABLE, e))?;
+        .map_err(ApiError::Unavailable)?;
     // summaries only: ids and dates, no names (personal text stays in the store)
     let out: Vec<Value> = list
         .iter()
@@ -347,12 +385,12 @@ async fn import_records(
     Extension(caller): Extension<Caller>,
     body: Result<Json<ImportBody>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let Json(body) = body.map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("request body: {}", e.body_text())))?;
+    let Json(body) = body.map_err(|e| ApiError::BadRequest(format!("request body: {}", e.body_text())))?;
     let sh = api.shared.clone();
     let path = body.path.clone();
     let by = caller.0.clone();
     let out = tokio::task::spawn_blocking(move || -> Result<Value, ApiError> {
-        let loaded = crate::records::acceptance::load_any(&path).map_err(|e| ApiError(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
+        let loaded = crate::records::acceptance::load_any(&path).map_err(|e| ApiError::Unprocessable(e.to_string()))?;
         let (mut inserted, mut replaced, mut unchanged) = (0u32, 0u32, 0u32);
         let mut errors = Vec::new();
         for r in loaded {
@@ -392,12 +430,12 @@ async fn set_maintenance(
     Extension(caller): Extension<Caller>,
     body: Result<Json<MaintenanceBody>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let Json(body) = body.map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("request body: {}", e.body_text())))?;
+    let Json(body) = body.map_err(|e| ApiError::BadRequest(format!("request body: {}", e.body_text())))?;
     let s = &api.shared;
     let warning = if body.on {
         let reason = body.reason.map(|r| r.trim().to_string()).filter(|r| !r.is_empty());
         let Some(reason) = reason else {
-            return Err(ApiError(StatusCode::BAD_REQUEST, "maintenance on needs a reason".into()));
+            return Err(ApiError::BadRequest("maintenance on needs a reason".into()));
         };
         let m = Maintenance { reason: reason.clone(), by: caller.0.clone(), since: now_rfc3339() };
         let w = s.set_maintenance(Some(m)).err();
@@ -515,7 +553,7 @@ async fn ui_asset(uri: axum::http::Uri) -> Response {
             body,
         )
             .into_response(),
-        None => ApiError(StatusCode::NOT_FOUND, format!("no page {}", uri.path())).into_response(),
+        None => ApiError::NotFound(format!("no page {}", uri.path())).into_response(),
     }
 }
 
@@ -526,8 +564,8 @@ async fn get_view(State(api): State<Api>, UrlPath(id): UrlPath<i64>) -> Result<J
     })
     .await
     .map_err(internal)?
-    .map_err(|e| ApiError(StatusCode::SERVICE_UNAVAILABLE, e))?;
-    let row = row.ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no verification {id}")))?;
+    .map_err(ApiError::Unavailable)?;
+    let row = row.ok_or_else(|| ApiError::NotFound(format!("no verification {id}")))?;
     Ok(Json(super::qc::view_value(&row, view.as_deref(), &photos)))
 }
 
@@ -537,8 +575,8 @@ async fn get_photo(State(api): State<Api>, UrlPath((id, name)): UrlPath<(i64, St
     let png = tokio::task::spawn_blocking(move || sh.read_store(|s| s.evidence_photo(id, &n2)))
         .await
         .map_err(internal)?
-        .map_err(|e| ApiError(StatusCode::SERVICE_UNAVAILABLE, e))?
-        .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no {name} photo for verification {id}")))?;
+        .map_err(ApiError::Unavailable)?
+        .ok_or_else(|| ApiError::NotFound(format!("no {name} photo for verification {id}")))?;
     Ok(([(header::CONTENT_TYPE, "image/png"), (header::CACHE_CONTROL, "private, max-age=3600")], png).into_response())
 }
 
@@ -547,13 +585,13 @@ async fn create_batch(
     Extension(caller): Extension<Caller>,
     body: Result<Json<super::qc::BatchRequest>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let Json(body) = body.map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("request body: {}", e.body_text())))?;
+    let Json(body) = body.map_err(|e| ApiError::BadRequest(format!("request body: {}", e.body_text())))?;
     if api.shared.shutting_down() {
-        return Err(ApiError(StatusCode::SERVICE_UNAVAILABLE, "the station is shutting down".into()));
+        return Err(ApiError::Unavailable("the station is shutting down".into()));
     }
     let created = super::qc::create(api.shared.clone(), api.jobs.clone(), body, caller.0)
         .await
-        .map_err(|e| ApiError(StatusCode::UNPROCESSABLE_ENTITY, e))?;
+        .map_err(ApiError::Unprocessable)?;
     Ok((StatusCode::CREATED, Json(json!(created))).into_response())
 }
 
@@ -573,7 +611,7 @@ async fn list_batches(State(api): State<Api>) -> Result<Json<Value>, ApiError> {
     })
     .await
     .map_err(internal)?
-    .map_err(|e| ApiError(StatusCode::SERVICE_UNAVAILABLE, e))?;
+    .map_err(ApiError::Unavailable)?;
     Ok(Json(json!({ "batches": list })))
 }
 
@@ -582,9 +620,9 @@ async fn get_batch(State(api): State<Api>, UrlPath(id): UrlPath<i64>) -> Result<
     tokio::task::spawn_blocking(move || super::qc::batch_json(&sh, id))
         .await
         .map_err(internal)?
-        .map_err(|e| ApiError(StatusCode::SERVICE_UNAVAILABLE, e))?
+        .map_err(ApiError::Unavailable)?
         .map(Json)
-        .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no batch {id}")))
+        .ok_or_else(|| ApiError::NotFound(format!("no batch {id}")))
 }
 
 async fn close_batch(State(api): State<Api>, UrlPath(id): UrlPath<i64>) -> Result<Json<Value>, ApiError> {
@@ -592,6 +630,6 @@ async fn close_batch(State(api): State<Api>, UrlPath(id): UrlPath<i64>) -> Resul
     tokio::task::spawn_blocking(move || sh.with_store(|s| s.close_batch(id)))
         .await
         .map_err(internal)?
-        .map_err(|e| ApiError(StatusCode::SERVICE_UNAVAILABLE, e))?;
+        .map_err(ApiError::Unavailable)?;
     Ok(Json(json!({ "id": id, "closed": true })))
 }
