@@ -28,4 +28,5 @@ pub mod store;
 pub mod tlv;
 pub mod verdict;
 pub mod verify;
+pub mod wire;
 pub mod web;
