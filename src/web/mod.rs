@@ -253,4 +253,18 @@ mod tests {
         assert!(verdict_marks(&json!({"status": "pass", "findings": []})).is_empty());
         assert!(verdict_marks(&json!(null)).is_empty());
     }
+
+    #[test]
+    fn typed_verdicts_mark_the_same_cells_as_their_json() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/web/testdata/views.json");
+        let views: Vec<Value> = serde_json::from_slice(&std::fs::read(path).expect("fixture")).expect("json");
+        let mut marked = 0;
+        for v in &views {
+            let typed: Verdict = serde_json::from_value(v["verdict"].clone()).expect("a verdict");
+            assert_eq!(marks_of_verdict(&typed), verdict_marks(&v["verdict"]), "{}", v["id"]);
+            assert_eq!(chip_unauthenticated_in(&typed), chip_unauthenticated(&v["verdict"]), "{}", v["id"]);
+            marked += marks_of_verdict(&typed).len();
+        }
+        assert!(marked > 0, "the fixture marks cells");
+    }
 }
