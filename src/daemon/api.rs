@@ -1,7 +1,8 @@
 //! The local HTTP/JSON API (axum): the kiosk / QC socket (a Unix socket whose group decides who
 //! may use it; optionally a loopback TCP port behind a bearer token) and the auditors' read-only
-//! socket. Owns routing, who-is-asking (peer credentials or token), request and error shapes, and
-//! the server-sent event stream. The auditor socket's routes and handlers are `audit_api`'s; they
+//! socket. Owns routing, who-is-asking (peer credentials or token), the error kinds and their HTTP
+//! statuses, and the server-sent event stream; every body it reads or writes is a `crate::wire`
+//! type (no JSON built by hand). The auditor socket's routes and handlers are `audit_api`'s; they
 //! use this module's `Api`, `Caller` and `unix_caller`, never the reverse. Handlers only translate: jobs run in `jobs`, decisions are made
 //! in `state` and `verify`, SQL stays in `store`.
 
@@ -58,8 +59,8 @@ impl Connected<IncomingStream<'_, UnixListener>> for UnixPeer {
     }
 }
 
-/// An error answer: `{"error": "..."}` ([`ErrorBody`]), with the HTTP status its kind maps to ([`ApiError::status`],
-/// the one place).
+/// An error answer: `{"error": "..."}` ([`ErrorBody`]), with the HTTP status its kind maps to
+/// ([`ApiError::status`], the one place).
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     /// The request is malformed (body, query, a value out of its set).
