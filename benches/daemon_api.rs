@@ -19,7 +19,8 @@ use std::time::{Duration, Instant};
 use daemon_common::*;
 use idcheck_testkit::emulator::Faults;
 use idcheck_core::lds::ChipImage;
-use serde_json::json;
+use idcheck_core::verdict::Status;
+use idcheck::wire::{JobVerdict, Timing};
 
 const PER_READER: usize = 60;
 
@@ -52,8 +53,7 @@ fn main() {
         }
         // warm-up
         for r in &lease.readers {
-            let (code, v) = d.verify(json!({ "record_id": kiosk.record_id, "reader": r.name }));
-            assert_eq!(code, 200, "{v}");
+            d.verdict(&Daemon::kiosk(&kiosk.record_id, &r.name));
         }
         let t0 = Instant::now();
         let threads: Vec<_> = lease
@@ -65,10 +65,10 @@ fn main() {
                     let c = idcheck::daemon::client::Client::new(&socket).expect("client");
                     let mut t = Vec::new();
                     for _ in 0..PER_READER {
-                        let (code, v) = c.post("/v1/verifications", &json!({ "record_id": rec, "reader": reader })).expect("post");
-                        assert_eq!(code.as_u16(), 200, "{v}");
-                        assert_eq!(v["verdict"]["status"], "pass", "{v}");
-                        t.push(v["timing"].clone());
+                        let (code, v) = c.call::<JobVerdict>(hyper::Method::POST, "/v1/verifications", Some(&Daemon::kiosk(&rec, &reader))).expect("post");
+                        assert_eq!(code.as_u16(), 200, "{v:?}");
+                        assert_eq!(v.verdict.status, Status::Pass, "{v:?}");
+                        t.push(v.timing);
                     }
                     t
                 })
@@ -77,15 +77,15 @@ fn main() {
         let timings: Vec<_> = threads.into_iter().flat_map(|h| h.join().expect("thread")).collect();
         let wall = t0.elapsed().as_secs_f64();
         let total = timings.len();
-        let split = |k: &str| median(&mut timings.iter().filter_map(|t| t[k].as_f64()).collect::<Vec<_>>());
+        let split = |k: fn(&Timing) -> f64| median(&mut timings.iter().map(k).collect::<Vec<_>>());
         println!(
             "daemon_api: {n} reader(s): {total} verifications in {wall:.2} s = {:.1} verifications/s; medians ms: wait {:.2}, read {:.1}, compare {:.2}, store {:.2}, total {:.1}",
             total as f64 / wall,
-            split("wait_ms"),
-            split("read_ms"),
-            split("compare_ms"),
-            split("store_ms"),
-            split("total_ms"),
+            split(|t| t.wait_ms),
+            split(|t| t.read_ms),
+            split(|t| t.compare_ms),
+            split(|t| t.store_ms),
+            split(|t| t.total_ms),
         );
     }
 }

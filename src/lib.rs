@@ -1,6 +1,6 @@
 //! idcheck, the station: decides whether a finished resident identity card may be handed over.
 //! This crate owns what runs at a station around the verification pipeline: the daemon (reader
-//! monitor, jobs, local API), the QC web page and batch reports, the auditors' log operations,
+//! monitor, jobs, local API), its API types (`wire`), the QC web page and batch reports, the auditors' log operations,
 //! and (in the binary) the command line. It wires the layers below together and decides
 //! nothing itself: verdicts come from `idcheck-verify`, SQL lives in `idcheck-store`, PC/SC in
 //! `idcheck-pcsc`.
@@ -14,3 +14,4 @@
 pub mod audit;
 pub mod daemon;
 pub mod web;
+pub mod wire;

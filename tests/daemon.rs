@@ -18,6 +18,13 @@ use std::time::{Duration, Instant};
 use daemon_common::*;
 use idcheck_testkit::emulator::Faults;
 use idcheck_core::lds::ChipImage;
+use hyper::Method;
+use idcheck::daemon::client::ClientError;
+use idcheck_core::verdict::Status;
+use idcheck::wire::{
+    AuditVerification, DaemonEvent, Hello, HealthStatus, JobAccepted, JobState, JobStatus, JobVerdict, MaintenanceChanged, MaintenanceRequest,
+    MaintenanceStatus, StoredVerification, VerificationRequest, Verifications,
+};
 use pcsc_common::*;
 use serde_json::{json, Value};
 
@@ -101,9 +108,8 @@ fn kiosk_verdicts_of_a_good_card_and_one_card_per_cause() {
     drop(emu);
 
     // filters of the list
-    let (_, list) = d.client().get("/v1/verifications?status=pass").expect("list");
-    let n = list["verifications"].as_array().map(|a| a.len()).unwrap_or(0);
-    assert_eq!(n, 2, "{list}");
+    let list: Verifications = d.client().get_as("/v1/verifications?status=pass").expect("list");
+    assert_eq!(list.verifications.len(), 2, "{list:?}");
     let (code, _) = d.client().get("/v1/verifications?status=bogus").expect("list");
     assert_eq!(code.as_u16(), 400);
     // unknown record: 404, nothing stored
@@ -128,47 +134,52 @@ fn a_job_waits_for_a_card_placed_later_and_a_card_without_a_job_is_not_read() {
     let mut events = client.events().expect("event stream");
     let hello = events.next(Duration::from_secs(5)).expect("hello").expect("hello event");
     assert_eq!(hello.event, "hello");
+    let hello: Hello = hello.parse().expect("hello data");
+    assert!(hello.readers.iter().any(|x| x.name == r.name), "{hello:?}");
 
     // a card placed with no job: an event, no read, nothing stored
     let emu = Emulator::start(r, load_chip(&sample), Faults::default());
     let ev = events.wait_for("card_inserted", Duration::from_secs(5), |d| d["reader"] == r.name.as_str()).expect("events");
     let ev = ev.expect("card_inserted event");
-    assert_eq!(ev.data["awaited"], false, "{:?}", ev);
+    let DaemonEvent::CardInserted { awaited, .. } = ev.parse().expect("event") else { panic!("not card_inserted: {ev:?}") };
+    assert!(!awaited, "{:?}", ev);
     std::thread::sleep(Duration::from_millis(500));
     let apdus = emu.events.lock().map(|e| e.len()).unwrap_or(0);
     emu.stop();
-    let (_, list) = d.client().get("/v1/verifications").expect("list");
-    assert_eq!(list["verifications"].as_array().map(|a| a.len()), Some(0), "{list}");
+    let list: Verifications = d.client().get_as("/v1/verifications").expect("list");
+    assert_eq!(list.verifications.len(), 0, "{list:?}");
     // the emulator saw the reader power the card at most; no SELECT of the application
     assert!(apdus < 5, "a card without a job must not be read ({apdus} emulator events)");
 
     // a job first, the card later
-    let (code, v) = d.client().post("/v1/verifications", &json!({ "record_id": sample.record_id, "reader": r.name, "async": true, "wait_secs": 30 })).expect("post");
-    assert_eq!(code.as_u16(), 202, "{v}");
-    let job = v["job"].as_u64().expect("job id");
+    let req = VerificationRequest { run_async: true, wait_secs: Some(30), ..Daemon::kiosk(&sample.record_id, &r.name) };
+    let (code, v) = d.client().call::<JobAccepted>(Method::POST, "/v1/verifications", Some(&req)).expect("post");
+    assert_eq!(code.as_u16(), 202, "{v:?}");
+    let job = v.job;
+    assert_eq!(v.poll, format!("/v1/jobs/{job}"));
     std::thread::sleep(Duration::from_millis(700));
-    let (_, st) = d.client().get(&format!("/v1/jobs/{job}")).expect("job");
-    assert_eq!(st["status"]["state"], "waiting", "{st}");
+    let st: JobStatus = d.client().get_as(&format!("/v1/jobs/{job}")).expect("job");
+    assert!(matches!(st.status, JobState::Waiting { .. }), "{st:?}");
     let emu = Emulator::start(r, load_chip(&sample), Faults::default());
     let ev = events.wait_for("card_inserted", Duration::from_secs(5), |d| d["reader"] == r.name.as_str()).expect("events").expect("card_inserted");
-    assert_eq!(ev.data["awaited"], true);
+    assert!(matches!(ev.parse().expect("event"), DaemonEvent::CardInserted { awaited: true, .. }), "{ev:?}");
     let fin = events.wait_for("verification_finished", Duration::from_secs(30), |d| d["job"] == job).expect("events").expect("finished event");
-    assert_eq!(fin.data["status"], "pass", "{:?}", fin);
-    let id = fin.data["id"].as_i64().expect("stored id in the event");
+    let DaemonEvent::VerificationFinished { status, id, .. } = fin.parse().expect("event") else { panic!("not verification_finished: {fin:?}") };
+    assert_eq!(status, Status::Pass, "{:?}", fin);
+    let id = id.expect("stored id in the event");
     // the event came after the commit: the stored row is there
-    let (code, stored) = d.client().get(&format!("/v1/verifications/{id}")).expect("get");
-    assert_eq!(code.as_u16(), 200);
-    assert_eq!(stored["status"], "pass");
-    let (_, st) = d.client().get(&format!("/v1/jobs/{job}")).expect("job");
-    assert_eq!(st["status"]["state"], "done", "{st}");
-    assert_eq!(st["status"]["result"]["id"], id);
+    let stored: StoredVerification = d.client().get_as(&format!("/v1/verifications/{id}")).expect("get");
+    assert_eq!(stored.status, Status::Pass);
+    let st: JobStatus = d.client().get_as(&format!("/v1/jobs/{job}")).expect("job");
+    let JobState::Done { result } = &st.status else { panic!("job not done: {st:?}") };
+    assert_eq!(result.id, Some(id));
     emu.stop();
 
     // no card in time: 408, not a verdict, nothing stored
     let (code, v) = d.verify(json!({ "record_id": sample.record_id, "reader": r.name, "wait_secs": 1, "fresh_card": true }));
     assert_eq!(code, 408, "{v}");
-    let (_, list) = d.client().get("/v1/verifications").expect("list");
-    assert_eq!(list["verifications"].as_array().map(|a| a.len()), Some(1), "{list}");
+    let list: Verifications = d.client().get_as("/v1/verifications").expect("list");
+    assert_eq!(list.verifications.len(), 1, "{list:?}");
 }
 
 #[test]
@@ -201,15 +212,15 @@ fn two_readers_verify_at_once() {
             let socket = socket.clone();
             std::thread::spawn(move || {
                 let c = idcheck::daemon::client::Client::new(&socket).expect("client");
-                c.post("/v1/verifications", &json!({ "record_id": rec, "reader": reader })).expect("post")
+                c.call::<JobVerdict>(Method::POST, "/v1/verifications", Some(&Daemon::kiosk(&rec, &reader))).expect("post")
             })
         })
         .collect();
     let results: Vec<_> = handles.into_iter().map(|h| h.join().expect("thread")).collect();
     for (i, (code, v)) in results.iter().enumerate() {
-        assert_eq!(code.as_u16(), 200, "{v}");
-        assert_eq!(v["verdict"]["status"], "pass", "{v}");
-        assert_eq!(v["reader"], jobs[i].1.as_str());
+        assert_eq!(code.as_u16(), 200, "{v:?}");
+        assert_eq!(v.verdict.status, Status::Pass, "{v:?}");
+        assert_eq!(v.reader.as_deref(), Some(jobs[i].1.as_str()));
     }
     // overlap: both reads started before the first verdict
     let mut order = Vec::new();
@@ -244,26 +255,26 @@ fn maintenance_answers_unavailable_survives_a_restart_and_ends() {
     assert_eq!(v["verdict"]["status"], "unavailable", "{v}");
     assert!(v.to_string().contains("replacing the reader cable"), "{v}");
     assert!(causes(&v).is_empty());
-    let (_, h) = d.client().get("/v1/health").expect("health");
-    assert_eq!(h["status"], "unavailable");
+    assert_eq!(d.health().status, HealthStatus::Unavailable);
 
     // kept across a restart
     d.signal(nix::sys::signal::Signal::SIGTERM);
     assert!(d.wait_exit(Duration::from_secs(15)).success());
     d.spawn();
     d.wait_readers(1, Duration::from_secs(5));
-    let (_, m) = d.client().get("/v1/maintenance").expect("maintenance");
-    assert_eq!(m["on"], true, "{m}");
+    let m: MaintenanceStatus = d.client().get_as("/v1/maintenance").expect("maintenance");
+    assert!(m.on, "{m:?}");
+    assert_eq!(m.maintenance.map(|x| x.reason).as_deref(), Some("replacing the reader cable"));
 
     // a reason is required; then off through the API
-    let (code, _) = d.client().post("/v1/maintenance", &json!({ "on": true })).expect("post");
-    assert_eq!(code.as_u16(), 400);
-    let (code, _) = d.client().post("/v1/maintenance", &json!({ "on": false })).expect("post");
+    let refused = d.client().post_as::<MaintenanceChanged>("/v1/maintenance", &MaintenanceRequest { on: true, reason: None });
+    assert!(matches!(&refused, Err(ClientError::Refused { status, .. }) if status.as_u16() == 400), "{refused:?}");
+    let (code, off) = d.client().call::<MaintenanceChanged>(Method::POST, "/v1/maintenance", Some(&MaintenanceRequest { on: false, reason: None })).expect("post");
     assert_eq!(code.as_u16(), 200);
+    assert!(!off.on && off.maintenance.is_none(), "{off:?}");
     d.wait_card(&r.name, true, Duration::from_secs(5));
-    let (code, v) = d.verify(json!({ "record_id": sample.record_id, "reader": r.name }));
-    assert_eq!(code, 200, "{v}");
-    assert_eq!(v["verdict"]["status"], "pass", "{v}");
+    let v = d.verdict(&Daemon::kiosk(&sample.record_id, &r.name));
+    assert_eq!(v.verdict.status, Status::Pass, "{v:?}");
     let out = Command::new(bin).args(["maintenance", "status", "--socket"]).arg(&d.socket).output().expect("cli");
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "maintenance off");
 }
@@ -280,30 +291,30 @@ fn sighup_reloads_the_configuration() {
     d.signal(nix::sys::signal::Signal::SIGHUP);
     let end = Instant::now() + Duration::from_secs(5);
     loop {
-        let (_, h) = d.client().get("/v1/health").expect("health");
-        if h["status"] == "unavailable" {
-            assert!(h["reason"].as_str().unwrap_or("").contains("disk full"), "{h}");
+        let h = d.health();
+        if h.status == HealthStatus::Unavailable {
+            assert!(h.reason.as_deref().unwrap_or("").contains("disk full"), "{h:?}");
             break;
         }
-        assert!(Instant::now() < end, "reload not applied: {h}");
+        assert!(Instant::now() < end, "reload not applied: {h:?}");
         std::thread::sleep(Duration::from_millis(50));
     }
     // a broken file is refused and the running configuration stays
     std::fs::write(&d.config, "[store]\nnonsense = 1\n").expect("write");
     d.signal(nix::sys::signal::Signal::SIGHUP);
     std::thread::sleep(Duration::from_millis(500));
-    let (_, h) = d.client().get("/v1/health").expect("health");
-    assert_eq!(h["status"], "unavailable", "{h}");
+    let h = d.health();
+    assert_eq!(h.status, HealthStatus::Unavailable, "{h:?}");
     assert!(d.log_text().contains("reload refused"), "{}", d.log_text());
     std::fs::write(&d.config, text).expect("write");
     d.signal(nix::sys::signal::Signal::SIGHUP);
     let end = Instant::now() + Duration::from_secs(5);
     loop {
-        let (_, h) = d.client().get("/v1/health").expect("health");
-        if h["status"] == "ok" {
+        let h = d.health();
+        if h.status == HealthStatus::Ok {
             break;
         }
-        assert!(Instant::now() < end, "reload back not applied: {h}");
+        assert!(Instant::now() < end, "reload back not applied: {h:?}");
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -371,10 +382,10 @@ fn sigkill_during_a_batch_loses_no_announced_verdict() {
             if s2.load(Ordering::SeqCst) {
                 break;
             }
-            match c.post("/v1/verifications", &json!({ "record_id": rec, "reader": reader })) {
+            match c.call::<JobVerdict>(Method::POST, "/v1/verifications", Some(&Daemon::kiosk(&rec, &reader))) {
                 Ok((code, v)) if code.as_u16() == 200 => {
-                    if let Some(id) = v["id"].as_i64() {
-                        a2.lock().expect("lock").push((id, v["verdict"]["status"].as_str().unwrap_or("").to_string()));
+                    if let Some(id) = v.id {
+                        a2.lock().expect("lock").push((id, v.verdict.status.as_str().to_string()));
                     }
                 }
                 _ => failures += 1,
@@ -415,9 +426,8 @@ fn sigkill_during_a_batch_loses_no_announced_verdict() {
     eprintln!("announced before SIGKILL: {}, audit entries {}", announced.len(), report.entries);
     // and the daemon works again
     d.wait_card(&r.name, true, Duration::from_secs(5));
-    let (code, v) = d.verify(json!({ "record_id": kiosk.record_id, "reader": r.name }));
-    assert_eq!(code, 200, "{v}");
-    assert_eq!(v["verdict"]["status"], "pass");
+    let v = d.verdict(&Daemon::kiosk(&kiosk.record_id, &r.name));
+    assert_eq!(v.verdict.status, Status::Pass);
 }
 
 #[test]
@@ -431,11 +441,11 @@ fn the_auditor_socket_exports_a_log_that_verifies_offline_and_does_nothing_else(
     d.import(&kiosk.acceptance);
     let _emu = Emulator::start(r, load_chip(&kiosk), Faults::default());
     d.wait_card(&r.name, true, Duration::from_secs(5));
-    let (code, v) = d.verify(json!({ "record_id": kiosk.record_id, "reader": r.name }));
-    assert_eq!(code, 200, "{v}");
-    let (code, _) = d.client().post("/v1/maintenance", &json!({ "on": true, "reason": "audit test" })).expect("post");
+    d.verdict(&Daemon::kiosk(&kiosk.record_id, &r.name));
+    let on = MaintenanceRequest { on: true, reason: Some("audit test".into()) };
+    let (code, _) = d.client().call::<MaintenanceChanged>(Method::POST, "/v1/maintenance", Some(&on)).expect("post");
     assert_eq!(code.as_u16(), 200);
-    let (code, _) = d.client().post("/v1/maintenance", &json!({ "on": false })).expect("post");
+    let (code, _) = d.client().call::<MaintenanceChanged>(Method::POST, "/v1/maintenance", Some(&MaintenanceRequest { on: false, reason: None })).expect("post");
     assert_eq!(code.as_u16(), 200);
 
     let auditor = idcheck::daemon::client::Client::new(&d.dir.join("audit.sock")).expect("client");
@@ -444,9 +454,9 @@ fn the_auditor_socket_exports_a_log_that_verifies_offline_and_does_nothing_else(
     assert!(code.as_u16() == 404 || code.as_u16() == 405, "auditor socket must not verify: {code}");
     let (code, _) = auditor.post("/v1/maintenance", &json!({ "on": true, "reason": "x" })).expect("post");
     assert!(code.as_u16() == 404 || code.as_u16() == 405, "auditor socket must not switch maintenance: {code}");
-    let (code, rep) = auditor.get("/v1/audit/verify").expect("verify");
-    assert_eq!(code.as_u16(), 200, "{rep}");
-    assert_eq!(rep["intact"], true, "{rep}");
+    let (code, rep) = auditor.call::<AuditVerification>(Method::GET, "/v1/audit/verify", None::<&()>).expect("verify");
+    assert_eq!(code.as_u16(), 200, "{rep:?}");
+    assert!(rep.intact, "{rep:?}");
 
     // the export, stopped daemon or not, verifies offline with the CLI
     d.signal(nix::sys::signal::Signal::SIGTERM);

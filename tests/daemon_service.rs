@@ -13,8 +13,9 @@ use std::time::{Duration, Instant};
 use daemon_common::*;
 use idcheck_testkit::emulator::Faults;
 use idcheck_core::lds::ChipImage;
+use idcheck_core::verdict::Status;
+use idcheck::wire::{DaemonEvent, HealthStatus};
 use pcsc_common::*;
-use serde_json::json;
 
 fn ctl(path: &std::path::Path, what: &str) {
     let st = Command::new(path).arg(what).status().unwrap_or_else(|e| panic!("{} {what}: {e}", path.display()));
@@ -36,20 +37,20 @@ fn pcscd_killed_and_restarted_mid_run() {
     let chip = ChipImage::load_dir(&sample.chip).expect("chip");
     let emu = Emulator::start(r, chip.clone(), Faults::default());
     d.wait_card(&r.name, true, Duration::from_secs(5));
-    let (code, v) = d.verify(json!({ "record_id": sample.record_id, "reader": r.name }));
-    assert_eq!((code, v["verdict"]["status"].as_str()), (200, Some("pass")), "{v}");
+    let v = d.verdict(&Daemon::kiosk(&sample.record_id, &r.name));
+    assert_eq!(v.verdict.status, Status::Pass, "{v:?}");
 
     let client = d.client();
     let mut events = client.events().expect("events");
     ctl(&ctl_path, "stop");
-    events.wait_for("service_down", Duration::from_secs(5), |_| true).expect("events").expect("service_down event");
-    let (code, v) = d.verify(json!({ "record_id": sample.record_id, "reader": r.name }));
-    assert_eq!(code, 200, "{v}");
-    assert_eq!(v["verdict"]["status"], "unavailable", "no pcscd must be unavailable: {v}");
-    assert!(v["verdict"]["causes"].as_array().is_some_and(|c| c.is_empty()), "{v}");
-    let (_, h) = d.client().get("/v1/health").expect("health");
-    assert_eq!(h["status"], "unavailable", "{h}");
-    assert_eq!(h["pcsc"]["up"], false, "{h}");
+    let down = events.wait_for("service_down", Duration::from_secs(5), |_| true).expect("events").expect("service_down event");
+    assert!(matches!(down.parse::<DaemonEvent>().expect("event"), DaemonEvent::ServiceDown { .. }), "{down:?}");
+    let v = d.verdict(&Daemon::kiosk(&sample.record_id, &r.name));
+    assert_eq!(v.verdict.status, Status::Unavailable, "no pcscd must be unavailable: {v:?}");
+    assert!(v.verdict.causes.is_empty(), "{v:?}");
+    let h = d.health();
+    assert_eq!(h.status, HealthStatus::Unavailable, "{h:?}");
+    assert!(!h.pcsc.up, "{h:?}");
     drop(emu);
 
     ctl(&ctl_path, "start");
@@ -57,16 +58,16 @@ fn pcscd_killed_and_restarted_mid_run() {
     let _emu = Emulator::start(r, chip, Faults::default());
     // recovery: the service, the reader and the card are seen again
     loop {
-        let (_, h) = d.client().get("/v1/health").expect("health");
-        let (_, rd) = d.client().get("/v1/readers").expect("readers");
-        let card = rd["readers"].as_array().into_iter().flatten().any(|x| x["name"] == r.name.as_str() && x["card"]["present"] == true);
-        if h["status"] == "ok" && card {
+        let h = d.health();
+        let rd = d.readers();
+        let card = rd.readers.iter().any(|x| x.name == r.name && x.card.present);
+        if h.status == HealthStatus::Ok && card {
             break;
         }
-        assert!(t.elapsed() < Duration::from_secs(5), "no recovery within 5 s: {h} {rd}\nlog:\n{}", d.log_text());
+        assert!(t.elapsed() < Duration::from_secs(5), "no recovery within 5 s: {h:?} {rd:?}\nlog:\n{}", d.log_text());
         std::thread::sleep(Duration::from_millis(50));
     }
     eprintln!("recovered {:?} after pcscd restart", t.elapsed());
-    let (code, v) = d.verify(json!({ "record_id": sample.record_id, "reader": r.name }));
-    assert_eq!((code, v["verdict"]["status"].as_str()), (200, Some("pass")), "{v}");
+    let v = d.verdict(&Daemon::kiosk(&sample.record_id, &r.name));
+    assert_eq!(v.verdict.status, Status::Pass, "{v:?}");
 }

@@ -26,6 +26,10 @@ use std::time::Duration;
 use daemon_common::*;
 use idcheck_testkit::emulator::Faults;
 use idcheck_core::lds::ChipImage;
+use hyper::Method;
+use idcheck_core::verdict::{Status, Verdict};
+use idcheck_store::ItemStatus;
+use idcheck::wire::{Batch, BatchCreated, BatchItem, BatchRequest, MaintenanceChanged, MaintenanceRequest, VerificationRequest, VerificationView};
 use pcsc_common::*;
 use serde_json::{json, Value};
 
@@ -96,9 +100,9 @@ fn with_tcp(d: &mut Daemon) -> (String, String) {
 }
 
 /// The cells a verdict marks, as the page writes them: (data-item, data-col, causes "1 2").
-fn expected_marks(verdict: &Value) -> BTreeSet<(String, String, String)> {
+fn expected_marks(verdict: &Verdict) -> BTreeSet<(String, String, String)> {
     let mut per: BTreeMap<(String, &'static str), BTreeSet<u8>> = BTreeMap::new();
-    for m in idcheck::web::verdict_marks(verdict) {
+    for m in idcheck::web::marks_of_verdict(verdict) {
         per.entry((m.item, m.col.name())).or_default().insert(m.cause);
     }
     per.into_iter()
@@ -186,8 +190,8 @@ impl Drop for Driver {
 struct Shown {
     name: &'static str,
     id: i64,
-    verdict: Value,
-    view: Value,
+    verdict: Verdict,
+    view: VerificationView,
     must: Vec<Cell>,
 }
 
@@ -227,19 +231,15 @@ fn the_page_marks_what_each_verdict_names_in_a_real_browser() {
     for (name, case, surface, must) in cases {
         let emu = Emulator::start(r, ChipImage::load_dir(&case.chip).expect("chip image"), Faults::default());
         d.wait_card(&r.name, true, Duration::from_secs(5));
-        let mut body = json!({ "record_id": case.record_id, "reader": r.name });
-        if let Some(s) = &surface {
-            body["surface"] = json!(s);
-        }
-        let (code, v) = d.verify(body);
-        assert_eq!(code, 200, "{name}: {v}");
-        assert_eq!(v["verdict"]["status"], case.status, "{name}: {v}");
-        assert_eq!(causes(&v), case.causes, "{name}: {v}");
-        let id = v["id"].as_i64().expect("stored id");
-        let (code, view) = d.client().get(&format!("/v1/verifications/{id}/view")).expect("view");
-        assert_eq!(code.as_u16(), 200, "{name}: view {view}");
-        assert_eq!(view["verdict"], v["verdict"], "{name}: the view shows the stored verdict");
-        shown.push(Shown { name, id, verdict: v["verdict"].clone(), view, must });
+        let req = VerificationRequest { surface: surface.clone(), ..Daemon::kiosk(&case.record_id, &r.name) };
+        let v = d.verdict(&req);
+        assert_eq!(v.verdict.status.as_str(), case.status, "{name}: {v:?}");
+        assert_eq!(v.verdict.causes.iter().map(|c| c.number()).collect::<Vec<u8>>(), case.causes, "{name}: {v:?}");
+        let id = v.id.expect("stored id");
+        let (code, view) = d.client().call::<VerificationView>(Method::GET, &format!("/v1/verifications/{id}/view"), None::<&()>).expect("view");
+        assert_eq!(code.as_u16(), 200, "{name}: view {view:?}");
+        assert_eq!(view.verdict.as_ref(), Some(&v.verdict), "{name}: the view shows the stored verdict");
+        shown.push(Shown { name, id, verdict: v.verdict, view, must });
         drop(emu);
         d.wait_card(&r.name, false, Duration::from_secs(5));
     }
@@ -247,17 +247,18 @@ fn the_page_marks_what_each_verdict_names_in_a_real_browser() {
     // unavailable: a station in maintenance judges no card; the page says so, with the reason,
     // and marks nothing
     let reason = "browser test: replacing the reader";
-    let (code, m) = d.client().post("/v1/maintenance", &json!({ "on": true, "reason": reason })).expect("maintenance on");
-    assert_eq!(code.as_u16(), 200, "{m}");
-    let (code, v) = d.verify(json!({ "record_id": sample.record_id, "reader": r.name }));
-    assert_eq!(code, 200, "unavailable: {v}");
-    assert_eq!(v["verdict"]["status"], "unavailable", "{v}");
-    let id = v["id"].as_i64().expect("an unavailable verdict is stored too");
-    let (code, view) = d.client().get(&format!("/v1/verifications/{id}/view")).expect("view");
-    assert_eq!(code.as_u16(), 200, "unavailable: view {view}");
-    shown.push(Shown { name: "unavailable", id, verdict: v["verdict"].clone(), view, must: vec![] });
-    let (code, m) = d.client().post("/v1/maintenance", &json!({ "on": false })).expect("maintenance off");
-    assert_eq!(code.as_u16(), 200, "{m}");
+    let on = MaintenanceRequest { on: true, reason: Some(reason.into()) };
+    let (code, m) = d.client().call::<MaintenanceChanged>(Method::POST, "/v1/maintenance", Some(&on)).expect("maintenance on");
+    assert_eq!(code.as_u16(), 200, "{m:?}");
+    let v = d.verdict(&Daemon::kiosk(&sample.record_id, &r.name));
+    assert_eq!(v.verdict.status, Status::Unavailable, "{v:?}");
+    let id = v.id.expect("an unavailable verdict is stored too");
+    let (code, view) = d.client().call::<VerificationView>(Method::GET, &format!("/v1/verifications/{id}/view"), None::<&()>).expect("view");
+    assert_eq!(code.as_u16(), 200, "unavailable: view {view:?}");
+    shown.push(Shown { name: "unavailable", id, verdict: v.verdict, view, must: vec![] });
+    let off = MaintenanceRequest { on: false, reason: None };
+    let (code, m) = d.client().call::<MaintenanceChanged>(Method::POST, "/v1/maintenance", Some(&off)).expect("maintenance off");
+    assert_eq!(code.as_u16(), 200, "{m:?}");
 
     let artifacts = artifacts_dir();
     let mut steps: Vec<Value> = shown
@@ -300,13 +301,13 @@ fn the_page_marks_what_each_verdict_names_in_a_real_browser() {
             failures.push(format!("{name}: a pass verdict has marked cells {got:?}"));
         }
         // status in words, photos loaded from the station, CJK font used
-        if step["status"] != s.verdict["status"] {
-            failures.push(format!("{name}: page status {} != verdict {}", step["status"], s.verdict["status"]));
+        if step["status"] != s.verdict.status.as_str() {
+            failures.push(format!("{name}: page status {} != verdict {}", step["status"], s.verdict.status));
         }
-        let want_words = match s.verdict["status"].as_str() {
-            Some("pass") => "PASS",
-            Some("unavailable") => "UNAVAILABLE",
-            _ => "INVALID",
+        let want_words = match s.verdict.status {
+            Status::Pass => "PASS",
+            Status::Unavailable => "UNAVAILABLE",
+            Status::Invalid => "INVALID",
         };
         if !step["banner"].as_str().unwrap_or("").contains(want_words) {
             failures.push(format!("{name}: banner does not say {want_words}: {}", step["banner"]));
@@ -317,7 +318,7 @@ fn the_page_marks_what_each_verdict_names_in_a_real_browser() {
         if s.name == "unavailable" && step["not_compared"] != true {
             failures.push(format!("{name}: the page does not say that nothing was compared"));
         }
-        let photos = ["acceptance", "surface", "chip"].iter().filter(|c| s.view["photos"][**c].is_string()).count() as u64;
+        let photos = ["acceptance", "surface", "chip"].iter().filter(|c| s.view.photos.url(c).is_some()).count() as u64;
         if step["images"]["total"].as_u64() != Some(photos) || step["images"]["loaded"].as_u64() != Some(photos) {
             failures.push(format!("{name}: images {} (the view names {photos} photos)", step["images"]));
         }
@@ -327,15 +328,15 @@ fn the_page_marks_what_each_verdict_names_in_a_real_browser() {
         }
         // not-checked items are shown: the kiosk cases have no surface column
         let nc_cols: BTreeSet<String> = step["not_checked"].as_array().into_iter().flatten().filter_map(|n| n[1].as_str().map(str::to_string)).collect();
-        for n in s.verdict["not_checked"].as_array().into_iter().flatten() {
-            let item = n["item"].as_str().unwrap_or("");
+        for n in &s.verdict.not_checked {
+            let item = n.item.as_str();
             if (item == "surface" || item == "chip") && !nc_cols.contains(item) {
                 failures.push(format!("{name}: not_checked {item} not shown ({nc_cols:?})"));
             }
         }
         // chip content that failed passive authentication is compared and shown: the chip column
         // is not greyed, its header says not authenticated (and only then)
-        let unauthenticated = s.verdict["findings"].as_array().into_iter().flatten().any(|f| f["chip_unauthenticated"] == true);
+        let unauthenticated = idcheck::web::chip_unauthenticated_in(&s.verdict);
         if step["chip_unauthenticated"] != unauthenticated {
             failures.push(format!("{name}: chip column marked not authenticated: {}, the verdict says {unauthenticated}", step["chip_unauthenticated"]));
         }
@@ -350,7 +351,7 @@ fn the_page_marks_what_each_verdict_names_in_a_real_browser() {
         if keys["help_open"] != true || keys["help_closed"] != true {
             failures.push(format!("{name}: '?' / Escape do not open / close the help: {keys}"));
         }
-        let has_findings = s.verdict["findings"].as_array().is_some_and(|f| !f.is_empty());
+        let has_findings = !s.verdict.findings.is_empty();
         if has_findings && keys["f_focus"] != "goto" {
             failures.push(format!("{name}: 'f' does not focus the first finding: {keys}"));
         }
@@ -373,9 +374,8 @@ fn the_page_marks_what_each_verdict_names_in_a_real_browser() {
     let kiosk = committed_case("pass-kiosk");
     d.import(&kiosk.acceptance);
     let emu = Emulator::start(r, ChipImage::load_dir(&kiosk.chip).expect("chip image"), Faults::default());
-    let (code, v) = d.verify(json!({ "record_id": kiosk.record_id, "reader": r.name }));
-    assert_eq!(code, 200, "live verification: {v}");
-    let live_id = v["id"].as_i64().expect("id");
+    let v = d.verdict(&Daemon::kiosk(&kiosk.record_id, &r.name));
+    let live_id = v.id.expect("id");
     let step = driver.next(Duration::from_secs(90));
     drop(emu);
     assert_eq!(step["step"], "live", "{step}");
@@ -444,11 +444,10 @@ fn the_batch_page_counts_the_causes_and_n_opens_the_invalid_card() {
     // the batch through the API; the test plays the scanner and the operator
     let client = d.client();
     let mut events = client.events().expect("events");
-    let (code, created) = client
-        .post("/v1/qc/batches", &json!({"name": "早班 browser", "records": records, "inbox": inbox, "reader": r.name, "card_wait_secs": 30}))
-        .expect("create batch");
-    assert!(code.is_success(), "create batch: {code} {created}");
-    let batch_id = created["id"].as_i64().expect("batch id");
+    let req = BatchRequest { name: Some("早班 browser".into()), records, inbox: inbox.clone(), reader: Some(r.name.clone()), card_wait_secs: Some(30) };
+    let (code, created) = client.call::<BatchCreated>(Method::POST, "/v1/qc/batches", Some(&req)).expect("create batch");
+    assert!(code.is_success(), "create batch: {code} {created:?}");
+    let batch_id = created.id;
     for g in &cases {
         let (surface, chip, rid) = (g.surface(), g.chip(), g.record_id());
         copy_dir(&surface, &inbox.join(surface.file_name().expect("scan dir")));
@@ -464,19 +463,19 @@ fn the_batch_page_counts_the_causes_and_n_opens_the_invalid_card() {
         emu.stop();
     }
     // the batch as the API tells it, once both items are in
-    let mut batch = Value::Null;
+    let mut batch = Batch::default();
     for _ in 0..100 {
-        let (_, b) = d.client().get(&format!("/v1/qc/batches/{batch_id}")).expect("batch");
-        batch = b;
-        if batch["items"].as_array().is_some_and(|i| i.len() == 2) {
+        batch = d.client().get_as(&format!("/v1/qc/batches/{batch_id}")).expect("batch");
+        if batch.items.len() == 2 {
             break;
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    let invalid: Vec<&Value> = batch["items"].as_array().expect("items").iter().filter(|i| i["status"] == "invalid").collect();
-    assert_eq!(invalid.len(), 1, "one misprinted card: {batch}");
-    let vid = invalid[0]["verification_id"].as_i64().expect("verification id");
-    let (_, view) = d.client().get(&format!("/v1/verifications/{vid}/view")).expect("view");
+    let invalid: Vec<&BatchItem> = batch.items.iter().filter(|i| i.status == ItemStatus::Invalid).collect();
+    assert_eq!(invalid.len(), 1, "one misprinted card: {batch:?}");
+    let vid = invalid[0].verification_id.expect("verification id");
+    let view: VerificationView = d.client().get_as(&format!("/v1/verifications/{vid}/view")).expect("view");
+    let counts = serde_json::to_value(&batch.counts).expect("counts");
 
     let job = json!({
         "base": base, "token": token, "artifacts": artifacts_dir(), "chromium": CHROMIUM,
@@ -489,11 +488,11 @@ fn the_batch_page_counts_the_causes_and_n_opens_the_invalid_card() {
     let step = driver.next(Duration::from_secs(120));
     assert!(step["errors"].as_array().is_some_and(|e| e.is_empty()), "browser errors: {}", step["errors"]);
     for k in ["total", "pass", "invalid", "unavailable", "cause1", "cause2", "cause3", "cause4"] {
-        assert_eq!(step["counts"][k], batch["counts"][k], "count {k}: page {} api {}", step["counts"], batch["counts"]);
+        assert_eq!(step["counts"][k], counts[k], "count {k}: page {} api {counts}", step["counts"]);
     }
     assert_eq!(step["counts"]["cause1"], 1, "{}", step["counts"]);
     assert_eq!(step["hash_after"], format!("#/v/{vid}"), "n opens the batch's invalid card");
-    assert_eq!(shown_marks(&step), expected_marks(&view["verdict"]), "marks of the invalid card");
+    assert_eq!(shown_marks(&step), expected_marks(view.verdict.as_ref().expect("the view's verdict")), "marks of the invalid card");
     assert!(shown_marks(&step).iter().any(|(_, col, c)| col == "surface" && c.contains('1')), "cause 1 marked on the printed card: {step}");
     assert_eq!(step["images"]["loaded"], 3, "three photos: {}", step["images"]);
 }

@@ -5,10 +5,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
-use idcheck::daemon::client::Client;
+use idcheck::daemon::client::{Client, ClientError};
 use idcheck::daemon::config::{Config, DEFAULT_PATH};
 use idcheck::daemon::{self, DaemonError};
-use serde_json::json;
+use idcheck::wire::{MaintenanceChanged, MaintenanceRequest};
 
 use super::{CliError, CliResult, EX_IOERR, EX_SOFTWARE};
 
@@ -99,30 +99,25 @@ pub fn check_config(a: CheckConfigArgs) -> CliResult {
 
 pub fn maintenance(cmd: MaintenanceCmd) -> CliResult {
     let (socket, body) = match &cmd {
-        MaintenanceCmd::On { reason, socket } => (socket, Some(json!({ "on": true, "reason": reason }))),
-        MaintenanceCmd::Off { socket } => (socket, Some(json!({ "on": false }))),
+        MaintenanceCmd::On { reason, socket } => (socket, Some(MaintenanceRequest { on: true, reason: Some(reason.clone()) })),
+        MaintenanceCmd::Off { socket } => (socket, Some(MaintenanceRequest { on: false, reason: None })),
         MaintenanceCmd::Status { socket } => (socket, None),
     };
     let path = socket.path()?;
     let client = Client::new(&path).map_err(|e| CliError::new(EX_SOFTWARE, e.to_string()))?;
-    let out = match &body {
-        Some(b) => client.post("/v1/maintenance", b),
-        None => client.get("/v1/maintenance"),
+    let out: Result<MaintenanceChanged, ClientError> = match &body {
+        Some(b) => client.post_as("/v1/maintenance", b),
+        None => client.get_as("/v1/maintenance"),
     };
-    let (status, v) = out.map_err(|e| CliError::new(EX_UNAVAILABLE, e.to_string()))?;
-    if !status.is_success() {
-        return Err(CliError::new(EX_IOERR, format!("daemon refused: HTTP {status}: {}", v["error"].as_str().unwrap_or(""))));
-    }
-    match v["maintenance"].as_object() {
-        Some(m) => println!(
-            "maintenance on since {}: {} (by {})",
-            m.get("since").and_then(|x| x.as_str()).unwrap_or("?"),
-            m.get("reason").and_then(|x| x.as_str()).unwrap_or("?"),
-            m.get("by").and_then(|x| x.as_str()).unwrap_or("?")
-        ),
+    let v = out.map_err(|e| match e {
+        ClientError::Refused { .. } | ClientError::Decode { .. } => CliError::new(EX_IOERR, format!("daemon refused: {e}")),
+        e => CliError::new(EX_UNAVAILABLE, e.to_string()),
+    })?;
+    match &v.maintenance {
+        Some(m) => println!("maintenance on since {}: {} (by {})", m.since, m.reason, m.by),
         None => println!("maintenance off"),
     }
-    if let Some(w) = v["warning"].as_str() {
+    if let Some(w) = &v.warning {
         eprintln!("idcheck: warning: {w}");
     }
     Ok(ExitCode::SUCCESS)

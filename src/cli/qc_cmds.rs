@@ -8,11 +8,11 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
-use idcheck::daemon::client::Client;
+use idcheck::daemon::client::{Client, ClientError};
 use idcheck::daemon::qc::{batch_value, view_value};
+use idcheck::wire::{carry_by_name, Batch, BatchCreated, BatchRequest, DaemonEvent};
 use idcheck_store::Store;
 use idcheck::web::report::{batch_report_csv, batch_report_html, ReportCard};
-use serde_json::{json, Value};
 
 use super::daemon_cmds::SocketArgs;
 use super::{CliError, CliResult, DbArg, EX_IOERR, EX_NOINPUT, EX_SOFTWARE};
@@ -73,27 +73,32 @@ fn abs(p: &PathBuf) -> PathBuf {
 fn run(a: RunArgs) -> CliResult {
     let client = Client::new(&a.socket.path()?).map_err(|e| CliError::new(EX_SOFTWARE, e.to_string()))?.with_timeout(Duration::from_secs(60));
     let mut events = client.events().map_err(|e| CliError::new(69, e.to_string()))?;
-    let body = json!({
-        "records": abs(&a.records), "inbox": abs(&a.inbox), "reader": a.reader, "name": a.name, "card_wait_secs": a.card_wait_secs,
-    });
-    let (code, created) = client.post("/v1/qc/batches", &body).map_err(|e| CliError::new(69, e.to_string()))?;
-    if !code.is_success() {
-        return Err(CliError::new(EX_IOERR, format!("daemon refused the batch: HTTP {code}: {}", created["error"].as_str().unwrap_or(""))));
-    }
-    let id = created["id"].as_i64().unwrap_or(0);
-    let total = created["records"].as_u64().unwrap_or(0);
+    let body = BatchRequest {
+        name: a.name.clone(),
+        records: abs(&a.records),
+        inbox: abs(&a.inbox),
+        reader: a.reader.clone(),
+        card_wait_secs: Some(a.card_wait_secs),
+    };
+    let created: BatchCreated = client.post_as("/v1/qc/batches", &body).map_err(|e| match e {
+        ClientError::Refused { .. } | ClientError::Decode { .. } => CliError::new(EX_IOERR, format!("daemon refused the batch: {e}")),
+        e => CliError::new(69, e.to_string()),
+    })?;
+    let (id, total) = (created.id, created.records as u64);
     println!("batch {id}: {total} records; waiting for scans in {}", a.inbox.display());
-    for e in created["import_errors"].as_array().into_iter().flatten() {
-        eprintln!("  record not imported: {}", e.as_str().unwrap_or(""));
+    for e in &created.import_errors {
+        eprintln!("  record not imported: {e}");
     }
     let mut done = 0u64;
     let mut out = std::io::stdout();
     loop {
         let ev = events.next(Duration::from_secs(1)).map_err(|e| CliError::new(69, e.to_string()))?;
+        // events of other kinds (hello, lagged) or of a newer daemon are not this console's
+        let Some(ev) = ev.and_then(|e| e.parse::<DaemonEvent>().ok()) else { continue };
         match ev {
-            Some(e) if e.event == "qc_item" && e.data["batch"].as_i64() == Some(id) => {
+            DaemonEvent::QcItem { batch, scan_id, status, causes, .. } if batch == id => {
                 done += 1;
-                let causes = e.data["causes"].as_str().unwrap_or("");
+                let causes: Vec<String> = causes.iter().map(ToString::to_string).collect();
                 let bar_w = 30usize;
                 let filled = if total > 0 { (done.min(total) as usize * bar_w) / total as usize } else { 0 };
                 let _ = writeln!(
@@ -101,47 +106,50 @@ fn run(a: RunArgs) -> CliResult {
                     "[{}{}] {done}/{total}  {:<20} {:<11} {}",
                     "#".repeat(filled),
                     "-".repeat(bar_w - filled),
-                    e.data["scan_id"].as_str().unwrap_or(""),
-                    e.data["status"].as_str().unwrap_or(""),
-                    if causes.is_empty() { String::new() } else { format!("causes {causes}") }
+                    scan_id,
+                    status.as_str(),
+                    if causes.is_empty() { String::new() } else { format!("causes {}", causes.join(",")) }
                 );
             }
-            Some(e) if e.event == "qc_batch_done" && e.data["batch"].as_i64() == Some(id) => break,
-            Some(e) if e.event == "card_inserted" => {
-                let _ = writeln!(out, "  card placed on {}", e.data["reader"].as_str().unwrap_or("?"));
+            DaemonEvent::QcBatchDone { batch } if batch == id => break,
+            DaemonEvent::CardInserted { reader, .. } => {
+                let _ = writeln!(out, "  card placed on {reader}");
             }
             _ => {}
         }
     }
-    let (_, batch) = client.get(&format!("/v1/qc/batches/{id}")).map_err(|e| CliError::new(69, e.to_string()))?;
+    let batch: Batch = client.get_as(&format!("/v1/qc/batches/{id}")).map_err(|e| CliError::new(69, e.to_string()))?;
     print_summary(&batch);
-    let invalid = batch["counts"]["invalid"].as_u64().unwrap_or(0);
-    Ok(ExitCode::from(if invalid > 0 { 1 } else { 0 }))
+    Ok(ExitCode::from(if batch.counts.invalid > 0 { 1 } else { 0 }))
 }
 
-fn print_summary(batch: &Value) {
-    let c = &batch["counts"];
+fn print_summary(batch: &Batch) {
+    let c = &batch.counts;
     println!();
-    println!("batch {} summary", batch["id"]);
-    println!("  {:<12} {:>5}", "checked", c["total"]);
-    for k in ["pass", "invalid", "unavailable", "error", "cause1", "cause2", "cause3", "cause4"] {
-        println!("  {:<12} {:>5}", k, c[k]);
+    println!("batch {} summary", batch.id);
+    println!("  {:<12} {:>5}", "checked", c.total);
+    for (k, n) in [
+        ("pass", c.pass),
+        ("invalid", c.invalid),
+        ("unavailable", c.unavailable),
+        ("error", c.error),
+        ("cause1", c.cause1),
+        ("cause2", c.cause2),
+        ("cause3", c.cause3),
+        ("cause4", c.cause4),
+    ] {
+        println!("  {:<12} {:>5}", k, n);
     }
     println!();
     println!("  {:<22} {:<20} {:<11} {:<7} carries data of", "scan", "record", "status", "causes");
-    for i in batch["items"].as_array().into_iter().flatten() {
-        let causes: Vec<String> = i["causes"].as_array().into_iter().flatten().map(|c| c.to_string()).collect();
-        let carries: Vec<String> = i["carries"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|c| format!("{} ({})", c["record_id"].as_str().unwrap_or(""), c["by"].as_str().unwrap_or("")))
-            .collect();
+    for i in &batch.items {
+        let causes: Vec<String> = i.causes.iter().map(ToString::to_string).collect();
+        let carries: Vec<String> = i.carries.iter().map(|c| format!("{} ({})", c.record_id, carry_by_name(c.by))).collect();
         println!(
             "  {:<22} {:<20} {:<11} {:<7} {}",
-            i["scan_id"].as_str().unwrap_or(""),
-            i["record_id"].as_str().unwrap_or("-"),
-            i["status"].as_str().unwrap_or(""),
+            i.scan_id,
+            i.record_id.as_deref().unwrap_or("-"),
+            i.status.as_str(),
             causes.join(","),
             carries.join(", ")
         );

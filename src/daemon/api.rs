@@ -1,12 +1,12 @@
 //! The local HTTP/JSON API (axum): the kiosk / QC socket (a Unix socket whose group decides who
 //! may use it; optionally a loopback TCP port behind a bearer token) and the auditors' read-only
-//! socket. Owns routing, who-is-asking (peer credentials or token), request and error shapes, and
-//! the server-sent event stream. The auditor socket's routes and handlers are `audit_api`'s; they
+//! socket. Owns routing, who-is-asking (peer credentials or token), the error kinds and their HTTP
+//! statuses, and the server-sent event stream; every body it reads or writes is a `crate::wire`
+//! type (no JSON built by hand). The auditor socket's routes and handlers are `audit_api`'s; they
 //! use this module's `Api`, `Caller` and `unix_caller`, never the reverse. Handlers only translate: jobs run in `jobs`, decisions are made
 //! in `state` and `verify`, SQL stays in `store`.
 
 use std::convert::Infallible;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,12 +20,16 @@ use axum::routing::{get, post};
 use axum::serve::IncomingStream;
 use axum::{Extension, Json, Router};
 use serde::Deserialize;
-use serde_json::{json, Value};
 use tokio::net::UnixListener;
 
 use super::events::DaemonEvent;
-use super::jobs::{self, JobError, JobRequest, Jobs};
+use super::jobs::{self, JobError, Jobs};
 use super::state::{Maintenance, Shared};
+use crate::wire::{
+    BatchClosed, BatchCreated, BatchListing, BatchRequest, Batches, CardInfo, ErrorBody, Health, HealthStatus, Hello, ImportRequest,
+    ImportResult, JobAccepted, JobStatus, Lagged, MaintenanceChanged, MaintenanceRequest, MaintenanceStatus, PcscHealth, ReaderInfo,
+    Readers, RecordInfo, Records, StoreHealth, VerificationQuery, VerificationRequest, VerificationView, Verifications,
+};
 use idcheck_store::{ImportOutcome, VerificationFilter};
 
 /// Everything a handler needs.
@@ -55,30 +59,68 @@ impl Connected<IncomingStream<'_, UnixListener>> for UnixPeer {
     }
 }
 
-/// An error answer: `{"error": "..."}` with its status.
-pub struct ApiError(StatusCode, String);
+/// An error answer: `{"error": "..."}` ([`ErrorBody`]), with the HTTP status its kind maps to
+/// ([`ApiError::status`], the one place).
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The request is malformed (body, query, a value out of its set).
+    #[error("{0}")]
+    BadRequest(String),
+    /// No or a wrong bearer token.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// No such endpoint, job, verification, batch or photo.
+    #[error("{0}")]
+    NotFound(String),
+    /// Well-formed but not usable (a record or surface that does not load, a bad reader).
+    #[error("{0}")]
+    Unprocessable(String),
+    /// No card came in time.
+    #[error("{0}")]
+    Timeout(String),
+    /// The station cannot answer now: store unavailable, shutting down, busy.
+    #[error("{0}")]
+    Unavailable(String),
+    /// A bug or an unexpected failure inside the daemon.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.0, Json(json!({ "error": self.1 }))).into_response()
+        (self.status(), Json(ErrorBody { error: self.to_string() })).into_response()
     }
 }
 
 impl From<JobError> for ApiError {
     fn from(e: JobError) -> Self {
-        let code = match &e {
-            JobError::RecordNotFound(_) => StatusCode::NOT_FOUND,
-            JobError::BadSurface(_) | JobError::BadReader(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            JobError::NoCard { .. } => StatusCode::REQUEST_TIMEOUT,
-            JobError::Busy(_) | JobError::Aborted(_) => StatusCode::SERVICE_UNAVAILABLE,
-            JobError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        };
-        ApiError(code, e.to_string())
+        let text = e.to_string();
+        match e {
+            JobError::RecordNotFound(_) => ApiError::NotFound(text),
+            JobError::BadSurface(_) | JobError::BadReader(_) => ApiError::Unprocessable(text),
+            JobError::NoCard { .. } => ApiError::Timeout(text),
+            JobError::Busy(_) | JobError::Aborted(_) => ApiError::Unavailable(text),
+            JobError::Internal(_) => ApiError::Internal(text),
+        }
     }
 }
 
 fn internal(e: impl std::fmt::Display) -> ApiError {
-    ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+    ApiError::Internal(e.to_string())
 }
 
 /// The kiosk / QC routes.
@@ -100,7 +142,7 @@ pub fn routes(api: Api) -> Router {
         .route("/v1/records/import", post(import_records))
         .route("/v1/maintenance", get(get_maintenance).post(set_maintenance))
         .route("/v1/events", get(events))
-        .fallback(|| async { ApiError(StatusCode::NOT_FOUND, "no such endpoint; see the README, \"The local API\"".into()) })
+        .fallback(|| async { ApiError::NotFound("no such endpoint; see the README, \"The local API\"".into()) })
         .with_state(api)
 }
 
@@ -160,7 +202,7 @@ pub fn tcp_router(api: Api, token: Arc<String>) -> Router {
                     == ring::digest::digest(&ring::digest::SHA256, token.as_bytes()).as_ref()
             });
             if !ok {
-                return ApiError(StatusCode::UNAUTHORIZED, "missing or wrong bearer token".into()).into_response();
+                return ApiError::Unauthorized("missing or wrong bearer token".into()).into_response();
             }
             let mut req = req;
             req.extensions_mut().insert(Caller("tcp:token".into()));
@@ -186,7 +228,7 @@ fn ui_login(q: LoginQuery, token: &str) -> Response {
     let ok = ring::digest::digest(&ring::digest::SHA256, q.token.trim().as_bytes()).as_ref()
         == ring::digest::digest(&ring::digest::SHA256, token.as_bytes()).as_ref();
     if !ok {
-        return ApiError(StatusCode::UNAUTHORIZED, "wrong token".into()).into_response();
+        return ApiError::Unauthorized("wrong token".into()).into_response();
     }
     let next = q.next.filter(|n| n.starts_with('#')).unwrap_or_else(|| "#/live".into());
     Response::builder()
@@ -199,160 +241,120 @@ fn ui_login(q: LoginQuery, token: &str) -> Response {
 
 // ------------------------------------------------------------------------------------ handlers
 
-async fn health(State(api): State<Api>) -> Json<Value> {
+async fn health(State(api): State<Api>) -> Json<Health> {
     let s = &api.shared;
     let reason = s.unavailable_reason(None);
-    let readers = s.readers();
-    Json(json!({
-        "status": if reason.is_some() { "unavailable" } else { "ok" },
-        "reason": reason,
-        "version": env!("CARGO_PKG_VERSION"),
-        "maintenance": s.maintenance(),
-        "pcsc": match s.pcsc_down() { Some(r) => json!({"up": false, "reason": r}), None => json!({"up": true}) },
-        "store": match s.store_fault() { Some(r) => json!({"ok": false, "reason": r}), None => json!({"ok": true}) },
-        "readers": readers.len(),
-        "pending_jobs": api.jobs.pending(),
-    }))
-}
-
-fn reader_json(name: &str, card: &super::state::CardState, busy: bool) -> Value {
-    json!({
-        "name": name,
-        "card": {
-            "present": card.present,
-            "atr": card.atr.as_ref().map(hex::encode_upper),
-            "unresponsive": card.unresponsive,
+    Json(Health {
+        status: if reason.is_some() { HealthStatus::Unavailable } else { HealthStatus::Ok },
+        reason,
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        maintenance: s.maintenance(),
+        pcsc: match s.pcsc_down() {
+            Some(r) => PcscHealth { up: false, reason: Some(r) },
+            None => PcscHealth { up: true, reason: None },
         },
-        "busy": busy,
+        store: match s.store_fault() {
+            Some(r) => StoreHealth { ok: false, reason: Some(r) },
+            None => StoreHealth { ok: true, reason: None },
+        },
+        readers: s.readers().len(),
+        pending_jobs: api.jobs.pending(),
     })
 }
 
-async fn readers(State(api): State<Api>) -> Json<Value> {
-    let list: Vec<Value> = api.shared.readers().iter().map(|(n, c, b)| reader_json(n, c, *b)).collect();
-    Json(json!({ "readers": list, "pcsc_up": api.shared.pcsc_down().is_none() }))
+fn reader_info(name: &str, card: &super::state::CardState, busy: bool) -> ReaderInfo {
+    ReaderInfo {
+        name: name.to_string(),
+        card: CardInfo { present: card.present, atr: card.atr.as_ref().map(hex::encode_upper), unresponsive: card.unresponsive },
+        busy,
+    }
 }
 
-/// `POST /v1/verifications`: the job request plus `"async": true` to get a job id at once.
-#[derive(Deserialize)]
-struct CreateVerification {
-    #[serde(flatten)]
-    job: JobRequest,
-    #[serde(default, rename = "async")]
-    run_async: bool,
+async fn readers(State(api): State<Api>) -> Json<Readers> {
+    let readers = api.shared.readers().iter().map(|(n, c, b)| reader_info(n, c, *b)).collect();
+    Json(Readers { readers, pcsc_up: api.shared.pcsc_down().is_none() })
 }
 
 async fn create_verification(
     State(api): State<Api>,
     Extension(caller): Extension<Caller>,
-    body: Result<Json<CreateVerification>, axum::extract::rejection::JsonRejection>,
+    body: Result<Json<VerificationRequest>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let Json(body) = body.map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("request body: {}", e.body_text())))?;
+    let Json(body) = body.map_err(|e| ApiError::BadRequest(format!("request body: {}", e.body_text())))?;
     if api.shared.shutting_down() {
-        return Err(ApiError(StatusCode::SERVICE_UNAVAILABLE, "the station is shutting down".into()));
+        return Err(ApiError::Unavailable("the station is shutting down".into()));
     }
     let max = api.shared.config().jobs.max_pending;
-    let (job, pending) = api.jobs.admit(max, &body.job.record_id)?;
+    let (job, pending) = api.jobs.admit(max, &body.record_id)?;
     let (shared, jobs) = (api.shared.clone(), api.jobs.clone());
+    let run_async = body.run_async;
     let task = tokio::spawn(async move {
-        let out = jobs::run(shared, jobs, job, body.job, caller.0).await;
+        let out = jobs::run(shared, jobs, job, body.into(), caller.0).await;
         drop(pending);
         out
     });
-    if body.run_async {
-        return Ok((StatusCode::ACCEPTED, Json(json!({ "job": job, "poll": format!("/v1/jobs/{job}") }))).into_response());
+    if run_async {
+        return Ok((StatusCode::ACCEPTED, Json(JobAccepted { job, poll: format!("/v1/jobs/{job}") })).into_response());
     }
     // the job runs to its end even if this client goes away: the verdict is stored either way
     let out = task.await.map_err(internal)??;
     Ok(Json(out).into_response())
 }
 
-async fn get_job(State(api): State<Api>, UrlPath(job): UrlPath<u64>) -> Result<Json<Value>, ApiError> {
-    let state = api.jobs.get(job).ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no job {job}")))?;
-    Ok(Json(json!({ "job": job, "status": state })))
+async fn get_job(State(api): State<Api>, UrlPath(job): UrlPath<u64>) -> Result<Json<JobStatus>, ApiError> {
+    let status = api.jobs.get(job).ok_or_else(|| ApiError::NotFound(format!("no job {job}")))?;
+    Ok(Json(JobStatus { job, status }))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ListQuery {
-    status: Option<String>,
-    record_id: Option<String>,
-    limit: Option<usize>,
-}
-
-fn stored_json(v: &idcheck_store::StoredVerification) -> Value {
-    let verdict: Value = serde_json::from_str(&v.row.verdict_json).unwrap_or(Value::Null);
-    let inputs: Vec<Value> = v.row.inputs.iter().map(|(n, h)| json!({ "name": n, "sha256": h })).collect();
-    json!({
-        "id": v.id,
-        "started_at": v.row.started_at,
-        "finished_at": v.row.finished_at,
-        "record_id": v.row.record_id,
-        "scan_id": v.row.scan_id,
-        "reader": v.row.reader,
-        "requested_by": v.row.requested_by,
-        "status": v.row.status,
-        "verdict": verdict,
-        "inputs": inputs,
-    })
-}
-
-async fn list_verifications(State(api): State<Api>, q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>) -> Result<Json<Value>, ApiError> {
-    let Query(q) = q.map_err(|e| ApiError(StatusCode::BAD_REQUEST, e.body_text()))?;
+async fn list_verifications(
+    State(api): State<Api>,
+    q: Result<Query<VerificationQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Verifications>, ApiError> {
+    let Query(q) = q.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let status = match q.status.as_deref().map(str::parse::<idcheck_core::verdict::Status>) {
         None => None,
         Some(Ok(s)) => Some(s),
-        Some(Err(e)) => return Err(ApiError(StatusCode::BAD_REQUEST, format!("status: {e}"))),
+        Some(Err(e)) => return Err(ApiError::BadRequest(format!("status: {e}"))),
     };
     let filter = VerificationFilter { status, record_id: q.record_id, limit: Some(q.limit.unwrap_or(100).min(10_000)) };
     let sh = api.shared.clone();
     let list = tokio::task::spawn_blocking(move || sh.read_store(|s| s.list_verifications(&filter)))
         .await
         .map_err(internal)?
-        .map_err(|e| ApiError(StatusCode::SERVICE_UNAVAILABLE, e))?;
-    Ok(Json(json!({ "verifications": list.iter().map(stored_json).collect::<Vec<_>>() })))
+        .map_err(ApiError::Unavailable)?;
+    Ok(Json(Verifications { verifications: list.iter().map(Into::into).collect() }))
 }
 
-async fn get_verification(State(api): State<Api>, UrlPath(id): UrlPath<i64>) -> Result<Json<Value>, ApiError> {
+async fn get_verification(State(api): State<Api>, UrlPath(id): UrlPath<i64>) -> Result<Json<crate::wire::StoredVerification>, ApiError> {
     let sh = api.shared.clone();
     let found = tokio::task::spawn_blocking(move || sh.read_store(|s| s.get_verification(id)))
         .await
         .map_err(internal)?
-        .map_err(|e| ApiError(StatusCode::SERVICE_UNAVAILABLE, e))?;
-    found.map(|v| Json(stored_json(&v))).ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no verification {id}")))
+        .map_err(ApiError::Unavailable)?;
+    found.map(|v| Json((&v).into())).ok_or_else(|| ApiError::NotFound(format!("no verification {id}")))
 }
 
-async fn list_records(State(api): State<Api>) -> Result<Json<Value>, ApiError> {
+async fn list_records(State(api): State<Api>) -> Result<Json<Records>, ApiError> {
     let sh = api.shared.clone();
     let list = tokio::task::spawn_blocking(move || sh.read_store(|s| s.list_records()))
         .await
         .map_err(internal)?
-        .map_err(|e| ApiError(StatusCode::SERVICE_UNAVAILABLE, e))?;
+        .map_err(ApiError::Unavailable)?;
     // summaries only: ids and dates, no names (personal text stays in the store)
-    let out: Vec<Value> = list
-        .iter()
-        .map(|r| json!({ "application_id": r.application_id, "accepted_at": r.accepted_at, "imported_at": r.imported_at, "updated_at": r.updated_at }))
-        .collect();
-    Ok(Json(json!({ "records": out })))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ImportBody {
-    /// A record directory, a directory of them, or a JSON Lines file, on this station.
-    path: PathBuf,
+    Ok(Json(Records { records: list.iter().map(RecordInfo::from).collect() }))
 }
 
 async fn import_records(
     State(api): State<Api>,
     Extension(caller): Extension<Caller>,
-    body: Result<Json<ImportBody>, axum::extract::rejection::JsonRejection>,
-) -> Result<Json<Value>, ApiError> {
-    let Json(body) = body.map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("request body: {}", e.body_text())))?;
+    body: Result<Json<ImportRequest>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<ImportResult>, ApiError> {
+    let Json(body) = body.map_err(|e| ApiError::BadRequest(format!("request body: {}", e.body_text())))?;
     let sh = api.shared.clone();
     let path = body.path.clone();
     let by = caller.0.clone();
-    let out = tokio::task::spawn_blocking(move || -> Result<Value, ApiError> {
-        let loaded = idcheck_core::records::acceptance::load_any(&path).map_err(|e| ApiError(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
+    let out = tokio::task::spawn_blocking(move || -> Result<ImportResult, ApiError> {
+        let loaded = idcheck_core::records::acceptance::load_any(&path).map_err(|e| ApiError::Unprocessable(e.to_string()))?;
         let (mut inserted, mut replaced, mut unchanged) = (0u32, 0u32, 0u32);
         let mut errors = Vec::new();
         for r in loaded {
@@ -366,38 +368,31 @@ async fn import_records(
                 },
             }
         }
-        Ok(json!({ "inserted": inserted, "replaced": replaced, "unchanged": unchanged, "errors": errors }))
+        Ok(ImportResult { inserted, replaced, unchanged, errors })
     })
     .await
     .map_err(internal)??;
-    tracing::info!(caller = %caller.0, path = %body.path.display(), result = %out, "records imported");
+    let result = serde_json::to_string(&out).unwrap_or_default();
+    tracing::info!(caller = %caller.0, path = %body.path.display(), %result, "records imported");
     Ok(Json(out))
 }
 
-async fn get_maintenance(State(api): State<Api>) -> Json<Value> {
+async fn get_maintenance(State(api): State<Api>) -> Json<MaintenanceStatus> {
     let m = api.shared.maintenance();
-    Json(json!({ "on": m.is_some(), "maintenance": m }))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct MaintenanceBody {
-    on: bool,
-    #[serde(default)]
-    reason: Option<String>,
+    Json(MaintenanceStatus { on: m.is_some(), maintenance: m })
 }
 
 async fn set_maintenance(
     State(api): State<Api>,
     Extension(caller): Extension<Caller>,
-    body: Result<Json<MaintenanceBody>, axum::extract::rejection::JsonRejection>,
-) -> Result<Json<Value>, ApiError> {
-    let Json(body) = body.map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("request body: {}", e.body_text())))?;
+    body: Result<Json<MaintenanceRequest>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<MaintenanceChanged>, ApiError> {
+    let Json(body) = body.map_err(|e| ApiError::BadRequest(format!("request body: {}", e.body_text())))?;
     let s = &api.shared;
     let warning = if body.on {
         let reason = body.reason.map(|r| r.trim().to_string()).filter(|r| !r.is_empty());
         let Some(reason) = reason else {
-            return Err(ApiError(StatusCode::BAD_REQUEST, "maintenance on needs a reason".into()));
+            return Err(ApiError::BadRequest("maintenance on needs a reason".into()));
         };
         let m = Maintenance { reason: reason.clone(), by: caller.0.clone(), since: now_rfc3339() };
         let w = s.set_maintenance(Some(m)).err();
@@ -414,7 +409,7 @@ async fn set_maintenance(
         w
     };
     let m = s.maintenance();
-    Ok(Json(json!({ "on": m.is_some(), "maintenance": m, "warning": warning })))
+    Ok(Json(MaintenanceChanged { on: m.is_some(), maintenance: m, warning }))
 }
 
 fn now_rfc3339() -> String {
@@ -427,14 +422,12 @@ fn now_rfc3339() -> String {
 /// event as it happens. Ends when the daemon shuts down.
 async fn events(State(api): State<Api>) -> Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>> {
     let s = api.shared.clone();
-    let readers: Vec<Value> = s.readers().iter().map(|(n, c, b)| reader_json(n, c, *b)).collect();
-    let hello = json!({
-        "type": "hello",
-        "readers": readers,
-        "maintenance": s.maintenance(),
-        "unavailable": s.unavailable_reason(None),
-    });
-    let first = Event::default().event("hello").data(hello.to_string());
+    let hello = Hello {
+        readers: s.readers().iter().map(|(n, c, b)| reader_info(n, c, *b)).collect(),
+        maintenance: s.maintenance(),
+        unavailable: s.unavailable_reason(None),
+    };
+    let first = Event::default().event("hello").data(serde_json::to_string(&hello).unwrap_or_default());
     let rx = s.events.subscribe();
     let shutdown = s.shutdown_signal();
     let stream = futures_util::stream::unfold((Some(first), rx, shutdown), |(first, mut rx, mut shutdown)| async move {
@@ -449,7 +442,7 @@ async fn events(State(api): State<Api>) -> Sse<impl futures_util::Stream<Item = 
             r = rx.recv() => match r {
                 Ok(e) => Next::Event(Event::default().event(e.kind()).data(serde_json::to_string(&e).unwrap_or_default())),
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                    Next::Event(Event::default().event("lagged").data(json!({"type": "lagged", "missed": n}).to_string()))
+                    Next::Event(Event::default().event("lagged").data(serde_json::to_string(&Lagged { missed: n }).unwrap_or_default()))
                 }
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => Next::End,
             },
@@ -515,19 +508,19 @@ async fn ui_asset(uri: axum::http::Uri) -> Response {
             body,
         )
             .into_response(),
-        None => ApiError(StatusCode::NOT_FOUND, format!("no page {}", uri.path())).into_response(),
+        None => ApiError::NotFound(format!("no page {}", uri.path())).into_response(),
     }
 }
 
-async fn get_view(State(api): State<Api>, UrlPath(id): UrlPath<i64>) -> Result<Json<Value>, ApiError> {
+async fn get_view(State(api): State<Api>, UrlPath(id): UrlPath<i64>) -> Result<Json<VerificationView>, ApiError> {
     let sh = api.shared.clone();
     let (row, view, photos) = tokio::task::spawn_blocking(move || {
         sh.read_store(|s| -> Result<_, idcheck_store::StoreError> { Ok((s.get_verification(id)?, s.evidence_view(id)?, s.evidence_photo_names(id)?)) })
     })
     .await
     .map_err(internal)?
-    .map_err(|e| ApiError(StatusCode::SERVICE_UNAVAILABLE, e))?;
-    let row = row.ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no verification {id}")))?;
+    .map_err(ApiError::Unavailable)?;
+    let row = row.ok_or_else(|| ApiError::NotFound(format!("no verification {id}")))?;
     Ok(Json(super::qc::view_value(&row, view.as_deref(), &photos)))
 }
 
@@ -537,61 +530,60 @@ async fn get_photo(State(api): State<Api>, UrlPath((id, name)): UrlPath<(i64, St
     let png = tokio::task::spawn_blocking(move || sh.read_store(|s| s.evidence_photo(id, &n2)))
         .await
         .map_err(internal)?
-        .map_err(|e| ApiError(StatusCode::SERVICE_UNAVAILABLE, e))?
-        .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no {name} photo for verification {id}")))?;
+        .map_err(ApiError::Unavailable)?
+        .ok_or_else(|| ApiError::NotFound(format!("no {name} photo for verification {id}")))?;
     Ok(([(header::CONTENT_TYPE, "image/png"), (header::CACHE_CONTROL, "private, max-age=3600")], png).into_response())
 }
 
 async fn create_batch(
     State(api): State<Api>,
     Extension(caller): Extension<Caller>,
-    body: Result<Json<super::qc::BatchRequest>, axum::extract::rejection::JsonRejection>,
+    body: Result<Json<BatchRequest>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let Json(body) = body.map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("request body: {}", e.body_text())))?;
+    let Json(body) = body.map_err(|e| ApiError::BadRequest(format!("request body: {}", e.body_text())))?;
     if api.shared.shutting_down() {
-        return Err(ApiError(StatusCode::SERVICE_UNAVAILABLE, "the station is shutting down".into()));
+        return Err(ApiError::Unavailable("the station is shutting down".into()));
     }
-    let created = super::qc::create(api.shared.clone(), api.jobs.clone(), body, caller.0)
+    let created: BatchCreated = super::qc::create(api.shared.clone(), api.jobs.clone(), body, caller.0)
         .await
-        .map_err(|e| ApiError(StatusCode::UNPROCESSABLE_ENTITY, e))?;
-    Ok((StatusCode::CREATED, Json(json!(created))).into_response())
+        .map_err(ApiError::Unprocessable)?;
+    Ok((StatusCode::CREATED, Json(created)).into_response())
 }
 
-async fn list_batches(State(api): State<Api>) -> Result<Json<Value>, ApiError> {
+async fn list_batches(State(api): State<Api>) -> Result<Json<Batches>, ApiError> {
     let sh = api.shared.clone();
-    let list = tokio::task::spawn_blocking(move || {
-        sh.read_store(|s| -> Result<Vec<Value>, idcheck_store::StoreError> {
+    let batches = tokio::task::spawn_blocking(move || {
+        sh.read_store(|s| -> Result<Vec<BatchListing>, idcheck_store::StoreError> {
             let mut out = Vec::new();
             for b in s.list_batches()? {
                 let full = s.batch(b.id)?.unwrap_or(b);
                 let items = s.batch_items(full.id)?;
-                let v = super::qc::batch_value(&full, &items);
-                out.push(json!({ "id": v["id"], "name": v["name"], "created_at": v["created_at"], "closed_at": v["closed_at"], "counts": v["counts"] }));
+                out.push(BatchListing::from(&super::qc::batch_value(&full, &items)));
             }
             Ok(out)
         })
     })
     .await
     .map_err(internal)?
-    .map_err(|e| ApiError(StatusCode::SERVICE_UNAVAILABLE, e))?;
-    Ok(Json(json!({ "batches": list })))
+    .map_err(ApiError::Unavailable)?;
+    Ok(Json(Batches { batches }))
 }
 
-async fn get_batch(State(api): State<Api>, UrlPath(id): UrlPath<i64>) -> Result<Json<Value>, ApiError> {
+async fn get_batch(State(api): State<Api>, UrlPath(id): UrlPath<i64>) -> Result<Json<crate::wire::Batch>, ApiError> {
     let sh = api.shared.clone();
     tokio::task::spawn_blocking(move || super::qc::batch_json(&sh, id))
         .await
         .map_err(internal)?
-        .map_err(|e| ApiError(StatusCode::SERVICE_UNAVAILABLE, e))?
+        .map_err(ApiError::Unavailable)?
         .map(Json)
-        .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no batch {id}")))
+        .ok_or_else(|| ApiError::NotFound(format!("no batch {id}")))
 }
 
-async fn close_batch(State(api): State<Api>, UrlPath(id): UrlPath<i64>) -> Result<Json<Value>, ApiError> {
+async fn close_batch(State(api): State<Api>, UrlPath(id): UrlPath<i64>) -> Result<Json<BatchClosed>, ApiError> {
     let sh = api.shared.clone();
     tokio::task::spawn_blocking(move || sh.with_store(|s| s.close_batch(id)))
         .await
         .map_err(internal)?
-        .map_err(|e| ApiError(StatusCode::SERVICE_UNAVAILABLE, e))?;
-    Ok(Json(json!({ "id": id, "closed": true })))
+        .map_err(ApiError::Unavailable)?;
+    Ok(Json(BatchClosed { id, closed: true }))
 }

@@ -10,9 +10,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Json, Router};
 use serde::Deserialize;
-use serde_json::json;
 
 use super::api::{unix_caller, Api, Caller};
+use crate::wire::{AuditVerification, AuditorHealth, ErrorBody, HealthStatus};
 use crate::audit::{self, ExportFormat, ExportOptions, VerifyOptions};
 
 #[derive(Deserialize)]
@@ -24,13 +24,13 @@ pub struct ExportQuery {
 }
 
 fn bad(code: StatusCode, msg: impl Into<String>) -> Response {
-    (code, Json(json!({ "error": msg.into() }))).into_response()
+    (code, Json(ErrorBody { error: msg.into() })).into_response()
 }
 
 /// The auditors' routes: read-only, nothing else (no verification, no import, no maintenance).
 pub fn auditor_router(api: Api) -> Router {
     Router::new()
-        .route("/v1/health", get(|| async { Json(json!({ "status": "ok", "socket": "auditor" })) }))
+        .route("/v1/health", get(|| async { Json(AuditorHealth { status: HealthStatus::Ok, socket: "auditor".into() }) }))
         .route("/v1/audit/export", get(export))
         .route("/v1/audit/verify", get(verify))
         .fallback(|| async { bad(StatusCode::NOT_FOUND, "the auditor socket serves /v1/audit/export and /v1/audit/verify only") })
@@ -83,18 +83,18 @@ pub async fn verify(State(api): State<Api>) -> Response {
     match report {
         Ok(Ok(r)) => {
             let first = r.first_problem().map(|p| format!("{p:?}"));
-            let body = json!({
-                "intact": r.intact(),
-                "entries": r.entries,
-                "first_seq": r.first_seq,
-                "last_seq": r.last_seq,
-                "valid_checkpoints": r.valid_checkpoints,
-                "signed_through": r.signed_through,
-                "unsigned_tail": r.unsigned_tail,
-                "station_key": r.station_key,
-                "first_problem": first,
-                "problems": r.problems.len() as u64 + r.more_problems,
-            });
+            let body = AuditVerification {
+                intact: r.intact(),
+                entries: r.entries,
+                first_seq: r.first_seq,
+                last_seq: r.last_seq,
+                valid_checkpoints: r.valid_checkpoints,
+                signed_through: r.signed_through,
+                unsigned_tail: r.unsigned_tail,
+                station_key: r.station_key.clone(),
+                first_problem: first,
+                problems: r.problems.len() as u64 + r.more_problems,
+            };
             let code = if r.intact() { StatusCode::OK } else { StatusCode::CONFLICT };
             (code, Json(body)).into_response()
         }

@@ -1,6 +1,9 @@
 //! A small HTTP/1.1 client (hyper) for the daemon's Unix sockets: what `idcheck maintenance`
-//! uses, and what the integration tests drive the real server with. JSON in, status and JSON
-//! out; server-sent events read as a line stream. Blocking facade over a current-thread tokio
+//! and `idcheck qc run` use, and what the integration tests drive the real server with. Typed
+//! in and out ([`Client::call`]: a `wire` request, the `wire` answer or the daemon's
+//! [`ErrorBody`](crate::wire::ErrorBody)); raw JSON for tests of the wire format itself
+//! ([`Client::get`], [`Client::post`]); server-sent events read as a line stream, each parsed
+//! into its `wire` type with [`Sse::parse`]. Blocking facade over a current-thread tokio
 //! runtime, so synchronous callers (the CLI, `#[test]`s) need no runtime of their own.
 
 use std::path::{Path, PathBuf};
@@ -10,8 +13,12 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::{Method, Request, StatusCode};
 use hyper_util::rt::TokioIo;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use serde_json::Value;
 use tokio::net::UnixStream;
+
+use crate::wire::ErrorBody;
 
 /// A failed exchange with the daemon.
 #[derive(Debug, thiserror::Error)]
@@ -22,6 +29,12 @@ pub enum ClientError {
     Http(String),
     #[error("no answer within {0:?}")]
     Timeout(Duration),
+    /// The daemon answered with an error status (its `{"error": ...}` text).
+    #[error("HTTP {status}: {error}")]
+    Refused { status: StatusCode, error: String },
+    /// The answer is not the shape the API promises.
+    #[error("{what}: unexpected answer: {source}")]
+    Decode { what: String, source: serde_json::Error },
 }
 
 /// A client of one Unix socket.
@@ -52,6 +65,32 @@ impl Client {
 
     pub fn post(&self, path: &str, body: &Value) -> Result<(StatusCode, Value), ClientError> {
         self.request(Method::POST, path, Some(body))
+    }
+
+    /// One typed exchange: `body` (if any) as JSON, the answer read as `T` on success and as the
+    /// daemon's error body ([`ClientError::Refused`]) otherwise.
+    pub fn call<T: DeserializeOwned>(&self, method: Method, path: &str, body: Option<&impl Serialize>) -> Result<(StatusCode, T), ClientError> {
+        let body = body
+            .map(serde_json::to_value)
+            .transpose()
+            .map_err(|source| ClientError::Decode { what: format!("request {path}"), source })?;
+        let (status, v) = self.request(method, path, body.as_ref())?;
+        if !status.is_success() {
+            let error = serde_json::from_value::<ErrorBody>(v).map(|e| e.error).unwrap_or_default();
+            return Err(ClientError::Refused { status, error });
+        }
+        let t = serde_json::from_value(v).map_err(|source| ClientError::Decode { what: path.to_string(), source })?;
+        Ok((status, t))
+    }
+
+    /// `GET path`, typed (see [`Client::call`]).
+    pub fn get_as<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+        self.call(Method::GET, path, None::<&()>).map(|(_, t)| t)
+    }
+
+    /// `POST path` with a typed body, typed answer (see [`Client::call`]).
+    pub fn post_as<T: DeserializeOwned>(&self, path: &str, body: &impl Serialize) -> Result<T, ClientError> {
+        self.call(Method::POST, path, Some(body)).map(|(_, t)| t)
     }
 
     /// One request; the answer's status and JSON body (`Value::Null` when the body is not JSON).
@@ -107,6 +146,15 @@ async fn send(socket: &Path, method: Method, path: &str, body: Option<&Value>) -
 pub struct Sse {
     pub event: String,
     pub data: Value,
+}
+
+impl Sse {
+    /// The event's data as its `wire` type: [`DaemonEvent`](crate::wire::DaemonEvent) for the
+    /// daemon's events, [`Hello`](crate::wire::Hello) or [`Lagged`](crate::wire::Lagged) for the
+    /// stream's own.
+    pub fn parse<T: DeserializeOwned>(&self) -> Result<T, ClientError> {
+        serde_json::from_value(self.data.clone()).map_err(|source| ClientError::Decode { what: format!("event {}", self.event), source })
+    }
 }
 
 /// The event stream of a `Client`.

@@ -11,10 +11,11 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
 
 use super::events::DaemonEvent;
 use super::state::Shared;
+pub use crate::wire::{JobState, JobVerdict, Timing};
+use crate::wire::VerificationRequest;
 use idcheck_chip::{ReadFailure, ReadFailureKind, ReadStep};
 use idcheck_pcsc::live::{self, LiveReadOptions};
 use idcheck_core::model::{AcceptanceRecord, SurfaceRecord};
@@ -25,28 +26,29 @@ use idcheck_core::verdict::Cause;
 use idcheck_verify::evidence::{self, Evidence};
 use idcheck_verify::{Request, Verification};
 
-/// What a client asks for.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// What a job is to do: a client's [`VerificationRequest`] (the API's body), or a QC batch's
+/// request for one scanned card.
+#[derive(Debug, Clone)]
 pub struct JobRequest {
     /// The application id of a stored acceptance record.
     pub record_id: String,
     /// A surface record directory on this station (QC scanner inbox); absent at a kiosk.
-    #[serde(default)]
     pub surface: Option<PathBuf>,
     /// The reader (exact name or a unique part); absent: the station's only reader, or the first
     /// idle reader that holds or receives a card.
-    #[serde(default)]
     pub reader: Option<String>,
     /// How long to wait for a card, seconds (default from the configuration, capped by it).
-    #[serde(default)]
     pub wait_secs: Option<u64>,
     /// Only a card placed after the request counts (QC: the operator places the next card).
-    #[serde(default)]
     pub fresh_card: bool,
     /// Set by a QC batch: the batch's records, searched when the card fails for cause 1 or 2.
-    #[serde(skip)]
     pub batch: Option<Arc<BatchContext>>,
+}
+
+impl From<VerificationRequest> for JobRequest {
+    fn from(r: VerificationRequest) -> Self {
+        JobRequest { record_id: r.record_id, surface: r.surface, reader: r.reader, wait_secs: r.wait_secs, fresh_card: r.fresh_card, batch: None }
+    }
 }
 
 /// The QC batch a job belongs to.
@@ -59,33 +61,6 @@ impl std::fmt::Debug for BatchContext {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BatchContext").field("id", &self.id).field("records", &self.gallery.len()).finish()
     }
-}
-
-/// Where the time went, milliseconds.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
-pub struct Timing {
-    pub wait_ms: f64,
-    pub read_ms: f64,
-    pub compare_ms: f64,
-    pub store_ms: f64,
-    /// Building and storing what the QC page shows (rows, small photos), and the batch search.
-    pub evidence_ms: f64,
-    pub total_ms: f64,
-}
-
-/// A verdict, as announced (committed to the store first when `id` is set).
-#[derive(Debug, Clone, Serialize)]
-pub struct JobVerdict {
-    pub job: u64,
-    /// The stored verification; `None` only when the store itself is the fault.
-    pub id: Option<i64>,
-    pub record_id: String,
-    pub reader: Option<String>,
-    pub verdict: Verdict,
-    /// QC batches: the other batch records whose data this card carries (cause 1 or 2 only).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub carries: Vec<Carry>,
-    pub timing: Timing,
 }
 
 /// A job that ended without a verdict, or could not start.
@@ -105,16 +80,6 @@ pub enum JobError {
     Aborted(String),
     #[error("internal error: {0}")]
     Internal(String),
-}
-
-/// State of a job, for clients that poll.
-#[derive(Debug, Clone, Serialize)]
-#[serde(tag = "state", rename_all = "snake_case")]
-pub enum JobState {
-    Waiting { record_id: String },
-    Reading { record_id: String, reader: String },
-    Done { result: Box<JobVerdict> },
-    Failed { error: String },
 }
 
 /// Jobs by number; finished ones are kept for polling (the last `KEEP`).
@@ -406,8 +371,8 @@ async fn finish(
         id,
         record_id: record.application_id.clone(),
         reader: reader.clone(),
-        status: verdict.status.to_string(),
-        causes: verdict.causes.iter().map(|c| c.number()).collect(),
+        status: verdict.status,
+        causes: verdict.causes.clone(),
     });
     Ok(JobVerdict { job, id, record_id: record.application_id.clone(), reader, verdict, carries, timing })
 }

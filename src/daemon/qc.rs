@@ -10,40 +10,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
 use super::events::DaemonEvent;
 use super::jobs::{self, BatchContext, JobRequest, Jobs};
 use super::state::Shared;
+pub use crate::wire::{BatchCreated, BatchRequest};
+use crate::wire::{self, BatchCounts, StoredEvidence, VerificationView, ViewPhotos};
 use idcheck_core::model::AcceptanceRecord;
 use idcheck_core::qc::{self, Gallery};
 use idcheck_store::{BatchItem, ItemStatus};
-use idcheck_core::verdict::Cause;
-
-/// `POST /v1/qc/batches`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BatchRequest {
-    #[serde(default)]
-    pub name: Option<String>,
-    /// The batch's acceptance records: a record directory, a directory of them, or JSON Lines.
-    pub records: PathBuf,
-    /// The scanner's inbox: one surface record directory per scanned card.
-    pub inbox: PathBuf,
-    #[serde(default)]
-    pub reader: Option<String>,
-    /// How long to wait for each card after its scan appears, seconds.
-    #[serde(default)]
-    pub card_wait_secs: Option<u64>,
-}
-
-/// What creating a batch did.
-#[derive(Debug, Clone, Serialize)]
-pub struct BatchCreated {
-    pub id: i64,
-    pub records: usize,
-    pub import_errors: Vec<String>,
-}
+use idcheck_core::verdict::{Cause, Sources, Verdict};
 
 /// Imports the batch's records, opens the batch and starts its runner.
 pub async fn create(shared: Arc<Shared>, jobs: Arc<Jobs>, req: BatchRequest, caller: String) -> Result<BatchCreated, String> {
@@ -160,8 +135,8 @@ async fn run(shared: Arc<Shared>, jobs: Arc<Jobs>, ctx: Arc<BatchContext>, recor
             shared.emit(DaemonEvent::QcItem {
                 batch: ctx.id,
                 scan_id: item.scan_id.clone(),
-                status: item.status.to_string(),
-                causes: item.causes.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(","),
+                status: item.status,
+                causes: item.causes.clone(),
                 verification_id: item.verification_id,
             });
             if shared.shutting_down() {
@@ -245,98 +220,86 @@ async fn one_scan(
 }
 
 /// The batch as the page and the report show it: counts per cause and the items.
-pub fn batch_json(shared: &Shared, id: i64) -> Result<Option<serde_json::Value>, String> {
-    shared.read_store(|s| -> Result<Option<serde_json::Value>, idcheck_store::StoreError> {
+pub fn batch_json(shared: &Shared, id: i64) -> Result<Option<wire::Batch>, String> {
+    shared.read_store(|s| -> Result<Option<wire::Batch>, idcheck_store::StoreError> {
         let Some(b) = s.batch(id)? else { return Ok(None) };
         let items = s.batch_items(id)?;
         Ok(Some(batch_value(&b, &items)))
     })
 }
 
-/// Counts and items of a batch as JSON (also used by the CLI report).
-pub fn batch_value(b: &idcheck_store::BatchSummary, items: &[BatchItem]) -> serde_json::Value {
+/// Counts and items of a batch (also used by the CLI report).
+pub fn batch_value(b: &idcheck_store::BatchSummary, items: &[BatchItem]) -> wire::Batch {
     let count = |st: ItemStatus| items.iter().filter(|i| i.status == st).count();
     let cause = |c: Cause| items.iter().filter(|i| i.causes.contains(&c)).count();
-    let items_json: Vec<serde_json::Value> = items
-        .iter()
-        .map(|i| {
-            serde_json::json!({
-                "scan_id": i.scan_id,
-                "record_id": i.record_id,
-                "verification_id": i.verification_id,
-                "status": i.status,
-                "causes": i.causes,
-                "carries": i.carries,
-                "error": i.error,
-                "done_at": i.done_at,
-            })
-        })
-        .collect();
-    let pending: Vec<&String> = b.records.iter().filter(|r| !items.iter().any(|i| i.record_id.as_deref() == Some(r.as_str()))).collect();
-    serde_json::json!({
-        "id": b.id,
-        "name": b.name,
-        "created_at": b.created_at,
-        "closed_at": b.closed_at,
-        "inbox": b.inbox,
-        "reader": b.reader,
-        "records": b.records.len(),
-        "pending_records": pending,
-        "counts": {
-            "total": items.len(),
-            "pass": count(ItemStatus::Pass),
-            "invalid": count(ItemStatus::Invalid),
-            "unavailable": count(ItemStatus::Unavailable),
-            "error": count(ItemStatus::Error),
-            "cause1": cause(Cause::AcceptanceVsSurface),
-            "cause2": cause(Cause::SurfaceVsChip),
-            "cause3": cause(Cause::ChipUnreadable),
-            "cause4": cause(Cause::AcceptanceIncorrect),
+    let pending: Vec<String> =
+        b.records.iter().filter(|r| !items.iter().any(|i| i.record_id.as_deref() == Some(r.as_str()))).cloned().collect();
+    wire::Batch {
+        id: b.id,
+        name: b.name.clone(),
+        created_at: b.created_at.clone(),
+        closed_at: b.closed_at.clone(),
+        inbox: b.inbox.clone(),
+        reader: b.reader.clone(),
+        records: b.records.len(),
+        pending_records: pending,
+        counts: BatchCounts {
+            total: items.len(),
+            pass: count(ItemStatus::Pass),
+            invalid: count(ItemStatus::Invalid),
+            unavailable: count(ItemStatus::Unavailable),
+            error: count(ItemStatus::Error),
+            cause1: cause(Cause::AcceptanceVsSurface),
+            cause2: cause(Cause::SurfaceVsChip),
+            cause3: cause(Cause::ChipUnreadable),
+            cause4: cause(Cause::AcceptanceIncorrect),
         },
-        "items": items_json,
-    })
+        items: items.iter().map(wire::BatchItem::from).collect(),
+    }
 }
 
 /// Score and threshold of a fingerprint position, from the verdict's findings or observations.
-fn finger_score(verdict: &serde_json::Value, position: u64) -> (serde_json::Value, serde_json::Value) {
+fn finger_score(verdict: &Verdict, position: u64) -> (Option<f64>, Option<f64>) {
     let item = format!("fingerprint[{position}]");
-    for list in ["findings", "observations"] {
-        if let Some(x) = verdict[list].as_array().and_then(|a| a.iter().find(|f| f["item"] == item.as_str() && f["sources"] == "A~C")) {
-            return (x["score"].clone(), x["threshold"].clone());
-        }
+    if let Some(f) = verdict.findings.iter().find(|f| f.item == item && f.sources == Sources::AC) {
+        return (f.score, f.threshold);
     }
-    (serde_json::Value::Null, serde_json::Value::Null)
+    if let Some(o) = verdict.observations.iter().find(|o| o.item == item && o.sources == Sources::AC) {
+        return (Some(o.score), Some(o.threshold));
+    }
+    (None, None)
 }
 
 /// The view of one stored verification: the verdict beside the evidence (text rows, fingerprint
 /// slots with their scores, photo URLs) — what the QC page and the batch report show.
-pub fn view_value(v: &idcheck_store::StoredVerification, evidence: Option<&str>, photos: &[String]) -> serde_json::Value {
-    use serde_json::{json, Value};
+pub fn view_value(v: &idcheck_store::StoredVerification, evidence: Option<&str>, photos: &[String]) -> VerificationView {
     let id = v.id;
-    let verdict: Value = serde_json::from_str(&v.row.verdict_json).unwrap_or(Value::Null);
-    let view: Value = evidence.and_then(|e| serde_json::from_str(e).ok()).unwrap_or_else(|| json!({}));
+    let verdict: Option<Verdict> = serde_json::from_str(&v.row.verdict_json).ok();
+    // evidence that does not parse shows as none (the view still shows the verdict)
+    let view: Option<StoredEvidence> = evidence.and_then(|e| serde_json::from_str(e).ok());
     let photo = |n: &str| photos.iter().any(|p| p == n).then(|| format!("/v1/verifications/{id}/photos/{n}"));
-    let mut fingers = view["fingers"].as_array().cloned().unwrap_or_default();
+    let (batch, carries, rows, mut fingers) = match view {
+        Some(e) => (e.batch, Some(e.carries), e.rows, e.fingers),
+        None => (None, None, Vec::new(), Vec::new()),
+    };
     for f in fingers.iter_mut() {
-        let (score, threshold) = finger_score(&verdict, f["position"].as_u64().unwrap_or(0));
-        f["score"] = score;
-        f["threshold"] = threshold;
+        (f.score, f.threshold) = verdict.as_ref().map_or((None, None), |vd| finger_score(vd, f.position));
     }
-    json!({
-        "id": id,
-        "record_id": v.row.record_id,
-        "scan_id": v.row.scan_id,
-        "reader": v.row.reader,
-        "started_at": v.row.started_at,
-        "finished_at": v.row.finished_at,
-        "status": v.row.status,
-        "batch": view["batch"],
-        "carries": view["carries"],
-        "verdict": verdict,
-        "photos": { "acceptance": photo("acceptance"), "surface": photo("surface"), "chip": photo("chip") },
-        "rows": view["rows"].as_array().cloned().unwrap_or_default(),
-        "fingers": fingers,
-    })
+    VerificationView {
+        id,
+        record_id: v.row.record_id.clone(),
+        scan_id: v.row.scan_id.clone(),
+        reader: v.row.reader.clone(),
+        started_at: v.row.started_at.clone(),
+        finished_at: v.row.finished_at.clone(),
+        status: Some(v.row.status),
+        batch,
+        carries,
+        verdict,
+        photos: ViewPhotos { acceptance: photo("acceptance"), surface: photo("surface"), chip: photo("chip") },
+        rows,
+        fingers,
+    }
 }
 
 fn now_rfc3339() -> String {

@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
-use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, watch, Notify};
 
 use super::config::Config;
@@ -40,12 +39,7 @@ pub struct ReaderSlot {
 }
 
 /// Planned maintenance, remembered across restarts (state_dir/maintenance.json).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Maintenance {
-    pub reason: String,
-    pub by: String,
-    pub since: String,
-}
+pub use crate::wire::Maintenance;
 
 /// Station faults that make it unable to judge (besides maintenance and readers).
 #[derive(Debug, Clone, Default)]

@@ -12,6 +12,8 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
+use idcheck_core::verdict::{Finding, Verdict};
+
 const INDEX_HTML: &str = include_str!("assets/index.html");
 const APP_JS: &str = include_str!("assets/app.js");
 const STYLE_CSS: &str = include_str!("assets/style.css");
@@ -106,9 +108,29 @@ pub fn finding_marks(finding: &Value) -> Vec<Mark> {
     let Some(cause) = finding.get("cause").and_then(Value::as_u64).and_then(|c| u8::try_from(c).ok()) else {
         return Vec::new();
     };
+    marks(item, sources, cause)
+}
+
+/// The rule of [`finding_marks`], on a finding's parts.
+fn marks(item: &str, sources: &str, cause: u8) -> Vec<Mark> {
     let row = row_key(item);
     let cols = if row == "chip" { vec![Column::Chip] } else { columns(sources) };
     cols.into_iter().map(|col| Mark { item: row.clone(), col, cause }).collect()
+}
+
+/// [`finding_marks`] of a typed finding (the report; the API's `wire` types).
+pub fn marks_of_finding(f: &Finding) -> Vec<Mark> {
+    marks(&f.item, &f.sources.to_string(), f.cause.number())
+}
+
+/// [`verdict_marks`] of a typed verdict.
+pub fn marks_of_verdict(v: &Verdict) -> BTreeSet<Mark> {
+    v.findings.iter().flat_map(marks_of_finding).collect()
+}
+
+/// [`chip_unauthenticated`] of a typed verdict.
+pub fn chip_unauthenticated_in(v: &Verdict) -> bool {
+    v.findings.iter().any(|f| f.chip_unauthenticated)
 }
 
 /// Every cell a verdict's findings mark (the verdict object: `status`, `causes`, `findings`...).
@@ -230,5 +252,19 @@ mod tests {
         assert_eq!(got, want_sorted);
         assert!(verdict_marks(&json!({"status": "pass", "findings": []})).is_empty());
         assert!(verdict_marks(&json!(null)).is_empty());
+    }
+
+    #[test]
+    fn typed_verdicts_mark_the_same_cells_as_their_json() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/web/testdata/views.json");
+        let views: Vec<Value> = serde_json::from_slice(&std::fs::read(path).expect("fixture")).expect("json");
+        let mut marked = 0;
+        for v in &views {
+            let typed: Verdict = serde_json::from_value(v["verdict"].clone()).expect("a verdict");
+            assert_eq!(marks_of_verdict(&typed), verdict_marks(&v["verdict"]), "{}", v["id"]);
+            assert_eq!(chip_unauthenticated_in(&typed), chip_unauthenticated(&v["verdict"]), "{}", v["id"]);
+            marked += marks_of_verdict(&typed).len();
+        }
+        assert!(marked > 0, "the fixture marks cells");
     }
 }

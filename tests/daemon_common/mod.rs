@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use idcheck::daemon::client::Client;
-use serde_json::{json, Value};
+use idcheck::daemon::client::{Client, ClientError};
+use idcheck::wire::{Health, ImportRequest, ImportResult, JobVerdict, Readers, VerificationRequest};
+use serde_json::Value;
 
 use crate::pcsc_common::{repo, Reader};
 
@@ -129,15 +130,29 @@ impl Daemon {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// `GET /v1/readers`; an error answer reads as no reader.
+    pub fn readers(&self) -> Readers {
+        match self.client().get_as::<Readers>("/v1/readers") {
+            Ok(r) => r,
+            Err(ClientError::Refused { .. }) => Readers { readers: vec![], pcsc_up: false },
+            Err(e) => panic!("readers: {e}"),
+        }
+    }
+
+    /// `GET /v1/health`.
+    pub fn health(&self) -> Health {
+        self.client().get_as("/v1/health").expect("health")
+    }
+
     /// Waits until the health says the readers are there (or `within` passes).
     pub fn wait_readers(&self, n: usize, within: Duration) {
         let end = Instant::now() + within;
         loop {
-            let (_, v) = self.client().get("/v1/readers").expect("readers");
-            if v["readers"].as_array().map(|a| a.len()).unwrap_or(0) >= n {
+            let v = self.readers();
+            if v.readers.len() >= n {
                 return;
             }
-            assert!(Instant::now() < end, "daemon saw fewer than {n} readers: {v}; log:\n{}", self.log_text());
+            assert!(Instant::now() < end, "daemon saw fewer than {n} readers: {v:?}; log:\n{}", self.log_text());
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -146,25 +161,38 @@ impl Daemon {
     pub fn wait_card(&self, reader: &str, present: bool, within: Duration) {
         let end = Instant::now() + within;
         loop {
-            let (_, v) = self.client().get("/v1/readers").expect("readers");
-            let hit = v["readers"].as_array().into_iter().flatten().any(|r| r["name"] == reader && r["card"]["present"] == present);
+            let v = self.readers();
+            let hit = v.readers.iter().any(|r| r.name == reader && r.card.present == present);
             if hit {
                 return;
             }
-            assert!(Instant::now() < end, "daemon: card present={present} on {reader} not seen within {within:?}: {v}");
+            assert!(Instant::now() < end, "daemon: card present={present} on {reader} not seen within {within:?}: {v:?}");
             std::thread::sleep(Duration::from_millis(30));
         }
     }
 
     /// Imports record directories (or a directory of them) through the API.
-    pub fn import(&self, path: &Path) -> Value {
-        let (s, v) = self.client().post("/v1/records/import", &json!({ "path": path })).expect("import");
-        assert!(s.is_success(), "import {}: {s} {v}", path.display());
-        assert_eq!(v["errors"].as_array().map(|a| a.len()), Some(0), "import errors: {v}");
+    pub fn import(&self, path: &Path) -> ImportResult {
+        let v: ImportResult = self
+            .client()
+            .post_as("/v1/records/import", &ImportRequest { path: path.to_path_buf() })
+            .unwrap_or_else(|e| panic!("import {}: {e}", path.display()));
+        assert_eq!(v.errors.len(), 0, "import errors: {v:?}");
         v
     }
 
-    /// A blocking verification; returns the HTTP status and the answer.
+    /// A blocking verification that must answer a verdict (`200`).
+    pub fn verdict(&self, req: &VerificationRequest) -> JobVerdict {
+        self.client().post_as("/v1/verifications", req).unwrap_or_else(|e| panic!("verification of {}: {e}", req.record_id))
+    }
+
+    /// A kiosk's request: this record's card on this reader.
+    pub fn kiosk(record_id: &str, reader: &str) -> VerificationRequest {
+        VerificationRequest { record_id: record_id.to_string(), reader: Some(reader.to_string()), ..VerificationRequest::default() }
+    }
+
+    /// A blocking verification as raw JSON (for answers that are errors, and the wire format);
+    /// returns the HTTP status and the answer.
     pub fn verify(&self, body: Value) -> (u16, Value) {
         let (s, v) = self.client().post("/v1/verifications", &body).expect("verification request");
         (s.as_u16(), v)
