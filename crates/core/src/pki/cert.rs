@@ -1,16 +1,34 @@
 //! X.509 certificates (RFC 5280) as far as passive authentication needs them: the exact
 //! tbsCertificate bytes, serial, issuer and subject names, validity, subject public key, signature,
-//! and the basicConstraints / keyUsage / key identifier extensions. This module owns parsing a
-//! certificate from untrusted bytes and checking one certificate's signature with another's key.
+//! and the basicConstraints / keyUsage / key identifier extensions. This module owns reading a
+//! certificate from untrusted bytes (each field decoded by `x509-cert` / `spki` / `der`, strict
+//! DER, named in errors) and checking one certificate's signature with another's key.
 
 use std::fmt;
 
 use time::{Date, OffsetDateTime};
 
-use super::alg::{self, oid, PublicKey, VerifyError};
-use super::der::{self, AlgorithmIdentifier, Name};
+use ::der::asn1::{BitString, Int};
+use ::der::Decode;
+use const_oid::db::rfc5280::{ID_CE_AUTHORITY_KEY_IDENTIFIER, ID_CE_BASIC_CONSTRAINTS, ID_CE_KEY_USAGE, ID_CE_SUBJECT_KEY_IDENTIFIER};
+use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
+use x509_cert::ext::{pkix as ext, Extension, Extensions};
+use x509_cert::time::Validity;
+
+use super::alg::{self, PublicKey, VerifyError};
+use super::der::{self, AlgorithmIdentifier, Cursor, Name, Raw};
 use super::PkiError;
-use crate::tlv::Tlv;
+
+const SEQUENCE: u8 = 0x30;
+
+/// The bytes of a BIT STRING holding whole bytes (keys, signatures).
+fn octets_of(b: BitString, field: &'static str, r: &Cursor<'_>) -> Result<Vec<u8>, PkiError> {
+    b.as_bytes().map(<[u8]>::to_vec).ok_or_else(|| PkiError::Invalid {
+        field,
+        offset: r.offset(),
+        what: format!("bit string with {} unused bits where whole bytes are required", b.unused_bits()),
+    })
+}
 
 /// keyUsage bits, numbered as in RFC 5280 (bit 0 = digitalSignature) and stored as `1 << bit`.
 pub mod key_usage {
@@ -67,68 +85,61 @@ impl fmt::Debug for Certificate {
 impl Certificate {
     /// Parse one DER certificate spanning all of `der`.
     pub fn parse(der: &[u8]) -> Result<Certificate, PkiError> {
-        let t = der::parse_one(der, der::SEQUENCE, "certificate")?;
-        Certificate::from_tlv(&t, der)
+        Certificate::from_raw(&Raw::whole(der, "certificate")?)
     }
 
-    /// Parse the certificate element `t` read from `root` (error offsets are offsets in `root`).
-    pub(crate) fn from_tlv(t: &Tlv<'_>, root: &[u8]) -> Result<Certificate, PkiError> {
-        let mut r = t.children();
-        let tbs_t = der::take(&mut r, der::SEQUENCE, "certificate.tbsCertificate")?;
-        let sig_alg_t = der::take(&mut r, der::SEQUENCE, "certificate.signatureAlgorithm")?;
-        let signature_alg = der::algorithm_identifier(&sig_alg_t, "certificate.signatureAlgorithm")?;
-        let sig_t = der::take(&mut r, der::BIT_STRING, "certificate.signatureValue")?;
-        let signature = der::bit_string_octets(&sig_t, "certificate.signatureValue")?.to_vec();
-        der::finish(&r, "certificate")?;
+    /// Parse the certificate element `t` (error offsets are offsets in the buffer `t` was read
+    /// from). The fields are decoded by `x509-cert`, `spki` and `der`; `der` and `tbs` are kept
+    /// exactly as encoded.
+    pub(crate) fn from_raw(t: &Raw<'_>) -> Result<Certificate, PkiError> {
+        let mut r = t.expect(SEQUENCE, "certificate")?.cursor();
+        let tbs_t = r.take_tagged(SEQUENCE, "certificate.tbsCertificate")?;
+        let signature_alg = AlgorithmIdentifier::from(&r.take::<AlgorithmIdentifierOwned>("certificate.signatureAlgorithm")?);
+        let signature = octets_of(r.take::<BitString>("certificate.signatureValue")?, "certificate.signatureValue", &r)?;
+        r.finish("certificate")?;
 
-        let mut r = tbs_t.children();
-        let version = match der::take_opt(&mut r, der::ctx(0), "tbsCertificate.version")? {
+        let mut r = tbs_t.cursor();
+        let version = match r.take_opt_raw(0xA0, "tbsCertificate.version")? {
             Some(v) => {
-                let mut vr = v.children();
-                let n = der::small_uint(&der::take(&mut vr, der::INTEGER, "tbsCertificate.version")?, "tbsCertificate.version")?;
-                der::finish(&vr, "tbsCertificate.version")?;
+                let mut vr = v.cursor();
+                let n = vr.take::<u8>("tbsCertificate.version")?;
+                vr.finish("tbsCertificate.version")?;
                 if n > 2 {
                     return Err(PkiError::Invalid { field: "tbsCertificate.version", offset: v.offset, what: format!("version {n} is not v1, v2 or v3") });
                 }
-                n as u8 + 1
+                n + 1
             }
             None => 1,
         };
-        let serial = der::integer(&der::take(&mut r, der::INTEGER, "tbsCertificate.serialNumber")?, "tbsCertificate.serialNumber")?.to_vec();
-        let inner_alg_t = der::take(&mut r, der::SEQUENCE, "tbsCertificate.signature")?;
-        let inner_alg = der::algorithm_identifier(&inner_alg_t, "tbsCertificate.signature")?;
+        let serial_t = r.take_tagged(0x02, "tbsCertificate.serialNumber")?;
+        serial_t.decode::<Int>("tbsCertificate.serialNumber")?;
+        let inner_at = r.offset();
+        let inner_alg = AlgorithmIdentifier::from(&r.take::<AlgorithmIdentifierOwned>("tbsCertificate.signature")?);
         if inner_alg != signature_alg {
             return Err(PkiError::Invalid {
                 field: "tbsCertificate.signature",
-                offset: inner_alg_t.offset,
+                offset: inner_at,
                 what: format!("algorithm {:?} differs from the outer signatureAlgorithm {:?}", inner_alg, signature_alg),
             });
         }
-        let issuer = der::name(&der::take(&mut r, der::SEQUENCE, "tbsCertificate.issuer")?, root, "tbsCertificate.issuer")?;
-        let validity = der::take(&mut r, der::SEQUENCE, "tbsCertificate.validity")?;
-        let mut vr = validity.children();
-        let not_before = der::time(&der::take_any(&mut vr, "validity.notBefore")?, "validity.notBefore")?;
-        let not_after = der::time(&der::take_any(&mut vr, "validity.notAfter")?, "validity.notAfter")?;
-        der::finish(&vr, "tbsCertificate.validity")?;
-        let subject = der::name(&der::take(&mut r, der::SEQUENCE, "tbsCertificate.subject")?, root, "tbsCertificate.subject")?;
-        let spki = der::take(&mut r, der::SEQUENCE, "tbsCertificate.subjectPublicKeyInfo")?;
-        let mut sr = spki.children();
-        let key_alg = der::algorithm_identifier(&der::take(&mut sr, der::SEQUENCE, "subjectPublicKeyInfo.algorithm")?, "subjectPublicKeyInfo.algorithm")?;
-        let key_bits = der::bit_string_octets(&der::take(&mut sr, der::BIT_STRING, "subjectPublicKeyInfo.subjectPublicKey")?, "subjectPublicKeyInfo.subjectPublicKey")?;
-        der::finish(&sr, "tbsCertificate.subjectPublicKeyInfo")?;
-        let public_key = PublicKey::from_parts(key_alg, key_bits.to_vec());
+        let issuer = Name::parse(&r.take_tagged(SEQUENCE, "tbsCertificate.issuer")?, "tbsCertificate.issuer")?;
+        let validity = r.take::<Validity>("tbsCertificate.validity")?;
+        let subject = Name::parse(&r.take_tagged(SEQUENCE, "tbsCertificate.subject")?, "tbsCertificate.subject")?;
+        let spki = r.take::<SubjectPublicKeyInfoOwned>("tbsCertificate.subjectPublicKeyInfo")?;
+        let key = octets_of(spki.subject_public_key, "subjectPublicKeyInfo.subjectPublicKey", &r)?;
+        let public_key = PublicKey::from_parts(AlgorithmIdentifier::from(&spki.algorithm), key);
         // issuerUniqueID [1] and subjectUniqueID [2] (v2 / v3): skipped.
-        der::take_opt(&mut r, der::ctx_prim(1), "tbsCertificate.issuerUniqueID")?;
-        der::take_opt(&mut r, der::ctx_prim(2), "tbsCertificate.subjectUniqueID")?;
+        r.take_opt_raw(0x81, "tbsCertificate.issuerUniqueID")?;
+        r.take_opt_raw(0x82, "tbsCertificate.subjectUniqueID")?;
         let mut cert = Certificate {
-            der: t.raw(root).to_vec(),
-            tbs: tbs_t.raw(root).to_vec(),
+            der: t.tlv.to_vec(),
+            tbs: tbs_t.tlv.to_vec(),
             version,
-            serial,
+            serial: serial_t.content.to_vec(),
             issuer,
             subject,
-            not_before,
-            not_after,
+            not_before: der::time_of(&validity.not_before),
+            not_after: der::time_of(&validity.not_after),
             public_key,
             signature_alg,
             signature,
@@ -137,74 +148,42 @@ impl Certificate {
             subject_key_id: None,
             authority_key_id: None,
         };
-        if let Some(ext) = der::take_opt(&mut r, der::ctx(3), "tbsCertificate.extensions")? {
-            let mut er = ext.children();
-            let list = der::take(&mut er, der::SEQUENCE, "tbsCertificate.extensions")?;
-            der::finish(&er, "tbsCertificate.extensions")?;
-            for e in der::children(&list, "tbsCertificate.extensions")? {
-                cert.read_extension(&e)?;
+        if let Some(ext) = r.take_opt_raw(0xA3, "tbsCertificate.extensions")? {
+            let mut er = ext.cursor();
+            let at = er.offset();
+            let list = er.take::<Extensions>("tbsCertificate.extensions")?;
+            er.finish("tbsCertificate.extensions")?;
+            for e in &list {
+                cert.read_extension(e, at)?;
             }
         }
-        der::finish(&r, "tbsCertificate")?;
+        r.finish("tbsCertificate")?;
         Ok(cert)
     }
 
-    fn read_extension(&mut self, e: &Tlv<'_>) -> Result<(), PkiError> {
-        const F: &str = "extension";
-        if e.tag != der::SEQUENCE {
-            return Err(PkiError::Invalid { field: F, offset: e.offset, what: format!("expected Extension SEQUENCE, found tag {:02X}", e.tag) });
+    fn read_extension(&mut self, e: &Extension, at: usize) -> Result<(), PkiError> {
+        let value = e.extn_value.as_bytes();
+        let bad = |field: &'static str| move |err: ::der::Error| der::der_error(field, at, at, err);
+        match e.extn_id {
+            ID_CE_BASIC_CONSTRAINTS => {
+                let bc = ext::BasicConstraints::from_der(value).map_err(bad("extension basicConstraints"))?;
+                self.basic_constraints = Some(BasicConstraints { ca: bc.ca, path_len: bc.path_len_constraint.map(u32::from) });
+            }
+            ID_CE_KEY_USAGE => {
+                let ku = ext::KeyUsage::from_der(value).map_err(bad("extension keyUsage"))?;
+                self.key_usage = Some(ku.0.bits());
+            }
+            ID_CE_SUBJECT_KEY_IDENTIFIER => {
+                let k = ext::SubjectKeyIdentifier::from_der(value).map_err(bad("extension subjectKeyIdentifier"))?;
+                self.subject_key_id = Some(k.0.as_bytes().to_vec());
+            }
+            ID_CE_AUTHORITY_KEY_IDENTIFIER => {
+                let a = ext::AuthorityKeyIdentifier::from_der(value).map_err(bad("extension authorityKeyIdentifier"))?;
+                self.authority_key_id = a.key_identifier.map(|k| k.as_bytes().to_vec());
+            }
+            _ => {}
         }
-        let mut r = e.children();
-        let id = der::oid(&der::take(&mut r, der::OID, "extension.extnID")?, "extension.extnID")?;
-        if let Some(c) = der::take_opt(&mut r, der::BOOLEAN, "extension.critical")? {
-            der::boolean(&c, "extension.critical")?;
-        }
-        let value = der::take(&mut r, der::OCTET_STRING, "extension.extnValue")?;
-        der::finish(&r, F)?;
-        let mut vr = value.children();
-        match id.as_str() {
-            oid::BASIC_CONSTRAINTS => {
-                const BC: &str = "extension basicConstraints";
-                let s = der::take(&mut vr, der::SEQUENCE, BC)?;
-                let mut sr = s.children();
-                let ca = match der::take_opt(&mut sr, der::BOOLEAN, BC)? {
-                    Some(b) => der::boolean(&b, BC)?,
-                    None => false,
-                };
-                let path_len = match der::take_opt(&mut sr, der::INTEGER, BC)? {
-                    Some(n) => Some(der::small_uint(&n, BC)?),
-                    None => None,
-                };
-                der::finish(&sr, BC)?;
-                self.basic_constraints = Some(BasicConstraints { ca, path_len });
-            }
-            oid::KEY_USAGE => {
-                const KU: &str = "extension keyUsage";
-                let b = der::take(&mut vr, der::BIT_STRING, KU)?;
-                let (unused, bytes) = der::bit_string(&b, KU)?;
-                let nbits = (bytes.len() * 8).saturating_sub(unused as usize).min(16);
-                let mut bits = 0u16;
-                for i in 0..nbits {
-                    if bytes.get(i / 8).is_some_and(|byte| byte & (0x80 >> (i % 8)) != 0) {
-                        bits |= 1 << i;
-                    }
-                }
-                self.key_usage = Some(bits);
-            }
-            oid::SUBJECT_KEY_ID => {
-                let k = der::take(&mut vr, der::OCTET_STRING, "extension subjectKeyIdentifier")?;
-                self.subject_key_id = Some(k.value.to_vec());
-            }
-            oid::AUTHORITY_KEY_ID => {
-                let s = der::take(&mut vr, der::SEQUENCE, "extension authorityKeyIdentifier")?;
-                let mut sr = s.children();
-                if let Some(k) = der::take_opt(&mut sr, der::ctx_prim(0), "extension authorityKeyIdentifier")? {
-                    self.authority_key_id = Some(k.value.to_vec());
-                }
-            }
-            _ => return Ok(()),
-        }
-        der::finish(&vr, "extension value")
+        Ok(())
     }
 
     /// Verify this certificate's signature with `issuer`'s public key.

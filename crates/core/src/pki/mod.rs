@@ -1,8 +1,18 @@
 //! Passive authentication (ICAO 9303 Part 11 section 5.1, chip-profile.md "Passive
 //! authentication"): parse EF.SOD, recompute data group hashes, check the signer's signature with
 //! the embedded document signer (DS) certificate and that certificate against a trust store of
-//! country signing CA (CSCA) certificates. This module tree owns all certificate and CMS handling,
-//! and the deterministic test PKI / EF.SOD writer used by personalisation and fixtures.
+//! country signing CA (CSCA) certificates. This module tree owns all certificate, CRL and CMS
+//! handling (the deterministic test PKI / EF.SOD writer that personalisation and fixtures use is
+//! testkit's `testpki`).
+//!
+//! Parsing: EF.SOD ([`sod`]), certificates ([`cert`]) and CRLs ([`crl`]) are decoded by the
+//! RustCrypto crates (`der`, `spki`, `x509-cert`, `cms`, `const-oid`), strict DER, field by field
+//! through [`der::Cursor`] so that every error names the field and its offset. EF.SOD may be BER:
+//! [`ber::to_der`] first rewrites indefinite lengths, constructed strings and non-minimal lengths
+//! into DER and leaves every other byte as it is, so the signature is checked over the signed
+//! attributes as the signer encoded them (re-tagged SET) and messageDigest over the
+//! LDSSecurityObject's content octets. `tlv` stays the reader of the chip's BER-TLV files (and of
+//! algorithm parameters in [`alg`]).
 //!
 //! It returns typed results only ([`PaReport`] / [`PaFailure`]); it knows nothing of verdicts or
 //! causes (the caller maps any `PaFailure` to cause 3).
@@ -21,7 +31,9 @@
 //!   certificate; without `at` no date is checked.
 
 pub mod alg;
+pub mod ber;
 pub mod cert;
+pub mod crl;
 pub mod der;
 pub mod sod;
 pub mod trust;
@@ -35,7 +47,8 @@ use time::{Date, OffsetDateTime};
 
 pub use alg::{DigestAlg, KeyKind, PublicKey, VerifyError};
 pub use cert::{BasicConstraints, Certificate};
-pub use der::{AlgorithmIdentifier, Name, Oid};
+pub use crl::{Crl, Revoked};
+pub use self::der::{AlgorithmIdentifier, Name, Oid};
 pub use sod::{SignerId, SignerInfo, Sod};
 pub use trust::TrustStore;
 

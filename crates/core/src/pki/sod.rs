@@ -1,18 +1,32 @@
 //! EF.SOD (ICAO 9303 Part 10 section 4.6.2): tag 77 wrapping a CMS ContentInfo / SignedData
 //! (RFC 5652) whose encapsulated content is the LDSSecurityObject with one hash per data group.
-//! This module owns parsing that structure from untrusted bytes into [`Sod`]; it checks shape and
-//! internal consistency only. Whether the hashes, signature and certificates hold is
+//! This module owns parsing that structure from untrusted bytes into [`Sod`]: BER normalised to
+//! DER by [`super::ber`], then each field decoded by `cms` / `x509-cert` / `spki` / `der` and named
+//! in errors; it checks shape and internal consistency only. Whether the hashes, signature and certificates hold is
 //! [`super::passive_authentication`]'s business.
 
 use std::collections::BTreeMap;
 
 use time::OffsetDateTime;
 
+use ::der::asn1::{Any, Int, ObjectIdentifier, OctetString};
+use ::der::{Decode, DecodeOwned, Encode};
+use cms::content_info::CmsVersion;
+use cms::signed_data::DigestAlgorithmIdentifiers;
+use const_oid::db::rfc5911::{ID_CONTENT_TYPE, ID_MESSAGE_DIGEST, ID_SIGNED_DATA, ID_SIGNING_TIME};
+use spki::AlgorithmIdentifierOwned;
+use x509_cert::attr::Attributes;
+use x509_cert::time::Time;
+
 use super::alg::{oid, DigestAlg};
+use super::ber;
 use super::cert::Certificate;
-use super::der::{self, AlgorithmIdentifier, Name, Oid};
+use super::der::{self, AlgorithmIdentifier, Name, Oid, Raw};
 use super::PkiError;
-use crate::tlv::{self, Reader, Tlv};
+use crate::tlv;
+
+/// The ldsSecurityObject content type (ICAO 9303 Part 10).
+const LDS_SECURITY_OBJECT: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.23.136.1.1.1");
 
 /// The EF.SOD file tag.
 pub const TAG_SOD: tlv::Tag = 0x77;
@@ -88,96 +102,116 @@ pub struct Sod {
     pub signer_count: usize,
 }
 
-fn bad(field: &'static str, t: &Tlv<'_>, what: impl Into<String>) -> PkiError {
-    PkiError::Invalid { field, offset: t.offset, what: what.into() }
+fn invalid(field: &'static str, offset: usize, what: impl Into<String>) -> PkiError {
+    PkiError::Invalid { field, offset, what: what.into() }
 }
 
-fn digest_alg(t: &Tlv<'_>, field: &'static str) -> Result<DigestAlg, PkiError> {
-    let a = der::algorithm_identifier(t, field)?;
-    if !a.params_absent_or_null() {
-        return Err(bad(field, t, format!("digest algorithm {} carries parameters", a.oid)));
+fn digest_alg(a: &AlgorithmIdentifierOwned, field: &'static str, offset: usize) -> Result<DigestAlg, PkiError> {
+    if a.parameters.as_ref().is_some_and(|p| !p.is_null()) {
+        return Err(invalid(field, offset, format!("digest algorithm {} carries parameters", a.oid)));
     }
-    DigestAlg::from_oid(a.oid.as_str()).ok_or(PkiError::UnsupportedAlgorithm { field, offset: t.offset, oid: a.oid.to_string() })
+    DigestAlg::from_oid(&a.oid.to_string()).ok_or(PkiError::UnsupportedAlgorithm { field, offset, oid: a.oid.to_string() })
 }
+
+const SEQUENCE: u8 = 0x30;
+
+/// An attribute value decoded as `T`.
+fn any_as<T: DecodeOwned>(v: &Any) -> Result<T, ::der::Error> {
+    T::from_der(&v.to_der()?)
+}
+const SET: u8 = 0x31;
 
 impl Sod {
     /// Parse EF.SOD bytes: the tag-77 file as read from the chip (a bare ContentInfo SEQUENCE is
-    /// accepted too). Error offsets are offsets in `bytes`.
+    /// accepted too), DER or BER ([`super::ber`] normalises BER first). Error offsets are offsets
+    /// in `bytes` when it is DER, in its DER normalisation otherwise.
     pub fn parse(bytes: &[u8]) -> Result<Sod, PkiError> {
-        let ci = match bytes.first() {
-            Some(0x77) => {
-                let outer = der::parse_one(bytes, TAG_SOD, "ef.sod")?;
-                let mut r = outer.children();
-                let ci = der::take(&mut r, der::SEQUENCE, "contentInfo")?;
-                der::finish(&r, "ef.sod")?;
-                ci
-            }
-            _ => der::parse_one(bytes, der::SEQUENCE, "contentInfo")?,
-        };
-        let mut r = ci.children();
-        let ct_t = der::take(&mut r, der::OID, "contentInfo.contentType")?;
-        let ct = der::oid(&ct_t, "contentInfo.contentType")?;
-        if ct != oid::SIGNED_DATA {
-            return Err(bad("contentInfo.contentType", &ct_t, format!("expected signedData ({}), found {ct}", oid::SIGNED_DATA)));
+        match ber::to_der(bytes) {
+            Ok(der) if der == bytes => Sod::parse_der(bytes),
+            Ok(der) => Sod::parse_der(&der),
+            Err(e) if e.ber_only => Err(invalid("ef.sod ber encoding", e.offset, e.what)),
+            // Not BER either: the strict parse names the field at fault.
+            Err(_) => Sod::parse_der(bytes),
         }
-        let content = der::take(&mut r, der::ctx(0), "contentInfo.content")?;
-        der::finish(&r, "contentInfo")?;
-        let mut r = content.children();
-        let sd = der::take(&mut r, der::SEQUENCE, "signedData")?;
-        der::finish(&r, "contentInfo.content")?;
-        Sod::parse_signed_data(&sd, bytes)
     }
 
-    fn parse_signed_data(sd: &Tlv<'_>, root: &[u8]) -> Result<Sod, PkiError> {
-        let mut r = sd.children();
-        let signed_data_version = der::small_uint(&der::take(&mut r, der::INTEGER, "signedData.version")?, "signedData.version")?;
-        let algs = der::take(&mut r, der::SET, "signedData.digestAlgorithms")?;
-        for a in der::children(&algs, "signedData.digestAlgorithms")? {
-            der::algorithm_identifier(&a, "signedData.digestAlgorithms")?;
+    fn parse_der(bytes: &[u8]) -> Result<Sod, PkiError> {
+        let top = Raw::whole(bytes, "ef.sod")?;
+        let ci = if u32::from(top.tag) == TAG_SOD {
+            let mut r = top.cursor();
+            let ci = r.take_tagged(SEQUENCE, "contentInfo")?;
+            r.finish("ef.sod")?;
+            ci
+        } else {
+            top.expect(SEQUENCE, "contentInfo")?
+        };
+        let mut r = ci.cursor();
+        let at = r.offset();
+        let ct = r.take::<ObjectIdentifier>("contentInfo.contentType")?;
+        if ct != ID_SIGNED_DATA {
+            return Err(invalid("contentInfo.contentType", at, format!("expected signedData ({}), found {ct}", oid::SIGNED_DATA)));
         }
+        let content = r.take_tagged(0xA0, "contentInfo.content")?;
+        r.finish("contentInfo")?;
+        let mut r = content.cursor();
+        let sd = r.take_tagged(SEQUENCE, "signedData")?;
+        r.finish("contentInfo.content")?;
+        Sod::parse_signed_data(&sd)
+    }
+
+    fn parse_signed_data(sd: &Raw<'_>) -> Result<Sod, PkiError> {
+        let mut r = sd.cursor();
+        let signed_data_version = r.take::<CmsVersion>("signedData.version")? as u32;
+        r.take::<DigestAlgorithmIdentifiers>("signedData.digestAlgorithms")?;
 
         // encapContentInfo
-        let eci = der::take(&mut r, der::SEQUENCE, "encapContentInfo")?;
-        let mut er = eci.children();
-        let ect_t = der::take(&mut er, der::OID, "encapContentInfo.eContentType")?;
-        let e_content_type = der::oid(&ect_t, "encapContentInfo.eContentType")?;
-        if e_content_type != oid::LDS_SECURITY_OBJECT {
-            return Err(bad(
+        let mut er = r.take_tagged(SEQUENCE, "encapContentInfo")?.cursor();
+        let at = er.offset();
+        let e_content_type = er.take::<ObjectIdentifier>("encapContentInfo.eContentType")?;
+        if e_content_type != LDS_SECURITY_OBJECT {
+            return Err(invalid(
                 "encapContentInfo.eContentType",
-                &ect_t,
+                at,
                 format!("expected ldsSecurityObject ({}), found {e_content_type}", oid::LDS_SECURITY_OBJECT),
             ));
         }
-        let wrapper = der::take(&mut er, der::ctx(0), "encapContentInfo.eContent")?;
-        der::finish(&er, "encapContentInfo")?;
-        let mut wr = wrapper.children();
-        let octets = der::take(&mut wr, der::OCTET_STRING, "encapContentInfo.eContent")?;
-        der::finish(&wr, "encapContentInfo.eContent")?;
+        let mut wr = er.take_tagged(0xA0, "encapContentInfo.eContent")?.cursor();
+        er.finish("encapContentInfo")?;
+        let octets = wr.take_tagged(0x04, "encapContentInfo.eContent")?;
+        wr.finish("encapContentInfo.eContent")?;
         let lds = Lds::parse(&octets)?;
 
         let mut certificates = Vec::new();
-        if let Some(certs) = der::take_opt(&mut r, der::ctx(0), "signedData.certificates")? {
-            for c in der::children(&certs, "signedData.certificates")? {
+        if let Some(certs) = r.take_opt_raw(0xA0, "signedData.certificates")? {
+            let mut cr = certs.cursor();
+            while !cr.is_empty() {
                 // Other CertificateChoices (attribute / extended certificates) are not used by ICAO.
-                if c.tag == der::SEQUENCE {
-                    certificates.push(Certificate::from_tlv(&c, root)?);
+                let c = cr.take_raw("signedData.certificates")?;
+                if c.tag == SEQUENCE {
+                    certificates.push(Certificate::from_raw(&c)?);
                 }
             }
         }
-        der::take_opt(&mut r, der::ctx(1), "signedData.crls")?;
-        let infos = der::take(&mut r, der::SET, "signedData.signerInfos")?;
-        der::finish(&r, "signedData")?;
-        let infos = der::children(&infos, "signedData.signerInfos")?;
-        let first = infos
-            .first()
-            .ok_or_else(|| bad("signedData.signerInfos", sd, "no SignerInfo"))?;
-        let signer = SignerInfo::parse(first, root)?;
-        if signer.content_type != e_content_type {
-            return Err(PkiError::Invalid {
-                field: "signerInfo.signedAttrs contentType",
-                offset: first.offset,
-                what: format!("attribute {} differs from eContentType {e_content_type}", signer.content_type),
-            });
+        r.take_opt_raw(0xA1, "signedData.crls")?;
+        let infos = r.take_tagged(SET, "signedData.signerInfos")?;
+        r.finish("signedData")?;
+        let mut ir = infos.cursor();
+        let first = ir.take_tagged(SEQUENCE, "signedData.signerInfos").map_err(|e| match e {
+            PkiError::Invalid { field, offset, what } if what == "missing" => invalid(field, offset, "no SignerInfo"),
+            e => e,
+        })?;
+        let mut signer_count = 1;
+        while !ir.is_empty() {
+            ir.take_raw("signedData.signerInfos")?;
+            signer_count += 1;
+        }
+        let signer = SignerInfo::parse(&first)?;
+        if signer.content_type != e_content_type.to_string().as_str() {
+            return Err(invalid(
+                "signerInfo.signedAttrs contentType",
+                first.offset,
+                format!("attribute {} differs from eContentType {e_content_type}", signer.content_type),
+            ));
         }
         Ok(Sod {
             signed_data_version,
@@ -185,10 +219,10 @@ impl Sod {
             lds_version_info: lds.version_info,
             digest_alg: lds.digest_alg,
             dg_hashes: lds.hashes,
-            e_content: octets.value.to_vec(),
+            e_content: octets.content.to_vec(),
             certificates,
             signer,
-            signer_count: infos.len(),
+            signer_count,
         })
     }
 
@@ -196,6 +230,32 @@ impl Sod {
     pub fn signer_certificate(&self) -> Option<&Certificate> {
         self.certificates.iter().find(|c| self.signer.sid.identifies(c))
     }
+}
+
+/// LDSSecurityObject ::= SEQUENCE { version, hashAlgorithm, dataGroupHashValues, ldsVersionInfo
+/// OPTIONAL } (ICAO 9303 Part 10), as `der` decodes and encodes it (the test PKI writes it).
+#[derive(Debug, Clone, ::der::Sequence)]
+pub struct LdsSecurityObject {
+    pub version: u8,
+    pub hash_algorithm: AlgorithmIdentifierOwned,
+    pub data_group_hash_values: Vec<DataGroupHash>,
+    #[asn1(optional = "true")]
+    pub lds_version_info: Option<LdsVersionInfo>,
+}
+
+/// DataGroupHash ::= SEQUENCE { dataGroupNumber, dataGroupHashValue OCTET STRING }
+#[derive(Debug, Clone, ::der::Sequence)]
+pub struct DataGroupHash {
+    pub data_group_number: u8,
+    pub data_group_hash_value: OctetString,
+}
+
+/// LDSVersionInfo ::= SEQUENCE { ldsVersion PrintableString, unicodeVersion PrintableString }
+/// (read as any string type).
+#[derive(Debug, Clone, ::der::Sequence)]
+pub struct LdsVersionInfo {
+    pub lds_version: Any,
+    pub unicode_version: Any,
 }
 
 struct Lds {
@@ -206,146 +266,120 @@ struct Lds {
 }
 
 impl Lds {
-    /// LDSSecurityObject ::= SEQUENCE { version, hashAlgorithm, dataGroupHashValues, ldsVersionInfo OPTIONAL }
-    fn parse(octets: &Tlv<'_>) -> Result<Lds, PkiError> {
-        let mut r: Reader<'_> = octets.children();
-        let so = der::take(&mut r, der::SEQUENCE, "ldsSecurityObject")?;
-        der::finish(&r, "encapContentInfo.eContent")?;
-        let mut r = so.children();
-        let vt = der::take(&mut r, der::INTEGER, "ldsSecurityObject.version")?;
-        let version = der::small_uint(&vt, "ldsSecurityObject.version")?;
-        if version > 1 {
-            return Err(bad("ldsSecurityObject.version", &vt, format!("version {version} is not 0 or 1")));
+    /// The LDSSecurityObject in the eContent OCTET STRING `octets`, decoded by `der` (BER
+    /// normalised first; the digest is over the octets as they are).
+    fn parse(octets: &Raw<'_>) -> Result<Lds, PkiError> {
+        const F: &str = "ldsSecurityObject";
+        let at = octets.content_offset;
+        let normalised = ber::to_der(octets.content);
+        let bytes = normalised.as_deref().unwrap_or(octets.content);
+        let so = LdsSecurityObject::from_der(bytes).map_err(|e| der::der_error(F, at, at, e))?;
+        if so.version > 1 {
+            return Err(invalid("ldsSecurityObject.version", at, format!("version {} is not 0 or 1", so.version)));
         }
-        let digest_alg = digest_alg(&der::take(&mut r, der::SEQUENCE, "ldsSecurityObject.hashAlgorithm")?, "ldsSecurityObject.hashAlgorithm")?;
-        let list = der::take(&mut r, der::SEQUENCE, "ldsSecurityObject.dataGroupHashValues")?;
+        let digest_alg = digest_alg(&so.hash_algorithm, "ldsSecurityObject.hashAlgorithm", at)?;
         let mut hashes = BTreeMap::new();
-        for h in der::children(&list, "ldsSecurityObject.dataGroupHashValues")? {
-            const F: &str = "dataGroupHash";
-            if h.tag != der::SEQUENCE {
-                return Err(bad(F, &h, format!("expected SEQUENCE, found tag {:02X}", h.tag)));
-            }
-            let mut hr = h.children();
-            let nt = der::take(&mut hr, der::INTEGER, "dataGroupHash.dataGroupNumber")?;
-            let n = der::small_uint(&nt, "dataGroupHash.dataGroupNumber")?;
+        for h in &so.data_group_hash_values {
+            let n = h.data_group_number;
             if !(1..=16).contains(&n) {
-                return Err(bad("dataGroupHash.dataGroupNumber", &nt, format!("data group {n} outside 1..=16")));
+                return Err(invalid("dataGroupHash.dataGroupNumber", at, format!("data group {n} outside 1..=16")));
             }
-            let v = der::take(&mut hr, der::OCTET_STRING, "dataGroupHash.dataGroupHashValue")?;
-            der::finish(&hr, F)?;
-            if v.value.len() != digest_alg.output_len() {
-                return Err(bad(
+            let v = h.data_group_hash_value.as_bytes();
+            if v.len() != digest_alg.output_len() {
+                return Err(invalid(
                     "dataGroupHash.dataGroupHashValue",
-                    &v,
-                    format!("dg{n} hash is {} bytes, {} gives {}", v.value.len(), digest_alg, digest_alg.output_len()),
+                    at,
+                    format!("dg{n} hash is {} bytes, {} gives {}", v.len(), digest_alg, digest_alg.output_len()),
                 ));
             }
-            if hashes.insert(n as u8, v.value.to_vec()).is_some() {
-                return Err(bad("dataGroupHash.dataGroupNumber", &nt, format!("dg{n} listed twice")));
+            if hashes.insert(n, v.to_vec()).is_some() {
+                return Err(invalid("dataGroupHash.dataGroupNumber", at, format!("dg{n} listed twice")));
             }
         }
         if hashes.is_empty() {
-            return Err(bad("ldsSecurityObject.dataGroupHashValues", &list, "no data group hashes"));
+            return Err(invalid("ldsSecurityObject.dataGroupHashValues", at, "no data group hashes"));
         }
-        let version_info = match der::take_opt(&mut r, der::SEQUENCE, "ldsSecurityObject.ldsVersionInfo")? {
-            Some(vi) => {
-                let mut vr = vi.children();
-                let a = der::take_any(&mut vr, "ldsVersionInfo.ldsVersion")?;
-                let b = der::take_any(&mut vr, "ldsVersionInfo.unicodeVersion")?;
-                der::finish(&vr, "ldsVersionInfo")?;
-                Some((der::directory_string(&a), der::directory_string(&b)))
-            }
-            None => None,
-        };
-        der::finish(&r, "ldsSecurityObject")?;
-        Ok(Lds { version, version_info, digest_alg, hashes })
+        let version_info =
+            so.lds_version_info.map(|vi| (der::directory_string((&vi.lds_version).into()), der::directory_string((&vi.unicode_version).into())));
+        Ok(Lds { version: so.version.into(), version_info, digest_alg, hashes })
     }
 }
 
 impl SignerInfo {
-    fn parse(t: &Tlv<'_>, root: &[u8]) -> Result<SignerInfo, PkiError> {
-        if t.tag != der::SEQUENCE {
-            return Err(bad("signerInfo", t, format!("expected SEQUENCE, found tag {:02X}", t.tag)));
-        }
-        let mut r = t.children();
-        let version = der::small_uint(&der::take(&mut r, der::INTEGER, "signerInfo.version")?, "signerInfo.version")?;
-        let sid_t = der::take_any(&mut r, "signerInfo.sid")?;
+    fn parse(t: &Raw<'_>) -> Result<SignerInfo, PkiError> {
+        let mut r = t.cursor();
+        let version = r.take::<CmsVersion>("signerInfo.version")? as u32;
+        let sid_t = r.take_raw("signerInfo.sid")?;
         let sid = match sid_t.tag {
-            der::SEQUENCE => {
-                let mut sr = sid_t.children();
-                let issuer = der::name(&der::take(&mut sr, der::SEQUENCE, "signerInfo.sid.issuer")?, root, "signerInfo.sid.issuer")?;
-                let serial = der::integer(&der::take(&mut sr, der::INTEGER, "signerInfo.sid.serialNumber")?, "signerInfo.sid.serialNumber")?;
-                der::finish(&sr, "signerInfo.sid")?;
-                SignerId::IssuerAndSerial { issuer, serial: serial.to_vec() }
+            SEQUENCE => {
+                let mut sr = sid_t.cursor();
+                let issuer = Name::parse(&sr.take_tagged(SEQUENCE, "signerInfo.sid.issuer")?, "signerInfo.sid.issuer")?;
+                let serial = sr.take_tagged(0x02, "signerInfo.sid.serialNumber")?;
+                serial.decode::<Int>("signerInfo.sid.serialNumber")?;
+                sr.finish("signerInfo.sid")?;
+                SignerId::IssuerAndSerial { issuer, serial: serial.content.to_vec() }
             }
-            tag if tag == der::ctx_prim(0) => SignerId::SubjectKeyId(sid_t.value.to_vec()),
-            tag => return Err(bad("signerInfo.sid", &sid_t, format!("expected issuerAndSerialNumber or [0] subjectKeyIdentifier, found tag {tag:02X}"))),
+            0x80 => SignerId::SubjectKeyId(sid_t.content.to_vec()),
+            tag => {
+                return Err(invalid(
+                    "signerInfo.sid",
+                    sid_t.offset,
+                    format!("expected issuerAndSerialNumber or [0] subjectKeyIdentifier, found tag {tag:02X}"),
+                ))
+            }
         };
-        let digest_alg = digest_alg(&der::take(&mut r, der::SEQUENCE, "signerInfo.digestAlgorithm")?, "signerInfo.digestAlgorithm")?;
-        let attrs = der::take_opt(&mut r, der::ctx(0), "signerInfo.signedAttrs")?
-            .ok_or_else(|| bad("signerInfo.signedAttrs", t, "missing (ICAO 9303 requires signed attributes)"))?;
-        let signature_alg = der::algorithm_identifier(&der::take(&mut r, der::SEQUENCE, "signerInfo.signatureAlgorithm")?, "signerInfo.signatureAlgorithm")?;
-        let sig = der::take(&mut r, der::OCTET_STRING, "signerInfo.signature")?;
-        der::take_opt(&mut r, der::ctx(1), "signerInfo.unsignedAttrs")?;
-        der::finish(&r, "signerInfo")?;
+        let at = r.offset();
+        let digest_alg = digest_alg(&r.take::<AlgorithmIdentifierOwned>("signerInfo.digestAlgorithm")?, "signerInfo.digestAlgorithm", at)?;
+        let attrs = r
+            .take_opt_raw(0xA0, "signerInfo.signedAttrs")?
+            .ok_or_else(|| invalid("signerInfo.signedAttrs", t.offset, "missing (ICAO 9303 requires signed attributes)"))?;
+        let signature_alg = AlgorithmIdentifier::from(&r.take::<AlgorithmIdentifierOwned>("signerInfo.signatureAlgorithm")?);
+        let signature = r.take::<OctetString>("signerInfo.signature")?.into_bytes();
+        r.take_opt_raw(0xA1, "signerInfo.unsignedAttrs")?;
+        r.finish("signerInfo")?;
 
+        // The signature covers the attributes as encoded, re-tagged as a SET (RFC 5652 5.4).
+        let mut signed_attrs = attrs.tlv.to_vec();
+        if let Some(b) = signed_attrs.first_mut() {
+            *b = SET;
+        }
+        let list = Attributes::from_der(&signed_attrs).map_err(|e| der::der_error("signerInfo.signedAttrs", attrs.offset, attrs.offset, e))?;
         let mut content_type = None;
         let mut message_digest = None;
         let mut signing_time = None;
-        for a in der::children(&attrs, "signerInfo.signedAttrs")? {
-            const F: &str = "signedAttrs attribute";
-            if a.tag != der::SEQUENCE {
-                return Err(bad(F, &a, format!("expected Attribute SEQUENCE, found tag {:02X}", a.tag)));
-            }
-            let mut ar = a.children();
-            let ty = der::oid(&der::take(&mut ar, der::OID, "attribute.attrType")?, "attribute.attrType")?;
-            let set = der::take(&mut ar, der::SET, "attribute.attrValues")?;
-            der::finish(&ar, F)?;
-            let values = der::children(&set, "attribute.attrValues")?;
-            let single = || match values.as_slice() {
-                [v] => Ok(*v),
-                _ => Err(bad(F, &a, format!("attribute {ty} must have exactly one value, has {}", values.len()))),
+        let at = attrs.offset;
+        for a in list.iter() {
+            let value = match a.values.as_slice() {
+                [v] => v,
+                vs => return Err(invalid("signedAttrs attribute", at, format!("attribute {} must have exactly one value, has {}", a.oid, vs.len()))),
             };
-            let dup = |field: &'static str| bad(field, &a, "attribute present twice");
-            match ty.as_str() {
-                oid::ATTR_CONTENT_TYPE => {
-                    let v = single()?;
-                    let o = der::oid(&v, "signedAttrs contentType")?;
-                    if content_type.replace(o).is_some() {
+            let dup = |field: &'static str| invalid(field, at, "attribute present twice");
+            let bad = |field: &'static str| move |e: ::der::Error| der::der_error(field, at, at, e);
+            match a.oid {
+                ID_CONTENT_TYPE => {
+                    let o: ObjectIdentifier = any_as(value).map_err(bad("signedAttrs contentType"))?;
+                    if content_type.replace(Oid::from(&o)).is_some() {
                         return Err(dup("signedAttrs contentType"));
                     }
                 }
-                oid::ATTR_MESSAGE_DIGEST => {
-                    let v = single()?;
-                    if v.tag != der::OCTET_STRING {
-                        return Err(bad("signedAttrs messageDigest", &v, format!("expected OCTET STRING, found tag {:02X}", v.tag)));
-                    }
-                    if message_digest.replace(v.value.to_vec()).is_some() {
+                ID_MESSAGE_DIGEST => {
+                    let d: OctetString = any_as(value).map_err(bad("signedAttrs messageDigest"))?;
+                    if message_digest.replace(d.into_bytes()).is_some() {
                         return Err(dup("signedAttrs messageDigest"));
                     }
                 }
-                oid::ATTR_SIGNING_TIME => {
-                    let v = single()?;
-                    if signing_time.replace(der::time(&v, "signedAttrs signingTime")?).is_some() {
+                ID_SIGNING_TIME => {
+                    let t: Time = any_as(value).map_err(bad("signedAttrs signingTime"))?;
+                    if signing_time.replace(der::time_of(&t)).is_some() {
                         return Err(dup("signedAttrs signingTime"));
                     }
                 }
                 _ => {}
             }
         }
-        let content_type = content_type.ok_or_else(|| bad("signerInfo.signedAttrs", &attrs, "contentType attribute missing"))?;
-        let message_digest = message_digest.ok_or_else(|| bad("signerInfo.signedAttrs", &attrs, "messageDigest attribute missing"))?;
-        Ok(SignerInfo {
-            version,
-            sid,
-            digest_alg,
-            signature_alg,
-            signed_attrs: tlv::encode(der::SET, attrs.value),
-            content_type,
-            message_digest,
-            signing_time,
-            signature: sig.value.to_vec(),
-        })
+        let content_type = content_type.ok_or_else(|| invalid("signerInfo.signedAttrs", at, "contentType attribute missing"))?;
+        let message_digest = message_digest.ok_or_else(|| invalid("signerInfo.signedAttrs", at, "messageDigest attribute missing"))?;
+        Ok(SignerInfo { version, sid, digest_alg, signature_alg, signed_attrs, content_type, message_digest, signing_time, signature })
     }
 }
 
