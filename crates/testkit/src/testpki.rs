@@ -2,7 +2,8 @@
 //! and fixtures): a self-signed CSCA and a document signer (DS) certificate issued by it, both
 //! ECDSA P-256 with SHA-256 (RFC 6979 deterministic signatures), keys drawn from a ChaCha20 RNG
 //! seeded with the given seed, so the same seed always gives byte-identical certificates and SODs.
-//! This module owns writing X.509 and CMS; it is for test documents only, never for real ones.
+//! This module owns writing X.509 and CMS (the `x509-cert` / `cms` / `der` types, encoded with
+//! `der::Encode`); it is for test documents only, never for real ones.
 
 use std::fmt;
 use std::path::Path;
@@ -15,12 +16,43 @@ use rand_chacha::ChaCha20Rng;
 use time::macros::datetime;
 use time::OffsetDateTime;
 
-use idcheck_core::pki::alg::{oid, DigestAlg};
+use cms::cert::{CertificateChoices, IssuerAndSerialNumber};
+use cms::content_info::{CmsVersion, ContentInfo};
+use cms::signed_data::{CertificateSet, EncapsulatedContentInfo, SignedData, SignerIdentifier, SignerInfo, SignerInfos};
+use const_oid::db::rfc4519::{COMMON_NAME, COUNTRY_NAME, ORGANIZATION_NAME};
+use const_oid::db::rfc5280::{ID_CE_BASIC_CONSTRAINTS, ID_CE_CRL_NUMBER, ID_CE_KEY_USAGE};
+use const_oid::db::rfc5911::{ID_CONTENT_TYPE, ID_MESSAGE_DIGEST, ID_SIGNED_DATA, ID_SIGNING_TIME};
+use const_oid::db::rfc5912::{ECDSA_WITH_SHA_256, ID_EC_PUBLIC_KEY, SECP_256_R_1};
+use der::asn1::{Any, BitString, GeneralizedTime, ObjectIdentifier, OctetString, SetOfVec, Uint, UtcTime};
+use der::{Decode, Encode, Tag};
+use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
+use x509_cert::attr::{Attribute, AttributeTypeAndValue};
+use x509_cert::certificate::{TbsCertificate, Version};
+use x509_cert::crl::{CertificateList, RevokedCert, TbsCertList};
+use x509_cert::ext::pkix::{BasicConstraints, CrlNumber, KeyUsage, KeyUsages};
+use x509_cert::ext::Extension;
+use x509_cert::name::{Name, RdnSequence, RelativeDistinguishedName};
+use x509_cert::serial_number::SerialNumber;
+use x509_cert::time::{Time, Validity};
+use x509_cert::Certificate as X509Certificate;
+
+use idcheck_core::pki::alg::DigestAlg;
 use idcheck_core::pki::cert::Certificate;
-use idcheck_core::pki::der::{self, ctx, enc_alg, enc_bits, enc_bool, enc_octets, enc_oid, enc_seq, enc_set_of, enc_small, enc_uint};
+use idcheck_core::pki::sod::{DataGroupHash, LdsSecurityObject};
 use idcheck_core::pki::trust::{pem_blocks, pem_encode, read_certificates, TrustStore};
 use idcheck_core::pki::PkiError;
 use idcheck_core::tlv;
+
+/// The ldsSecurityObject content type (ICAO 9303 Part 10).
+const LDS_SECURITY_OBJECT: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.23.136.1.1.1");
+
+/// An OID of the crate's digest table (always valid dotted text).
+fn oid_of(dotted: &str) -> ObjectIdentifier {
+    match ObjectIdentifier::new(dotted) {
+        Ok(o) => o,
+        Err(e) => unreachable!("digest oid {dotted}: {e}"),
+    }
+}
 
 /// Mixed into the seed of the key that forges DS certificates, so it never equals a CSCA key.
 const FORGER_SALT: u64 = 0x5EED_F0E6_D5C3_0001;
@@ -52,16 +84,27 @@ fn key_point(key: &SigningKey) -> Vec<u8> {
     key.verifying_key().to_encoded_point(false).as_bytes().to_vec()
 }
 
-fn spki(key: &SigningKey) -> Vec<u8> {
-    enc_seq(&[enc_seq(&[enc_oid(oid::EC_PUBLIC_KEY), enc_oid(oid::P256)]), enc_bits(0, &key_point(key))])
+/// Encoding our own well-formed values; a failure is a bug in this file, caught by its tests.
+fn must<T>(r: der::Result<T>) -> T {
+    match r {
+        Ok(v) => v,
+        Err(e) => unreachable!("encoding a test PKI value: {e}"),
+    }
 }
 
-fn extension(id: &str, critical: bool, value: Vec<u8>) -> Vec<u8> {
-    if critical {
-        enc_seq(&[enc_oid(id), enc_bool(true), enc_octets(&value)])
-    } else {
-        enc_seq(&[enc_oid(id), enc_octets(&value)])
+fn alg(o: ObjectIdentifier) -> AlgorithmIdentifierOwned {
+    AlgorithmIdentifierOwned { oid: o, parameters: None }
+}
+
+fn spki(key: &SigningKey) -> SubjectPublicKeyInfoOwned {
+    SubjectPublicKeyInfoOwned {
+        algorithm: AlgorithmIdentifierOwned { oid: ID_EC_PUBLIC_KEY, parameters: Some(Any::from(SECP_256_R_1)) },
+        subject_public_key: must(BitString::from_bytes(&key_point(key))),
     }
+}
+
+fn extension(id: ObjectIdentifier, critical: bool, value: &impl Encode) -> Extension {
+    Extension { extn_id: id, critical, extn_value: must(OctetString::new(must(value.to_der()))) }
 }
 
 /// A positive serial number of 8 random bytes.
@@ -77,52 +120,89 @@ fn sign(key: &SigningKey, msg: &[u8]) -> Vec<u8> {
     sig.to_der().as_bytes().to_vec()
 }
 
+/// UTCTime for 1950..=2049, GeneralizedTime otherwise (RFC 5280 section 4.1.2.5); times before
+/// 1970 (which `der` cannot write) are written as 1970-01-01.
+fn x509_time(t: OffsetDateTime) -> Time {
+    let d = std::time::Duration::from_secs(u64::try_from(t.unix_timestamp()).unwrap_or(0));
+    if t.year() <= 2049 {
+        Time::UtcTime(must(UtcTime::from_unix_duration(d)))
+    } else {
+        Time::GeneralTime(must(GeneralizedTime::from_unix_duration(d)))
+    }
+}
+
+/// The serial number from its INTEGER content octets (or magnitude bytes).
+fn serial_number(bytes: &[u8]) -> SerialNumber {
+    let magnitude = bytes.iter().position(|&b| b != 0).and_then(|p| bytes.get(p..)).unwrap_or(&[0]);
+    must(SerialNumber::new(magnitude))
+}
+
 struct CertSpec<'a> {
     serial: &'a [u8],
-    issuer: &'a [u8],
-    subject: &'a [u8],
+    issuer: &'a Name,
+    subject: &'a Name,
     not_before: OffsetDateTime,
     not_after: OffsetDateTime,
     subject_key: &'a SigningKey,
-    extensions: Vec<Vec<u8>>,
+    extensions: Vec<Extension>,
 }
 
 /// An X.509 v3 certificate, ECDSA-with-SHA256 signed by `signer`.
 fn issue(spec: &CertSpec<'_>, signer: &SigningKey) -> Vec<u8> {
-    let tbs = enc_seq(&[
-        tlv::encode(ctx(0), &enc_small(2)),
-        enc_uint(spec.serial),
-        enc_alg(oid::ECDSA_SHA256),
-        spec.issuer.to_vec(),
-        enc_seq(&[der::enc_time(spec.not_before), der::enc_time(spec.not_after)]),
-        spec.subject.to_vec(),
-        spki(spec.subject_key),
-        tlv::encode(ctx(3), &enc_seq(&spec.extensions)),
-    ]);
-    let sig = sign(signer, &tbs);
-    enc_seq(&[tbs, enc_alg(oid::ECDSA_SHA256), enc_bits(0, &sig)])
+    let tbs = TbsCertificate {
+        version: Version::V3,
+        serial_number: serial_number(spec.serial),
+        signature: alg(ECDSA_WITH_SHA_256),
+        issuer: spec.issuer.clone(),
+        validity: Validity { not_before: x509_time(spec.not_before), not_after: x509_time(spec.not_after) },
+        subject: spec.subject.clone(),
+        subject_public_key_info: spki(spec.subject_key),
+        issuer_unique_id: None,
+        subject_unique_id: None,
+        extensions: Some(spec.extensions.clone()),
+    };
+    let sig = sign(signer, &must(tbs.to_der()));
+    let cert = X509Certificate { tbs_certificate: tbs, signature_algorithm: alg(ECDSA_WITH_SHA_256), signature: must(BitString::from_bytes(&sig)) };
+    must(cert.to_der())
 }
 
-fn csca_name(country: &str, seed: u64) -> Vec<u8> {
-    der::enc_name(&[(oid::C, country), (oid::O, TEST_ORGANISATION), (oid::CN, &format!("idcheck test CSCA {country} {seed}"))])
+/// A Name of one attribute per RDN; countryName as PrintableString when printable, everything
+/// else UTF8String.
+fn name(attrs: &[(ObjectIdentifier, &str)]) -> Name {
+    let printable = |s: &str| s.bytes().all(|b| b.is_ascii_alphanumeric() || b" '()+,-./:=?".contains(&b));
+    let rdns = attrs
+        .iter()
+        .map(|(ty, val)| {
+            let tag = if *ty == COUNTRY_NAME && printable(val) { Tag::PrintableString } else { Tag::Utf8String };
+            let atv = AttributeTypeAndValue { oid: *ty, value: must(Any::new(tag, val.as_bytes())) };
+            RelativeDistinguishedName(must(SetOfVec::try_from(vec![atv])))
+        })
+        .collect();
+    RdnSequence(rdns)
 }
 
-fn ds_name(country: &str, seed: u64) -> Vec<u8> {
-    der::enc_name(&[(oid::C, country), (oid::O, TEST_ORGANISATION), (oid::CN, &format!("idcheck test document signer {country} {seed}"))])
+fn csca_name(country: &str, seed: u64) -> Name {
+    name(&[(COUNTRY_NAME, country), (ORGANIZATION_NAME, TEST_ORGANISATION), (COMMON_NAME, &format!("idcheck test CSCA {country} {seed}"))])
 }
 
-fn ca_extensions() -> Vec<Vec<u8>> {
+fn ds_name(country: &str, seed: u64) -> Name {
+    name(&[(COUNTRY_NAME, country), (ORGANIZATION_NAME, TEST_ORGANISATION), (COMMON_NAME, &format!("idcheck test document signer {country} {seed}"))])
+}
+
+fn ca_extensions() -> Vec<Extension> {
     vec![
-        // basicConstraints: cA TRUE, pathLenConstraint 0
-        extension(oid::BASIC_CONSTRAINTS, true, enc_seq(&[enc_bool(true), enc_small(0)])),
-        // keyUsage: keyCertSign (5), cRLSign (6)
-        extension(oid::KEY_USAGE, true, enc_bits(1, &[0x06])),
+        extension(ID_CE_BASIC_CONSTRAINTS, true, &BasicConstraints { ca: true, path_len_constraint: Some(0) }),
+        extension(ID_CE_KEY_USAGE, true, &KeyUsage(KeyUsages::KeyCertSign | KeyUsages::CRLSign)),
     ]
 }
 
-fn ds_extensions() -> Vec<Vec<u8>> {
-    // keyUsage: digitalSignature (0)
-    vec![extension(oid::KEY_USAGE, true, enc_bits(7, &[0x80]))]
+fn ds_extensions() -> Vec<Extension> {
+    vec![extension(ID_CE_KEY_USAGE, true, &KeyUsage(KeyUsages::DigitalSignature.into()))]
+}
+
+/// A Name read back from its encoding (our own certificates' names).
+fn name_of(raw: &[u8]) -> Name {
+    must(Name::from_der(raw))
 }
 
 /// Our own encoder's output; failing to parse it is a bug in this file, caught by its tests.
@@ -131,6 +211,10 @@ fn own(der: &[u8]) -> Certificate {
         Ok(c) => c,
         Err(e) => unreachable!("self-built certificate does not parse: {e}"),
     }
+}
+
+fn attribute(o: ObjectIdentifier, value: Any) -> Attribute {
+    Attribute { oid: o, values: must(SetOfVec::try_from(vec![value])) }
 }
 
 impl TestPki {
@@ -180,8 +264,8 @@ impl TestPki {
         let ds_der = issue(
             &CertSpec {
                 serial: &self.ds.serial,
-                issuer: &self.ds.issuer.raw,
-                subject: &self.ds.subject.raw,
+                issuer: &name_of(&self.ds.issuer.raw),
+                subject: &name_of(&self.ds.subject.raw),
                 not_before: self.ds.not_before,
                 not_after: self.ds.not_after,
                 subject_key: &self.ds_key,
@@ -264,39 +348,80 @@ impl TestPki {
     pub fn sign_sod(&self, digest: DigestAlg, dgs: &[(u8, &[u8])], signing_time: OffsetDateTime) -> Vec<u8> {
         // One entry per number, ascending (a repeated number keeps its last data).
         let sorted: std::collections::BTreeMap<u8, &[u8]> = dgs.iter().copied().collect();
-        let hashes: Vec<Vec<u8>> =
-            sorted.iter().map(|(n, data)| enc_seq(&[enc_small(*n as u32), enc_octets(&digest.digest(data))])).collect();
-        let lds = enc_seq(&[enc_small(0), enc_alg(digest.oid()), enc_seq(&hashes)]);
+        let lds = LdsSecurityObject {
+            version: 0,
+            hash_algorithm: alg(oid_of(digest.oid())),
+            data_group_hash_values: sorted
+                .iter()
+                .map(|(n, data)| DataGroupHash { data_group_number: *n, data_group_hash_value: must(OctetString::new(digest.digest(data))) })
+                .collect(),
+            lds_version_info: None,
+        };
+        let lds = must(lds.to_der());
 
         let signer_digest = DigestAlg::Sha256;
-        let mut attrs = [
-            enc_seq(&[enc_oid(oid::ATTR_CONTENT_TYPE), enc_set_of(&[enc_oid(oid::LDS_SECURITY_OBJECT)])]),
-            enc_seq(&[enc_oid(oid::ATTR_SIGNING_TIME), enc_set_of(&[der::enc_time(signing_time)])]),
-            enc_seq(&[enc_oid(oid::ATTR_MESSAGE_DIGEST), enc_set_of(&[enc_octets(&signer_digest.digest(&lds))])]),
-        ];
-        attrs.sort(); // DER SET OF order
-        let content = attrs.concat();
-        // Signed as a SET; carried as [0] IMPLICIT.
-        let signature = sign(&self.ds_key, &tlv::encode(der::SET, &content));
-        let implicit_attrs = tlv::encode(ctx(0), &content);
+        let attrs: SetOfVec<Attribute> = must(SetOfVec::try_from(vec![
+            attribute(ID_CONTENT_TYPE, Any::from(LDS_SECURITY_OBJECT)),
+            attribute(ID_SIGNING_TIME, must(Any::encode_from(&x509_time(signing_time)))),
+            attribute(ID_MESSAGE_DIGEST, must(Any::encode_from(&must(OctetString::new(signer_digest.digest(&lds)))))),
+        ]));
+        // Signed as the DER SET OF; carried as [0] IMPLICIT.
+        let signature = sign(&self.ds_key, &must(attrs.to_der()));
+        let signer_info = SignerInfo {
+            version: CmsVersion::V1,
+            sid: SignerIdentifier::IssuerAndSerialNumber(IssuerAndSerialNumber {
+                issuer: name_of(&self.ds.issuer.raw),
+                serial_number: serial_number(&self.ds.serial),
+            }),
+            digest_alg: alg(oid_of(signer_digest.oid())),
+            signed_attrs: Some(attrs),
+            signature_algorithm: alg(ECDSA_WITH_SHA_256),
+            signature: must(OctetString::new(signature)),
+            unsigned_attrs: None,
+        };
+        let ds = must(X509Certificate::from_der(&self.ds.der));
+        let signed_data = SignedData {
+            version: CmsVersion::V3,
+            digest_algorithms: must(SetOfVec::try_from(vec![alg(oid_of(signer_digest.oid()))])),
+            encap_content_info: EncapsulatedContentInfo {
+                econtent_type: LDS_SECURITY_OBJECT,
+                econtent: Some(must(Any::encode_from(&must(OctetString::new(lds))))),
+            },
+            certificates: Some(CertificateSet(must(SetOfVec::try_from(vec![CertificateChoices::Certificate(ds)])))),
+            crls: None,
+            signer_infos: SignerInfos(must(SetOfVec::try_from(vec![signer_info]))),
+        };
+        let content_info = ContentInfo { content_type: ID_SIGNED_DATA, content: must(Any::encode_from(&signed_data)) };
+        tlv::encode(idcheck_core::pki::sod::TAG_SOD, &must(content_info.to_der()))
+    }
 
-        let signer_info = enc_seq(&[
-            enc_small(1),
-            enc_seq(&[self.ds.issuer.raw.clone(), tlv::encode(der::INTEGER, &self.ds.serial)]),
-            enc_alg(signer_digest.oid()),
-            implicit_attrs,
-            enc_alg(oid::ECDSA_SHA256),
-            enc_octets(&signature),
-        ]);
-        let signed_data = enc_seq(&[
-            enc_small(3),
-            enc_set_of(&[enc_alg(signer_digest.oid())]),
-            enc_seq(&[enc_oid(oid::LDS_SECURITY_OBJECT), tlv::encode(ctx(0), &enc_octets(&lds))]),
-            tlv::encode(ctx(0), &self.ds.der),
-            enc_set_of(&[signer_info]),
-        ]);
-        let content_info = enc_seq(&[enc_oid(oid::SIGNED_DATA), tlv::encode(ctx(0), &signed_data)]);
-        tlv::encode(idcheck_core::pki::sod::TAG_SOD, &content_info)
+    /// A v2 CRL of this CSCA (ECDSA-with-SHA256, cRLNumber `number`) revoking the certificates of
+    /// the given serial numbers (INTEGER content octets) on the given dates; `None` when the CSCA
+    /// key is absent (a loaded PKI).
+    pub fn issue_crl(
+        &self,
+        revoked: &[(&[u8], OffsetDateTime)],
+        this_update: OffsetDateTime,
+        next_update: OffsetDateTime,
+        number: u32,
+    ) -> Option<Vec<u8>> {
+        let key = self.csca_key.as_ref()?;
+        let entries: Vec<RevokedCert> = revoked
+            .iter()
+            .map(|(serial, date)| RevokedCert { serial_number: serial_number(serial), revocation_date: x509_time(*date), crl_entry_extensions: None })
+            .collect();
+        let tbs = TbsCertList {
+            version: Version::V2,
+            signature: alg(ECDSA_WITH_SHA_256),
+            issuer: name_of(&self.csca.subject.raw),
+            this_update: x509_time(this_update),
+            next_update: Some(x509_time(next_update)),
+            revoked_certificates: if entries.is_empty() { None } else { Some(entries) },
+            crl_extensions: Some(vec![extension(ID_CE_CRL_NUMBER, false, &CrlNumber(must(Uint::new(&number.to_be_bytes()))))]),
+        };
+        let sig = sign(key, &must(tbs.to_der()));
+        let crl = CertificateList { tbs_cert_list: tbs, signature_algorithm: alg(ECDSA_WITH_SHA_256), signature: must(BitString::from_bytes(&sig)) };
+        Some(must(crl.to_der()))
     }
 
     /// True when this PKI can issue certificates (generated, not loaded).

@@ -419,3 +419,134 @@ fn remembered_signer_certificates_change_no_outcome() {
     passive_authentication(&good, &refs(&dgs), &clone, None).expect("good card, clone");
     assert!(forged_fails(&clone));
 }
+
+#[test]
+fn test_pki_crl_parses_and_verifies() {
+    let pki = TestPki::generate(12, "CHN");
+    let other = TestPki::generate(13, "CHN");
+    let (this, next) = (datetime!(2024-05-01 00:00:00 UTC), datetime!(2024-06-01 00:00:00 UTC));
+    let der = pki.issue_crl(&[(&pki.ds.serial, SIGNED_AT)], this, next, 7).expect("generated pki has its csca key");
+    let crl = Crl::parse(&der).expect("parses");
+    assert_eq!(crl.version, 2);
+    assert_eq!(crl.issuer, pki.csca.subject);
+    assert_eq!((crl.this_update, crl.next_update), (this, Some(next)));
+    assert_eq!(crl.revoked, vec![Revoked { serial: pki.ds.serial.clone(), date: SIGNED_AT }]);
+    assert_eq!(crl.crl_number.as_deref(), Some(&[7u8][..]));
+    assert_eq!(crl.der, der);
+    assert!(crl.names_issuer(&pki.csca) && !crl.names_issuer(&other.csca));
+    assert_eq!(crl.verify_signed_by(&pki.csca), Ok(()));
+    assert_eq!(crl.verify_signed_by(&other.csca), Err(VerifyError::Invalid));
+    assert_eq!(crl.revocation_of(&pki.ds).map(|r| r.date), Some(SIGNED_AT));
+    assert!(crl.revocation_of(&other.ds).is_none());
+    assert!(crl.revocation_of(&pki.with_forged_ds(3).ds).is_some(), "same issuer and serial");
+
+    let empty = Crl::parse(&pki.issue_crl(&[], this, next, 8).expect("crl")).expect("parses");
+    assert!(empty.revoked.is_empty() && empty.revocation_of(&pki.ds).is_none());
+
+    // A changed revocation date breaks the signature.
+    let mut bad = der.clone();
+    let pos = bad.windows(13).position(|w| w == b"240408030000Z").expect("revocation date");
+    bad[pos + 3] = b'9';
+    assert_eq!(Crl::parse(&bad).expect("still parses").verify_signed_by(&pki.csca), Err(VerifyError::Invalid));
+    let e = Crl::parse(&der[..der.len() - 1]).expect_err("truncated");
+    assert!(e.to_string().starts_with("crl at offset 0"), "{e}");
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    pki.save_dir(dir.path()).expect("saves");
+    assert!(TestPki::load_dir(dir.path()).expect("loads").issue_crl(&[], this, next, 1).is_none(), "no csca key");
+
+    if openssl_available() {
+        let f = dir.path().join("crl.der");
+        let ca = dir.path().join("csca.pem");
+        for (bytes, ok) in [(&der, true), (&bad, false)] {
+            std::fs::write(&f, bytes).expect("write");
+            let o = std::process::Command::new("openssl")
+                .args(["crl", "-inform", "DER", "-noout", "-in"])
+                .arg(&f)
+                .arg("-CAfile")
+                .arg(&ca)
+                .output()
+                .expect("openssl runs");
+            let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+            assert_eq!(text.contains("verify OK"), ok, "openssl crl: {text}");
+        }
+    } else {
+        eprintln!("openssl not found: skipping the openssl half of test_pki_crl_parses_and_verifies");
+    }
+}
+
+/// The sample card's EF.SOD re-encoded as BER (indefinite lengths, constructed OCTET STRINGs,
+/// non-minimal lengths) passes exactly as the DER one; a SOD from the test PKI too.
+#[test]
+fn ber_encoded_sods_pass() {
+    fn to_ber(d: &[u8], depth: usize) -> Vec<u8> {
+        // Every constructed element indefinite (or, deeper than `depth`, a 4-octet length), every
+        // OCTET STRING longer than 8 bytes in 8-byte segments.
+        let (tag, hlen, len) = {
+            let l0 = d[1];
+            if l0 < 0x80 {
+                (d[0], 2, l0 as usize)
+            } else {
+                let n = (l0 & 0x7F) as usize;
+                (d[0], 2 + n, d[2..2 + n].iter().fold(0usize, |a, &b| (a << 8) | b as usize))
+            }
+        };
+        let content = &d[hlen..hlen + len];
+        let mut out = Vec::new();
+        if tag & 0x20 != 0 {
+            let mut body = Vec::new();
+            let mut pos = 0;
+            while pos < content.len() {
+                let child = to_ber(&content[pos..], depth.saturating_sub(1));
+                let l1 = content[pos + 1];
+                let clen = if l1 < 0x80 {
+                    2 + l1 as usize
+                } else {
+                    let n = (l1 & 0x7F) as usize;
+                    2 + n + content[pos + 2..pos + 2 + n].iter().fold(0usize, |a, &b| (a << 8) | b as usize)
+                };
+                body.extend(child);
+                pos += clen;
+            }
+            out.push(tag);
+            if depth > 0 {
+                out.push(0x80);
+                out.extend(body);
+                out.extend([0, 0]);
+            } else {
+                out.push(0x84);
+                out.extend((body.len() as u32).to_be_bytes());
+                out.extend(body);
+            }
+        } else if tag == 0x04 && len > 8 {
+            out.extend([0x24, 0x80]);
+            for c in content.chunks(8) {
+                out.extend([0x04, c.len() as u8]);
+                out.extend(c);
+            }
+            out.extend([0, 0]);
+        } else {
+            out.extend(&d[..hlen + len]);
+        }
+        out
+    }
+    let dgs = sample_dgs();
+    let day = Some(date!(2024 - 04 - 08));
+    let der = sample_sod();
+    let expected = passive_authentication(&der, &refs(&dgs), &sample_trust(), day).expect("der passes");
+    for depth in [3, 6, 100] {
+        let ber = to_ber(&der, depth);
+        assert_ne!(ber, der);
+        assert_eq!(passive_authentication(&ber, &refs(&dgs), &sample_trust(), day), Ok(expected.clone()), "depth {depth}");
+    }
+    let pki = TestPki::generate(14, "CHN");
+    let own = own_dgs();
+    let sod = pki.sign_sod(DigestAlg::Sha256, &refs(&own), SIGNED_AT);
+    assert!(passive_authentication(&to_ber(&sod, 100), &refs(&own), &pki.trust_store(), None).is_ok());
+    // Truncated BER: the error names the missing end-of-contents.
+    let ber = to_ber(&der, 100);
+    match passive_authentication(&ber[..ber.len() - 2], &refs(&dgs), &sample_trust(), day) {
+        Err(PaFailure::SodUnparsable(e)) => assert!(e.to_string().contains("without end-of-contents"), "{e}"),
+        other => panic!("expected SodUnparsable, got {other:?}"),
+    }
+}
