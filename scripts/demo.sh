@@ -15,7 +15,7 @@ if [ -z "${IDCHECK_VPCD_PORTS:-}" ]; then
     command -v cc >/dev/null 2>&1 || need+=(build-essential pkg-config)
     command -v curl >/dev/null 2>&1 || need+=(curl)
     command -v python3 >/dev/null 2>&1 || need+=(python3)
-    for p in libpcsclite-dev pcscd vsmartcard-vpcd; do dpkg -s "$p" >/dev/null 2>&1 || need+=("$p"); done
+    for p in libpcsclite-dev libssl-dev pcscd vsmartcard-vpcd; do dpkg -s "$p" >/dev/null 2>&1 || need+=("$p"); done
     if [ ${#need[@]} -gt 0 ]; then $SUDO apt-get update -qq; $SUDO DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"; fi
     # The station's binary, and the testkit's (corpus and card emulator; never installed).
     cargo build --release --quiet -p idcheck -p idcheck-testkit --bins

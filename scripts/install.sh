@@ -17,6 +17,7 @@ done
 if [ -z "$destdir" ] && [ "$(id -u)" -ne 0 ]; then echo "install.sh: run as root (or with --destdir)" >&2; exit 77; fi
 if [ "$build" = 1 ]; then
     dpkg -s libpcsclite-dev >/dev/null 2>&1 || apt-get install -y -qq libpcsclite-dev
+    dpkg -s libssl-dev >/dev/null 2>&1 || apt-get install -y -qq libssl-dev
     cargo build --release --locked
 fi
 d="$destdir"

@@ -203,6 +203,7 @@ need_apt=()
 command -v pcscd >/dev/null 2>&1 || [ -x /usr/sbin/pcscd ] || need_apt+=(pcscd)
 vpcd_libpath >/dev/null || need_apt+=(vsmartcard-vpcd)
 [ -e /usr/include/PCSC/winscard.h ] || pkg-config --exists libpcsclite 2>/dev/null || need_apt+=(libpcsclite-dev)
+dpkg -s libssl-dev >/dev/null 2>&1 || need_apt+=(libssl-dev)
 if [ ${#need_apt[@]} -gt 0 ]; then
     log "installing ${need_apt[*]}"
     $SUDO apt-get update -qq

@@ -10,6 +10,8 @@ command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
 # The pcsc crate links libpcsclite; the integration tests need pcscd and the vpcd driver.
 dpkg -s libpcsclite-dev >/dev/null 2>&1 || need_apt+=(libpcsclite-dev)
+# The openssl crate links libssl (ECDSA over brainpoolP224r1, P320r1 and P512r1 in passive authentication).
+dpkg -s libssl-dev >/dev/null 2>&1 || need_apt+=(libssl-dev)
 command -v pcscd >/dev/null 2>&1 || need_apt+=(pcscd)
 dpkg -s vsmartcard-vpcd >/dev/null 2>&1 || need_apt+=(vsmartcard-vpcd)
 if [ ${#need_apt[@]} -gt 0 ]; then
