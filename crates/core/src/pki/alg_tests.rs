@@ -265,7 +265,9 @@ fn coordinates_with_leading_zero_bytes() {
             let point = point_of(&key, PointConversionForm::UNCOMPRESSED);
             let x_zero = point[1] == 0;
             let y_zero = point[1 + n] == 0;
-            if !((x_zero && !x_found) || (y_zero && !y_found)) {
+            let new_x = x_zero && !x_found;
+            let new_y = y_zero && !y_found;
+            if !new_x && !new_y {
                 continue;
             }
             x_found |= x_zero;

@@ -337,7 +337,7 @@ fn base_matches(base: &[u8], k: &Params) -> bool {
     };
     let y_odd = k.gy.last().is_some_and(|y| y & 1 == 1);
     let xy = |rest: &[u8]| {
-        if rest.len() % 2 != 0 {
+        if !rest.len().is_multiple_of(2) {
             return false;
         }
         let (x, y) = rest.split_at(rest.len() / 2);
