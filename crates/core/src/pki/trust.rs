@@ -1,7 +1,10 @@
-//! The configured trust store of country signing (CSCA) certificates, and PEM / DER certificate
-//! file decoding. This module owns loading trust anchors from a directory and finding the
-//! candidate issuers of a document signer certificate; every certificate in the store is trusted
-//! as an anchor, so what goes into the directory is the operator's decision.
+//! The configured trust store of country signing (CSCA) certificates and the CRLs their CSCAs
+//! published, and PEM / DER certificate and CRL file decoding. This module owns loading trust
+//! anchors and CRLs from a directory and finding the candidate issuers of a document signer
+//! certificate; every certificate in the store is trusted as an anchor, so what goes into the
+//! directory is the operator's decision. A CRL is stored as read: whether its signature verifies
+//! with a CSCA of the store, and what a missing or stale CRL means, is decided by passive
+//! authentication ([`super::passive_authentication`]).
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -10,12 +13,14 @@ use std::sync::{Arc, Mutex};
 use base64::Engine;
 
 use super::cert::Certificate;
+use super::crl::Crl;
 use super::PkiError;
 
 /// A set of trusted CSCA certificates.
 #[derive(Debug, Clone, Default)]
 pub struct TrustStore {
     certs: Vec<Certificate>,
+    crls: Vec<Crl>,
     /// SHA-256 of (document signer DER, issuer DER) of the pairs whose certificate signature has
     /// verified: a production batch's cards share one document signer, so its certificate's
     /// signature is checked once, not once per card. Only successes are kept, and a signature
@@ -29,6 +34,9 @@ pub const VERIFIED_CACHE: usize = 1024;
 
 /// File name endings `load_dir` reads (case-insensitive).
 pub const CERT_EXTENSIONS: [&str; 4] = ["pem", "der", "crt", "cer"];
+
+/// File name ending `load_dir` reads CRLs from (case-insensitive): DER, or PEM `X509 CRL` blocks.
+pub const CRL_EXTENSION: &str = "crl";
 
 impl TrustStore {
     /// A store that trusts nothing: every passive authentication fails as signer unknown.
@@ -45,32 +53,41 @@ impl TrustStore {
         s
     }
 
-    /// Every `*.pem`, `*.der`, `*.crt`, `*.cer` file directly in `dir` (not recursive), in file
-    /// name order. A PEM file may hold several CERTIFICATE blocks; other PEM blocks are skipped. A
-    /// file that is unreadable, holds no certificate or holds a malformed one is an error naming
-    /// the file: a half-loaded trust store is worse than none.
+    /// Every `*.pem`, `*.der`, `*.crt`, `*.cer` file directly in `dir` (not recursive) as
+    /// certificates and every `*.crl` file as CRLs, in file name order. A PEM file may hold several
+    /// CERTIFICATE (or X509 CRL) blocks; other PEM blocks are skipped. A file that is unreadable,
+    /// holds nothing of its kind or holds a malformed one is an error naming the file: a
+    /// half-loaded trust store is worse than none.
     pub fn load_dir(dir: &Path) -> Result<TrustStore, PkiError> {
-        let io = |path: &Path, e: std::io::Error| PkiError::File { path: path.to_path_buf(), what: e.to_string() };
-        let mut paths: Vec<PathBuf> = Vec::new();
-        for entry in std::fs::read_dir(dir).map_err(|e| io(dir, e))? {
-            let path = entry.map_err(|e| io(dir, e))?.path();
-            let wanted = path
-                .extension()
-                .and_then(|e| e.to_str())
-                .is_some_and(|e| CERT_EXTENSIONS.iter().any(|w| w.eq_ignore_ascii_case(e)));
-            if wanted && path.is_file() {
-                paths.push(path);
-            }
-        }
-        paths.sort();
         let mut store = TrustStore::empty();
-        for path in paths {
-            let bytes = std::fs::read(&path).map_err(|e| io(&path, e))?;
-            for c in read_certificates(&bytes).map_err(|e| e.in_file(&path))? {
-                store.add(c);
+        for (path, kind) in trust_files(dir)? {
+            let bytes = std::fs::read(&path).map_err(|e| PkiError::File { path: path.clone(), what: e.to_string() })?;
+            match kind {
+                TrustFile::Certificates => {
+                    for c in read_certificates(&bytes).map_err(|e| e.in_file(&path))? {
+                        store.add(c);
+                    }
+                }
+                TrustFile::Crls => {
+                    for c in read_crls(&bytes).map_err(|e| e.in_file(&path))? {
+                        store.add_crl(c);
+                    }
+                }
             }
         }
         Ok(store)
+    }
+
+    /// Add a CRL unless an identical one is present.
+    pub fn add_crl(&mut self, crl: Crl) {
+        if !self.crls.iter().any(|c| c.der == crl.der) {
+            self.crls.push(crl);
+        }
+    }
+
+    /// The CRLs of the store, as loaded (not yet checked against any CSCA).
+    pub fn crls(&self) -> &[Crl] {
+        &self.crls
     }
 
     /// Add a certificate unless an identical one is present.
@@ -123,6 +140,36 @@ impl TrustStore {
         }
         Ok(())
     }
+}
+
+/// What a file of a trust directory holds, by its name's ending.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrustFile {
+    Certificates,
+    Crls,
+}
+
+/// The files of a trust directory that [`TrustStore::load_dir`] reads, in file name order, with
+/// what each holds.
+pub fn trust_files(dir: &Path) -> Result<Vec<(PathBuf, TrustFile)>, PkiError> {
+    let io = |path: &Path, e: std::io::Error| PkiError::File { path: path.to_path_buf(), what: e.to_string() };
+    let mut paths = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(|e| io(dir, e))? {
+        let path = entry.map_err(|e| io(dir, e))?.path();
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or_default();
+        let kind = if CERT_EXTENSIONS.iter().any(|w| w.eq_ignore_ascii_case(ext)) {
+            TrustFile::Certificates
+        } else if ext.eq_ignore_ascii_case(CRL_EXTENSION) {
+            TrustFile::Crls
+        } else {
+            continue;
+        };
+        if path.is_file() {
+            paths.push((path, kind));
+        }
+    }
+    paths.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(paths)
 }
 
 /// Decode PEM text (`-----BEGIN <label>-----` blocks) into (label, DER) pairs.
@@ -191,6 +238,24 @@ pub fn read_certificates(bytes: &[u8]) -> Result<Vec<Certificate>, PkiError> {
     Ok(certs)
 }
 
+/// The CRLs of one file: PEM (every `X509 CRL` block, at least one) or a single DER CRL.
+pub fn read_crls(bytes: &[u8]) -> Result<Vec<Crl>, PkiError> {
+    if bytes.first() == Some(&0x30) {
+        return Ok(vec![Crl::parse(bytes)?]);
+    }
+    let text = std::str::from_utf8(bytes)
+        .map_err(|e| PkiError::Invalid { field: "crl file", offset: e.valid_up_to(), what: "neither DER nor PEM text".into() })?;
+    let crls = pem_blocks(text)?
+        .into_iter()
+        .filter(|(label, _)| label == "X509 CRL")
+        .map(|(_, der)| Crl::parse(&der))
+        .collect::<Result<Vec<_>, _>>()?;
+    if crls.is_empty() {
+        return Err(PkiError::Invalid { field: "crl file", offset: 0, what: "no X509 CRL block".into() });
+    }
+    Ok(crls)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -240,6 +305,7 @@ mod tests {
         #[test]
         fn read_certificates_never_panics(data in proptest::collection::vec(any::<u8>(), 0..400)) {
             let _ = read_certificates(&data);
+            let _ = read_crls(&data);
             let _ = pem_blocks(&String::from_utf8_lossy(&data));
         }
     }
