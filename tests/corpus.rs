@@ -174,3 +174,26 @@ fn unauthenticated_chip_content_is_compared_and_marked() {
     assert_eq!(v.causes, vec![Cause::AcceptanceIncorrect], "{}", summary(&v));
     assert!(v.findings.iter().all(|f| f.cause == Cause::AcceptanceIncorrect), "{}", summary(&v));
 }
+
+#[test]
+fn the_sample_card_without_a_crl_follows_the_revocation_policy() {
+    use idcheck_core::pki::RevocationPolicy;
+    use idcheck_core::verdict::Status;
+    let s = root().join("fixtures/samples/pass-case");
+    let record = records::acceptance::load_dir(&s.join("acceptance/451022202404011140")).expect("record");
+    let chip = ChipImage::load_dir(&s.join("chip")).expect("chip");
+    let trust = TrustStore::load_dir(&root().join("fixtures/samples/trust")).expect("trust");
+    assert!(trust.crls().is_empty(), "the sample's producer published no crl");
+
+    let warn = Verifier::new(trust.clone().with_revocation_policy(RevocationPolicy::Warn));
+    let v = warn.verify(Request { record: &record, surface: None, chip: &chip }).verdict;
+    assert_eq!(v.status, Status::Pass, "{:#?}", v.findings);
+    let note = v.not_checked.iter().find(|n| n.item == "chip.sod.revocation").expect("the verdict says revocation was not checked");
+    assert!(note.reason.contains("holds no crl of C=CN, O=Hidden Corpus, CN=Hidden Corpus CSCA"), "{}", note.reason);
+
+    let require = Verifier::new(trust.with_revocation_policy(RevocationPolicy::Require));
+    let v = require.verify(Request { record: &record, surface: None, chip: &chip }).verdict;
+    assert_eq!(v.status, Status::Unavailable, "the station cannot judge; the card is not blamed: {v:#?}");
+    assert!(v.causes.is_empty() && v.findings.is_empty());
+    assert!(v.unavailable_reason.as_deref().is_some_and(|r| r.contains("revocation")), "{:?}", v.unavailable_reason);
+}

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::Args;
 use idcheck_core::lds::ChipImage;
 use idcheck_core::model::AcceptanceRecord;
-use idcheck_core::pki::TrustStore;
+use idcheck_core::pki::{RevocationPolicy, TrustStore};
 use idcheck_core::records;
 use idcheck_store::{Store, VerificationRow};
 use idcheck_core::verdict::Verdict;
@@ -31,6 +31,10 @@ pub struct VerifyArgs {
     /// Directory of trusted CSCA certificates (PEM or DER).
     #[arg(long)]
     trust: Option<PathBuf>,
+    /// A CSCA of the trust directory without a current CRL: `warn` (verdict plus a not-checked
+    /// note) or `require` (verdict `unavailable`).
+    #[arg(long, value_enum, default_value = "warn")]
+    revocation: RevocationArg,
     /// Print one JSON object (the verdict) instead of the readable report.
     #[arg(long)]
     json: bool,
@@ -41,6 +45,21 @@ pub struct VerifyArgs {
     db: DbArg,
 }
 
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum RevocationArg {
+    Warn,
+    Require,
+}
+
+impl From<RevocationArg> for RevocationPolicy {
+    fn from(a: RevocationArg) -> RevocationPolicy {
+        match a {
+            RevocationArg::Warn => RevocationPolicy::Warn,
+            RevocationArg::Require => RevocationPolicy::Require,
+        }
+    }
+}
+
 pub fn run(a: VerifyArgs) -> CliResult {
     let started = now_rfc3339();
     let record = super::load_record(&a.record, &a.db)?;
@@ -49,7 +68,7 @@ pub fn run(a: VerifyArgs) -> CliResult {
         None => None,
     };
     let trust = match &a.trust {
-        Some(p) => TrustStore::load_dir(p).map_err(CliError::data)?,
+        Some(p) => TrustStore::load_dir(p).map_err(CliError::data)?.with_revocation_policy(a.revocation.into()),
         None => TrustStore::empty(),
     };
     let chip = match (&a.chip, &a.reader_opts.reader) {

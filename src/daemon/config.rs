@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use idcheck_core::pki::RevocationPolicy;
+
 /// The default configuration file.
 pub const DEFAULT_PATH: &str = "/etc/idcheck/idcheck.toml";
 
@@ -55,7 +57,11 @@ pub struct StoreConfig {
 pub struct TrustConfig {
     /// Directory of CSCA certificates (PEM or DER). Without anchors every verification is
     /// `unavailable` (no chip can be authenticated): the station's fault, never the card's.
+    /// CRLs (`*.crl`) published by those CSCAs sit in the same directory.
     pub directory: PathBuf,
+    /// A CSCA without a current CRL: `warn` (the default: the verdict stands, with a not-checked
+    /// note) or `require` (the verification is `unavailable` until a current CRL is imported).
+    pub revocation: RevocationPolicy,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -146,7 +152,7 @@ impl Default for StoreConfig {
 
 impl Default for TrustConfig {
     fn default() -> Self {
-        TrustConfig { directory: PathBuf::from("/etc/idcheck/trust") }
+        TrustConfig { directory: PathBuf::from("/etc/idcheck/trust"), revocation: RevocationPolicy::Warn }
     }
 }
 

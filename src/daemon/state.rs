@@ -329,7 +329,7 @@ impl Shared {
 /// read gives an empty trust store, which `unavailable_reason` reports).
 fn build_verifier(config: &Config) -> Verifier {
     let trust = match TrustStore::load_dir(&config.trust.directory) {
-        Ok(t) => t,
+        Ok(t) => t.with_revocation_policy(config.trust.revocation),
         Err(e) => {
             tracing::warn!(error = %e, "trust anchors not loaded");
             TrustStore::empty()

@@ -29,7 +29,8 @@ use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
 use x509_cert::attr::{Attribute, AttributeTypeAndValue};
 use x509_cert::certificate::{TbsCertificate, Version};
 use x509_cert::crl::{CertificateList, RevokedCert, TbsCertList};
-use x509_cert::ext::pkix::{BasicConstraints, CrlNumber, KeyUsage, KeyUsages};
+use x509_cert::ext::pkix::{BasicConstraints, CrlNumber};
+pub use x509_cert::ext::pkix::{KeyUsage, KeyUsages};
 use x509_cert::ext::Extension;
 use x509_cert::name::{Name, RdnSequence, RelativeDistinguishedName};
 use x509_cert::serial_number::SerialNumber;
@@ -51,6 +52,29 @@ fn oid_of(dotted: &str) -> ObjectIdentifier {
     match ObjectIdentifier::new(dotted) {
         Ok(o) => o,
         Err(e) => unreachable!("digest oid {dotted}: {e}"),
+    }
+}
+
+/// Mixed into the seed of a rolled-over CSCA key.
+const ROLLOVER_SALT: u64 = 0x5EED_0011_0E55_0002;
+
+/// A document signer certificate's rule-relevant fields, for [`TestPki::with_ds_profile`].
+#[derive(Debug, Clone)]
+pub struct DsProfile {
+    /// keyUsage (absent when `None`).
+    pub key_usage: Option<KeyUsage>,
+    pub not_before: OffsetDateTime,
+    pub not_after: OffsetDateTime,
+}
+
+impl Default for DsProfile {
+    /// What [`TestPki::generate`] issues: keyUsage digitalSignature, valid 2020..2040.
+    fn default() -> Self {
+        DsProfile {
+            key_usage: Some(KeyUsage(KeyUsages::DigitalSignature.into())),
+            not_before: datetime!(2020-01-01 00:00:00 UTC),
+            not_after: datetime!(2040-12-31 00:00:00 UTC),
+        }
     }
 }
 
@@ -422,6 +446,98 @@ impl TestPki {
         let sig = sign(key, &must(tbs.to_der()));
         let crl = CertificateList { tbs_cert_list: tbs, signature_algorithm: alg(ECDSA_WITH_SHA_256), signature: must(BitString::from_bytes(&sig)) };
         Some(must(crl.to_der()))
+    }
+
+    /// A copy whose DS certificate is re-issued by this CSCA with `profile` (same DS key and
+    /// subject, a fresh serial drawn from `seed`): DS certificates that break a chain rule, for
+    /// negative tests. `None` when the CSCA key is absent (a loaded PKI).
+    pub fn with_ds_profile(&self, seed: u64, profile: &DsProfile) -> Option<TestPki> {
+        let key = self.csca_key.as_ref()?;
+        let ds_serial = serial(&mut ChaCha20Rng::seed_from_u64(seed));
+        let extensions = match profile.key_usage {
+            Some(ku) => vec![extension(ID_CE_KEY_USAGE, true, &ku)],
+            None => Vec::new(),
+        };
+        let ds_der = issue(
+            &CertSpec {
+                serial: &ds_serial,
+                issuer: &name_of(&self.csca.subject.raw),
+                subject: &name_of(&self.ds.subject.raw),
+                not_before: profile.not_before,
+                not_after: profile.not_after,
+                subject_key: &self.ds_key,
+                extensions,
+            },
+            key,
+        );
+        Some(TestPki { csca: self.csca.clone(), ds: own(&ds_der), ds_key: self.ds_key.clone(), csca_key: self.csca_key.clone() })
+    }
+
+    /// A copy whose CSCA certificate is re-issued (self-signed, same key, name and serial) with
+    /// `ca` as basicConstraints cA and `key_usage` as keyUsage; the DS is unchanged (its
+    /// signature still verifies with the same key). `None` without the CSCA key.
+    pub fn with_csca_profile(&self, ca: bool, key_usage: Option<KeyUsage>) -> Option<TestPki> {
+        let key = self.csca_key.as_ref()?;
+        let n = name_of(&self.csca.subject.raw);
+        let mut extensions = vec![extension(ID_CE_BASIC_CONSTRAINTS, true, &BasicConstraints { ca, path_len_constraint: None })];
+        if let Some(ku) = key_usage {
+            extensions.push(extension(ID_CE_KEY_USAGE, true, &ku));
+        }
+        let der = issue(
+            &CertSpec {
+                serial: &self.csca.serial,
+                issuer: &n,
+                subject: &n,
+                not_before: self.csca.not_before,
+                not_after: self.csca.not_after,
+                subject_key: key,
+                extensions,
+            },
+            key,
+        );
+        Some(TestPki { csca: own(&der), ds: self.ds.clone(), ds_key: self.ds_key.clone(), csca_key: self.csca_key.clone() })
+    }
+
+    /// A CSCA key rollover (ICAO 9303-12 section 5.5.1): a new CSCA key of the same name drawn
+    /// from `seed`, its self-signed certificate, the link certificate (the new key, signed by this
+    /// CSCA's key), and a new DS issued by the new key. Returns (the new PKI, the link
+    /// certificate). `None` without the CSCA key.
+    pub fn rolled_over(&self, seed: u64) -> Option<(TestPki, Certificate)> {
+        let old_key = self.csca_key.as_ref()?;
+        let mut rng = ChaCha20Rng::seed_from_u64(seed ^ ROLLOVER_SALT);
+        let new_key = SigningKey::random(&mut rng);
+        let ds_key = SigningKey::random(&mut rng);
+        let n = name_of(&self.csca.subject.raw);
+        let new_serial = serial(&mut rng);
+        let link_serial = serial(&mut rng);
+        let spec = |serial: &'_ [u8]| -> Vec<u8> {
+            let s = CertSpec {
+                serial,
+                issuer: &n,
+                subject: &n,
+                not_before: datetime!(2019-01-01 00:00:00 UTC),
+                not_after: datetime!(2045-12-31 00:00:00 UTC),
+                subject_key: &new_key,
+                extensions: ca_extensions(),
+            };
+            issue(&s, if serial == new_serial.as_slice() { &new_key } else { old_key })
+        };
+        let new_csca = spec(&new_serial);
+        let link = spec(&link_serial);
+        let ds_der = issue(
+            &CertSpec {
+                serial: &serial(&mut rng),
+                issuer: &n,
+                subject: &name_of(&self.ds.subject.raw),
+                not_before: datetime!(2020-01-01 00:00:00 UTC),
+                not_after: datetime!(2040-12-31 00:00:00 UTC),
+                subject_key: &ds_key,
+                extensions: ds_extensions(),
+            },
+            &new_key,
+        );
+        let pki = TestPki { csca: own(&new_csca), ds: own(&ds_der), ds_key, csca_key: Some(new_key) };
+        Some((pki, own(&link)))
     }
 
     /// True when this PKI can issue certificates (generated, not loaded).

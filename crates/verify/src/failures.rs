@@ -33,6 +33,21 @@ pub fn chip_photo_finding(err: &ChipPhotoError) -> Finding {
     Finding::new(Cause::ChipUnreadable, "chip.dg2", Sources::C, format!("step decode: chip photo does not decode: {err}"))
 }
 
+/// What a failed passive authentication means: the station's trust store cannot decide (a CRL
+/// the policy requires is missing or stale: `unavailable`, the card is not blamed), or cause 3.
+pub enum PaOutcome {
+    Unavailable(String),
+    Card(Finding),
+}
+
+pub fn passive_auth_outcome(err: &PaFailure) -> PaOutcome {
+    if err.is_station_fault() {
+        PaOutcome::Unavailable(format!("passive authentication cannot be completed: {err}"))
+    } else {
+        PaOutcome::Card(passive_auth_finding(err))
+    }
+}
+
 /// Passive authentication failed: cause 3 (the written information cannot be trusted).
 pub fn passive_auth_finding(err: &PaFailure) -> Finding {
     let item = match err {
@@ -42,9 +57,13 @@ pub fn passive_auth_finding(err: &PaFailure) -> Finding {
         }
         PaFailure::MessageDigestMismatch { .. } => "chip.sod.message_digest".to_string(),
         PaFailure::SignerCertificateMissing { .. } | PaFailure::SignatureInvalid { .. } => "chip.sod.signature".to_string(),
-        PaFailure::SignerUnknown { .. } | PaFailure::CertificateSignatureInvalid { .. } => "chip.sod.signer".to_string(),
-        PaFailure::CertificateExpired { .. } => "chip.sod.certificate_validity".to_string(),
+        PaFailure::SignerUnknown { .. }
+        | PaFailure::CertificateSignatureInvalid { .. }
+        | PaFailure::LinkUntrusted { .. }
+        | PaFailure::ChainRule { .. } => "chip.sod.signer".to_string(),
+        PaFailure::CertificateExpired { .. } | PaFailure::SignedOutsideValidity { .. } => "chip.sod.certificate_validity".to_string(),
         PaFailure::UnsupportedAlgorithm { .. } => "chip.sod.algorithm".to_string(),
+        PaFailure::Revoked { .. } | PaFailure::RevocationUnknown { .. } => "chip.sod.revocation".to_string(),
     };
     let mut f = Finding::new(
         Cause::ChipUnreadable,

@@ -30,8 +30,29 @@ static EMPTY_CHIP: ChipImage = ChipImage { files: std::collections::BTreeMap::ne
 pub struct Verifier {
     pub trust: TrustStore,
     pub rules: RuleConfig,
-    /// Date at which certificate validity is checked (None: not checked).
-    pub at: Option<Date>,
+    /// The day certificate validity and CRL freshness are checked on.
+    pub at: CheckDay,
+}
+
+/// The day passive authentication checks certificate validity and CRL freshness on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckDay {
+    /// The UTC day of each verification (a station: the default).
+    Today,
+    /// A fixed day (reproducing an earlier verdict, tests).
+    On(Date),
+    /// Not checked (only the signingTime rule holds).
+    Never,
+}
+
+impl CheckDay {
+    pub fn resolve(self) -> Option<Date> {
+        match self {
+            CheckDay::Today => Some(time::OffsetDateTime::now_utc().date()),
+            CheckDay::On(d) => Some(d),
+            CheckDay::Never => None,
+        }
+    }
 }
 
 /// What is verified: one card against one application.
@@ -56,6 +77,8 @@ pub(crate) struct Report {
     pub findings: Vec<Finding>,
     pub not_checked: Vec<NotChecked>,
     pub observations: Vec<Observation>,
+    /// Set when the station cannot judge the chip (see [`failures::PaOutcome::Unavailable`]).
+    pub unavailable: Option<String>,
 }
 
 impl Report {
@@ -66,7 +89,7 @@ impl Report {
 
 impl Verifier {
     pub fn new(trust: TrustStore) -> Self {
-        Verifier { trust, rules: RuleConfig::default(), at: None }
+        Verifier { trust, rules: RuleConfig::default(), at: CheckDay::Today }
     }
 
     pub fn verify(&self, req: Request<'_>) -> Verification {
@@ -133,6 +156,11 @@ impl Verifier {
             failures::mark_unauthenticated(&mut report.findings, &pa_item);
         }
 
+        if let Some(reason) = report.unavailable {
+            // The station cannot judge this chip (its trust store lacks what the policy requires):
+            // no finding of this run stands, the card is not blamed.
+            return Verification { verdict: Verdict::unavailable(reason), inputs: input_hashes(&req) };
+        }
         let verdict = Verdict::from_findings(report.findings, report.not_checked, report.observations);
         Verification { verdict, inputs: input_hashes(&req) }
     }
@@ -158,16 +186,35 @@ impl Verifier {
             .iter()
             .filter_map(|(id, bytes)| id.dg_number().map(|n| (n, bytes.as_slice())))
             .collect();
-        if let Err(e) = pki::passive_authentication(sod, &dgs, &self.trust, self.at) {
-            // Content that fails passive authentication is cause 3, and is compared all the same
-            // (causes.md: a verdict never hides a difference it saw): a tampered data group that
-            // equals the record yields cause 3 alone, one holding another name causes 2 and 3.
-            let finding = failures::passive_auth_finding(&e);
-            let item = finding.item.clone();
-            report.findings.push(finding);
-            return Some(ChipRead { data, pa_failure: Some(item) });
+        match pki::passive_authentication(sod, &dgs, &self.trust, self.at.resolve()) {
+            Ok(pa) => {
+                for r in &pa.revocation {
+                    if let Some(reason) = r.not_checked() {
+                        report.not_checked(
+                            "chip.sod.revocation",
+                            Sources::C,
+                            format!("revocation of {} (serial {}) not checked: {reason} (policy warn)", r.subject, r.serial),
+                        );
+                    }
+                }
+                Some(ChipRead { data, pa_failure: None })
+            }
+            Err(e) => match failures::passive_auth_outcome(&e) {
+                failures::PaOutcome::Unavailable(reason) => {
+                    report.unavailable = Some(reason);
+                    None
+                }
+                // Content that fails passive authentication is cause 3, and is compared all the
+                // same (causes.md: a verdict never hides a difference it saw): a tampered data
+                // group that equals the record yields cause 3 alone, one holding another name
+                // causes 2 and 3.
+                failures::PaOutcome::Card(finding) => {
+                    let item = finding.item.clone();
+                    report.findings.push(finding);
+                    Some(ChipRead { data, pa_failure: Some(item) })
+                }
+            },
         }
-        Some(ChipRead { data, pa_failure: None })
     }
 }
 

@@ -24,15 +24,24 @@
 //!   reported in [`PaReport::listed_not_present`] for the profile layer to judge (a resident card
 //!   also requires DG3 and DG13; a passport may withhold DG3 behind EAC).
 //! - Steps run in a fixed order and the first failure is returned: parse, data group hashes,
-//!   messageDigest, signer signature, trust store lookup, DS certificate signature, validity.
+//!   messageDigest, signer signature, then the certification path ([`chain`]: issuer and key
+//!   identifier match, each signature, basicConstraints and keyUsage, validity at signing time
+//!   and on the day checked, revocation).
 //! - The DS certificate must be embedded in EF.SOD (ICAO requires it); several trusted CSCAs with
-//!   the issuer's name (key rollover) are each tried.
-//! - Validity (`at`) is checked by UTC calendar day, both ends inclusive, for the DS and the CSCA
-//!   certificate; without `at` no date is checked.
+//!   the issuer's name (key rollover) are each tried, and CSCA link certificates are followed to
+//!   a self-issued anchor.
+//! - Validity (`at`) is checked by UTC calendar day, both ends inclusive, for every certificate of
+//!   the path, and CRL freshness on the same day; without `at` neither is checked (the signingTime
+//!   rule still is).
+//! - A revoked DS (or link) is a failure under any policy; a missing or stale CRL follows the
+//!   trust store's [`RevocationPolicy`]: `require` fails with [`PaFailure::RevocationUnknown`],
+//!   which is the station's fault, not the card's ([`PaFailure::is_station_fault`]); `warn`
+//!   passes and says so in [`PaReport::revocation`].
 
 pub mod alg;
 pub mod ber;
 pub mod cert;
+pub mod chain;
 pub mod crl;
 pub mod der;
 pub mod sod;
@@ -50,7 +59,8 @@ pub use cert::{BasicConstraints, Certificate};
 pub use crl::{Crl, Revoked};
 pub use self::der::{AlgorithmIdentifier, Name, Oid};
 pub use sod::{SignerId, SignerInfo, Sod};
-pub use trust::TrustStore;
+pub use chain::{ChainReport, RevocationCheck, RevocationStatus};
+pub use trust::{RevocationPolicy, TrustStore};
 
 use crate::tlv::TlvError;
 
@@ -88,6 +98,8 @@ pub struct PaReport {
     /// The SignerInfo digest and signature algorithm (readable names).
     pub signer_digest_alg: DigestAlg,
     pub signature_alg: String,
+    /// The document signer key's curve (EC keys only).
+    pub signer_curve: Option<String>,
     pub signing_time: Option<OffsetDateTime>,
     pub ds_subject: String,
     pub ds_serial: String,
@@ -95,6 +107,10 @@ pub struct PaReport {
     pub csca_serial: String,
     /// The day validity was checked on, if any.
     pub validity_checked_on: Option<Date>,
+    /// The certification path, DS first, anchor last.
+    pub chain: Vec<String>,
+    /// How revocation was checked for each certificate below the anchor.
+    pub revocation: Vec<RevocationCheck>,
 }
 
 /// The step of passive authentication that failed.
@@ -122,6 +138,16 @@ pub enum PaFailure {
     CertificateExpired { subject: String, not_before: OffsetDateTime, not_after: OffsetDateTime, at: Date },
     #[error("unsupported algorithm {oid}")]
     UnsupportedAlgorithm { oid: String },
+    #[error("certification path rule {rule}: {what} ({subject})")]
+    ChainRule { rule: &'static str, subject: String, what: String },
+    #[error("certificate {subject} was not valid when ef.sod was signed ({}): valid from {} to {}", .signing_time, .not_before, .not_after)]
+    SignedOutsideValidity { subject: String, signing_time: OffsetDateTime, not_before: OffsetDateTime, not_after: OffsetDateTime },
+    #[error("link certificate {subject}: its issuer {issuer} is not in the trust store")]
+    LinkUntrusted { subject: String, issuer: String },
+    #[error("certificate {subject} (serial {serial}) is revoked since {} (crl of {})", .date.date(), .crl_this_update.date())]
+    Revoked { subject: String, serial: String, date: OffsetDateTime, crl_this_update: OffsetDateTime },
+    #[error("revocation of {subject} cannot be checked and the policy requires it: {reason}")]
+    RevocationUnknown { subject: String, reason: String },
 }
 
 impl PaFailure {
@@ -137,6 +163,33 @@ impl PaFailure {
             PaFailure::CertificateSignatureInvalid { .. } => "certificate_signature",
             PaFailure::CertificateExpired { .. } => "certificate_validity",
             PaFailure::UnsupportedAlgorithm { .. } => "algorithm",
+            PaFailure::ChainRule { rule, .. } => rule,
+            PaFailure::SignedOutsideValidity { .. } => "signing_time",
+            PaFailure::LinkUntrusted { .. } => "trust_store",
+            PaFailure::Revoked { .. } => "revocation",
+            PaFailure::RevocationUnknown { .. } => "revocation_unknown",
+        }
+    }
+
+    /// The failure is the station's, not the card's: its trust store cannot decide (a CRL the
+    /// policy requires is missing or stale). Such a verification is `unavailable`.
+    pub fn is_station_fault(&self) -> bool {
+        matches!(self, PaFailure::RevocationUnknown { .. })
+    }
+
+    /// The state of the certification path this failure says, for reports: `untrusted`,
+    /// `revoked`, `expired`, `unknown` (revocation cannot be checked); `None` when the failure
+    /// is before the path.
+    pub fn chain_state(&self) -> Option<&'static str> {
+        match self {
+            PaFailure::SignerUnknown { .. }
+            | PaFailure::CertificateSignatureInvalid { .. }
+            | PaFailure::ChainRule { .. }
+            | PaFailure::LinkUntrusted { .. } => Some("untrusted"),
+            PaFailure::CertificateExpired { .. } | PaFailure::SignedOutsideValidity { .. } => Some("expired"),
+            PaFailure::Revoked { .. } => Some("revoked"),
+            PaFailure::RevocationUnknown { .. } => Some("unknown"),
+            _ => None,
         }
     }
 
@@ -195,54 +248,22 @@ pub fn passive_authentication(
             VerifyError::Invalid => PaFailure::SignatureInvalid { subject: ds.subject.text.clone() },
         })?;
 
-    // 4. The DS certificate was issued by a trusted CSCA.
-    let mut unsupported = None;
-    let mut invalid = None;
-    let mut csca = None;
-    for candidate in trust.issuers_of(ds) {
-        match trust.verify_issued(ds, candidate) {
-            Ok(()) => {
-                csca = Some(candidate);
-                break;
-            }
-            Err(VerifyError::Unsupported { oid }) => unsupported = Some(oid),
-            Err(VerifyError::Invalid) => invalid = Some(candidate),
-        }
-    }
-    let csca = match (csca, invalid, unsupported) {
-        (Some(c), _, _) => c,
-        (None, Some(c), _) => {
-            return Err(PaFailure::CertificateSignatureInvalid { subject: ds.subject.text.clone(), issuer: c.subject.text.clone() })
-        }
-        (None, None, Some(oid)) => return Err(PaFailure::UnsupportedAlgorithm { oid }),
-        (None, None, None) => return Err(PaFailure::SignerUnknown { issuer: ds.issuer.text.clone() }),
-    };
-
-    // 5. Validity on the day asked for.
-    if let Some(day) = at {
-        for c in [ds, csca] {
-            if !c.is_valid_on(day) {
-                return Err(PaFailure::CertificateExpired {
-                    subject: c.subject.text.clone(),
-                    not_before: c.not_before,
-                    not_after: c.not_after,
-                    at: day,
-                });
-            }
-        }
-    }
-
+    // 4. The certification path, its rules and revocation.
+    let chain = chain::verify_chain(ds, trust, signer.signing_time, at)?;
     Ok(PaReport {
         digest_alg: sod.digest_alg,
         dgs_verified,
         listed_not_present,
         signer_digest_alg: signer.digest_alg,
         signature_alg: alg::signature_name(&signer.signature_alg.oid),
+        signer_curve: ds.public_key.ec_curve().map(|c| c.name().to_string()),
         signing_time: signer.signing_time,
         ds_subject: ds.subject.text.clone(),
         ds_serial: ds.serial_hex(),
-        csca_subject: csca.subject.text.clone(),
-        csca_serial: csca.serial_hex(),
+        csca_subject: chain.subjects.last().cloned().unwrap_or_default(),
+        csca_serial: chain.serials.last().cloned().unwrap_or_default(),
         validity_checked_on: at,
+        chain: chain.subjects,
+        revocation: chain.revocation,
     })
 }

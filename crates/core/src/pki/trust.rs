@@ -21,12 +21,39 @@ use super::PkiError;
 pub struct TrustStore {
     certs: Vec<Certificate>,
     crls: Vec<Crl>,
+    /// What a document signer without a current CRL means (see [`RevocationPolicy`]).
+    revocation: RevocationPolicy,
     /// SHA-256 of (document signer DER, issuer DER) of the pairs whose certificate signature has
     /// verified: a production batch's cards share one document signer, so its certificate's
     /// signature is checked once, not once per card. Only successes are kept, and a signature
     /// over the same bytes with the same key verifies the same way every time, so this changes
     /// no outcome. Shared by clones; bounded by [`VERIFIED_CACHE`].
     verified: Arc<Mutex<HashSet<[u8; 32]>>>,
+}
+
+/// What passive authentication does when the CSCA of a chain has no CRL in the store, or only
+/// one whose nextUpdate has passed. A CRL that lists the document signer is a revocation under
+/// either policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RevocationPolicy {
+    /// The station cannot judge without a current CRL: passive authentication fails with
+    /// [`super::PaFailure::RevocationUnknown`], which the verdict layer reports as `unavailable`
+    /// (never as the card's fault).
+    Require,
+    /// Passive authentication goes on, and its report says revocation was not checked and why
+    /// (the verdict carries it as a not-checked item).
+    #[default]
+    Warn,
+}
+
+impl RevocationPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RevocationPolicy::Require => "require",
+            RevocationPolicy::Warn => "warn",
+        }
+    }
 }
 
 /// Most (signer, issuer) pairs remembered as verified; the set starts afresh when full.
@@ -90,6 +117,20 @@ impl TrustStore {
         &self.crls
     }
 
+    pub fn revocation_policy(&self) -> RevocationPolicy {
+        self.revocation
+    }
+
+    pub fn set_revocation_policy(&mut self, policy: RevocationPolicy) {
+        self.revocation = policy;
+    }
+
+    /// The store with `policy` in force.
+    pub fn with_revocation_policy(mut self, policy: RevocationPolicy) -> TrustStore {
+        self.revocation = policy;
+        self
+    }
+
     /// Add a certificate unless an identical one is present.
     pub fn add(&mut self, cert: Certificate) {
         if !self.certs.iter().any(|c| c.der == cert.der) {
@@ -118,11 +159,28 @@ impl TrustStore {
     /// [`Certificate::verify_signed_by`] of `cert` by `issuer` (one of [`TrustStore::issuers_of`]),
     /// remembering successes (see the `verified` field).
     pub fn verify_issued(&self, cert: &Certificate, issuer: &Certificate) -> Result<(), super::alg::VerifyError> {
+        self.cached(b"cert", &cert.der, &issuer.der, || cert.verify_signed_by(issuer))
+    }
+
+    /// [`Crl::verify_signed_by`] of `crl` by `issuer`, remembering successes like
+    /// [`TrustStore::verify_issued`]: a station checks the same CRL on every card.
+    pub fn verify_crl(&self, crl: &Crl, issuer: &Certificate) -> Result<(), super::alg::VerifyError> {
+        self.cached(b"crl", &crl.der, &issuer.der, || crl.verify_signed_by(issuer))
+    }
+
+    fn cached(
+        &self,
+        kind: &[u8],
+        signed: &[u8],
+        issuer: &[u8],
+        verify: impl FnOnce() -> Result<(), super::alg::VerifyError>,
+    ) -> Result<(), super::alg::VerifyError> {
         let key: [u8; 32] = {
             let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
-            ctx.update(&(cert.der.len() as u64).to_be_bytes());
-            ctx.update(&cert.der);
-            ctx.update(&issuer.der);
+            ctx.update(kind);
+            ctx.update(&(signed.len() as u64).to_be_bytes());
+            ctx.update(signed);
+            ctx.update(issuer);
             let d = ctx.finish();
             let mut k = [0u8; 32];
             k.copy_from_slice(d.as_ref());
@@ -131,7 +189,7 @@ impl TrustStore {
         if self.verified.lock().is_ok_and(|set| set.contains(&key)) {
             return Ok(());
         }
-        cert.verify_signed_by(issuer)?;
+        verify()?;
         if let Ok(mut set) = self.verified.lock() {
             if set.len() >= VERIFIED_CACHE {
                 set.clear();
