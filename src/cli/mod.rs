@@ -12,6 +12,7 @@ mod compare_cmds;
 mod reader_cmds;
 mod report;
 mod tools;
+mod sod_cmd;
 mod verify_cmd;
 
 use std::path::PathBuf;
@@ -131,6 +132,18 @@ enum Command {
         #[command(subcommand)]
         cmd: audit_cmds::AuditCmd,
     },
+    /// The trust store and passive authentication tools.
+    Pki {
+        #[command(subcommand)]
+        cmd: PkiCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum PkiCmd {
+    /// Passive authentication of one EF.SOD, step by step (algorithms, curve, data group hashes,
+    /// signer, chain, revocation, the first failing step).
+    VerifySod(sod_cmd::VerifySodArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -155,6 +168,7 @@ pub fn main() -> ExitCode {
         Command::Maintenance { cmd } => daemon_cmds::maintenance(cmd),
         Command::Audit { cmd } => audit_cmds::audit(cmd),
         Command::Qc { cmd } => qc_cmds::qc(cmd),
+        Command::Pki { cmd: PkiCmd::VerifySod(a) } => sod_cmd::verify_sod(a),
     };
     match result {
         Ok(code) => code,

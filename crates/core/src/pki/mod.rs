@@ -44,6 +44,7 @@ pub mod cert;
 pub mod chain;
 pub mod crl;
 pub mod der;
+pub mod inspect;
 pub mod sod;
 pub mod trust;
 
@@ -202,6 +203,32 @@ impl PaFailure {
     }
 }
 
+/// EF.SOD parsed for passive authentication (an unsupported algorithm is its own failure).
+pub fn parse_sod(sod: &[u8]) -> Result<Sod, PaFailure> {
+    Sod::parse(sod).map_err(|e| match e {
+        PkiError::UnsupportedAlgorithm { oid, .. } => PaFailure::UnsupportedAlgorithm { oid },
+        e => PaFailure::SodUnparsable(e),
+    })
+}
+
+/// Steps 2 and 3 of passive authentication: messageDigest covers the LDSSecurityObject, and the
+/// signature over the signed attributes verifies with the DS certificate embedded in EF.SOD,
+/// which is returned.
+pub fn check_signer(sod: &Sod) -> Result<&Certificate, PaFailure> {
+    let signer = &sod.signer;
+    let actual = signer.digest_alg.digest(&sod.e_content);
+    if actual != signer.message_digest {
+        return Err(PaFailure::MessageDigestMismatch { expected: signer.message_digest.clone(), actual });
+    }
+    let ds = sod.signer_certificate().ok_or_else(|| PaFailure::SignerCertificateMissing { signer: signer.sid.to_string() })?;
+    alg::verify(&ds.public_key, &signer.signature_alg, Some(signer.digest_alg), &signer.signed_attrs, &signer.signature)
+        .map_err(|e| match e {
+            VerifyError::Unsupported { oid } => PaFailure::UnsupportedAlgorithm { oid },
+            VerifyError::Invalid => PaFailure::SignatureInvalid { subject: ds.subject.text.clone() },
+        })?;
+    Ok(ds)
+}
+
 /// Passive authentication of one chip: `sod` is EF.SOD as read (tag 77), `dgs` the data groups
 /// read (number, whole file bytes as read), `trust` the CSCA certificates, `at` the day to check
 /// certificate validity on (`None`: not checked). See the module doc for the rules.
@@ -211,10 +238,7 @@ pub fn passive_authentication(
     trust: &TrustStore,
     at: Option<Date>,
 ) -> Result<PaReport, PaFailure> {
-    let sod = Sod::parse(sod).map_err(|e| match e {
-        PkiError::UnsupportedAlgorithm { oid, .. } => PaFailure::UnsupportedAlgorithm { oid },
-        e => PaFailure::SodUnparsable(e),
-    })?;
+    let sod = parse_sod(sod)?;
 
     // 1. Data group hashes.
     let mut dgs_verified = Vec::new();
@@ -233,20 +257,9 @@ pub fn passive_authentication(
         return Err(PaFailure::MandatoryDgAbsent { dg });
     }
 
-    // 2. messageDigest covers the LDSSecurityObject.
+    // 2 and 3. messageDigest and the signer's signature.
+    let ds = check_signer(&sod)?;
     let signer = &sod.signer;
-    let actual = signer.digest_alg.digest(&sod.e_content);
-    if actual != signer.message_digest {
-        return Err(PaFailure::MessageDigestMismatch { expected: signer.message_digest.clone(), actual });
-    }
-
-    // 3. The signature over the signed attributes, with the embedded DS certificate.
-    let ds = sod.signer_certificate().ok_or_else(|| PaFailure::SignerCertificateMissing { signer: signer.sid.to_string() })?;
-    alg::verify(&ds.public_key, &signer.signature_alg, Some(signer.digest_alg), &signer.signed_attrs, &signer.signature)
-        .map_err(|e| match e {
-            VerifyError::Unsupported { oid } => PaFailure::UnsupportedAlgorithm { oid },
-            VerifyError::Invalid => PaFailure::SignatureInvalid { subject: ds.subject.text.clone() },
-        })?;
 
     // 4. The certification path, its rules and revocation.
     let chain = chain::verify_chain(ds, trust, signer.signing_time, at)?;
