@@ -86,6 +86,21 @@ fn bench(c: &mut Criterion) {
         b.iter(|| verifier.verify(Request { record: black_box(&record), surface: Some(black_box(&surface)), chip: black_box(&chip) }))
     });
     g.finish();
+
+    // Passive authentication alone (issue 16: at most 1.2x of its cost before the RustCrypto
+    // parsers, chain rules and CRLs): EF.SOD parse, six data group hashes, the signer's ECDSA
+    // P-256 signature, the path (its certificate signatures remembered, as on a station).
+    let sod = chip.get(idcheck_core::lds::FileId::Sod).unwrap_or_default().to_vec();
+    let dgs: Vec<(u8, Vec<u8>)> = chip.files.iter().filter_map(|(id, b)| id.dg_number().map(|n| (n, b.clone()))).collect();
+    let refs: Vec<(u8, &[u8])> = dgs.iter().map(|(n, b)| (*n, b.as_slice())).collect();
+    let day = Some(time::macros::date!(2024 - 04 - 08));
+    assert!(idcheck_core::pki::passive_authentication(&sod, &refs, &verifier.trust, day).is_ok());
+    let mut g = c.benchmark_group("pki");
+    g.bench_function("passive_authentication_sample", |b| {
+        b.iter(|| idcheck_core::pki::passive_authentication(black_box(&sod), black_box(&refs), &verifier.trust, day))
+    });
+    g.bench_function("sod_parse_sample", |b| b.iter(|| idcheck_core::pki::Sod::parse(black_box(&sod))));
+    g.finish();
 }
 
 criterion_group!(benches, bench);
