@@ -167,7 +167,7 @@ impl Sod {
         let mut r = sd.cursor();
         let at = r.offset();
         let signed_data_version = r.take::<CmsVersion>("signedData.version")? as u32;
-        // ICAO 9303-10 4.6.2.2, and RFC 5652 5.1 for any eContentType other than id-data.
+        // ICAO 9303-10 prescribes v3; so does RFC 5652 5.1 for any eContentType other than id-data.
         if signed_data_version != 3 {
             return Err(invalid("signedData.version", at, format!("version {signed_data_version} is not 3")));
         }
