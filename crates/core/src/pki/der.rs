@@ -109,28 +109,44 @@ impl Name {
         if self.raw == other.raw {
             return true;
         }
-        let norm = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
-        !self.text.is_empty() && norm(&self.text) == norm(&other.text)
+        !self.text.is_empty() && normalised(&self.text) == normalised(&other.text)
+    }
+
+    /// [`Name::matches`], or the same RDNs in another order (each RDN's readable form compared
+    /// as `matches` does). Some issuers write the SignerInfo's issuer with the RDNs of the
+    /// certificate's issuer reordered (a Malaysian passport: C, O, ST, L, OU, CN against C, ST, L,
+    /// O, OU, CN); like `matches`, this only picks candidates and the signature decides.
+    pub fn matches_in_any_order(&self, other: &Name) -> bool {
+        if self.matches(other) {
+            return true;
+        }
+        let rdns = |n: &Name| -> Option<Vec<String>> {
+            let decoded = x509_cert::name::Name::from_der(&n.raw).ok()?;
+            let mut v: Vec<String> = decoded.0.iter().map(|rdn| normalised(&rdn_text(rdn))).collect();
+            v.sort();
+            Some(v)
+        };
+        matches!((rdns(self), rdns(other)), (Some(a), Some(b)) if !a.is_empty() && a == b)
     }
 
     /// The Name element `raw`, decoded with `x509-cert`.
     pub fn parse(raw: &Raw<'_>, field: &'static str) -> Result<Name, PkiError> {
         let n: x509_cert::name::Name = raw.decode(field)?;
-        let text = n
-            .0
-            .iter()
-            .map(|rdn| {
-                let values: Vec<String> = rdn
-                    .0
-                    .iter()
-                    .map(|atv| format!("{}={}", attribute_label(&atv.oid), directory_string((&atv.value).into())))
-                    .collect();
-                values.join(" + ")
-            })
-            .collect::<Vec<_>>()
-            .join(", ");
+        let text = n.0.iter().map(rdn_text).collect::<Vec<_>>().join(", ");
         Ok(Name { raw: raw.tlv.to_vec(), text })
     }
+}
+
+/// Lower case, runs of white space as one space: how names compare when their encodings differ.
+fn normalised(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase()
+}
+
+/// One RDN's readable form: `label=value`, several joined by ` + `.
+fn rdn_text(rdn: &x509_cert::name::RelativeDistinguishedName) -> String {
+    let values: Vec<String> =
+        rdn.0.iter().map(|atv| format!("{}={}", attribute_label(&atv.oid), directory_string((&atv.value).into()))).collect();
+    values.join(" + ")
 }
 
 impl fmt::Display for Name {
@@ -599,6 +615,32 @@ mod tests {
         let other = Name { raw: vec![], text: "c=cn,  o=hidden corpus, 1.2.3.4=X".into() };
         assert!(n.matches(&other));
         assert!(!n.matches(&Name { raw: vec![], text: "C=CN".into() }));
+    }
+
+    #[test]
+    fn names_in_another_rdn_order() {
+        let name = |rdns: &[(&str, &str)]| {
+            let enc = tlv::encode_seq(
+                0x30,
+                &rdns
+                    .iter()
+                    .map(|(o, v)| tlv::encode(0x31, &tlv::encode_seq(0x30, &[enc_oid(o), tlv::encode(0x0C, v.as_bytes())])))
+                    .collect::<Vec<_>>(),
+            );
+            Name::parse(&Raw::whole(&enc, "n").expect("raw"), "n").expect("name")
+        };
+        let cert = name(&[("2.5.4.6", "MY"), ("2.5.4.8", "WP"), ("2.5.4.10", "Jabatan"), ("2.5.4.3", "Signer")]);
+        let sid = name(&[("2.5.4.6", "MY"), ("2.5.4.10", "jabatan"), ("2.5.4.8", "WP"), ("2.5.4.3", "Signer")]);
+        assert!(!cert.matches(&sid), "order matters to matches");
+        assert!(cert.matches_in_any_order(&sid) && sid.matches_in_any_order(&cert));
+        assert!(cert.matches_in_any_order(&cert));
+        let fewer = name(&[("2.5.4.6", "MY"), ("2.5.4.10", "Jabatan"), ("2.5.4.3", "Signer")]);
+        assert!(!cert.matches_in_any_order(&fewer));
+        let other = name(&[("2.5.4.6", "MY"), ("2.5.4.10", "Jabatan"), ("2.5.4.8", "KL"), ("2.5.4.3", "Signer")]);
+        assert!(!cert.matches_in_any_order(&other));
+        // Same values under other attribute types are other names.
+        let swapped = name(&[("2.5.4.6", "MY"), ("2.5.4.8", "Jabatan"), ("2.5.4.10", "WP"), ("2.5.4.3", "Signer")]);
+        assert!(!cert.matches_in_any_order(&swapped));
     }
 
     proptest! {

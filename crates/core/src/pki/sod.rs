@@ -39,9 +39,13 @@ pub enum SignerId {
 }
 
 impl SignerId {
+    /// `cert` is the certificate this SignerInfo names: same serial and issuer (the issuer's RDNs
+    /// in any order, [`Name::matches_in_any_order`]), or same subject key identifier.
     pub fn identifies(&self, cert: &Certificate) -> bool {
         match self {
-            SignerId::IssuerAndSerial { issuer, serial } => cert.issuer.matches(issuer) && strip_sign(&cert.serial) == strip_sign(serial),
+            SignerId::IssuerAndSerial { issuer, serial } => {
+                strip_sign(&cert.serial) == strip_sign(serial) && cert.issuer.matches_in_any_order(issuer)
+            }
             SignerId::SubjectKeyId(k) => cert.subject_key_id.as_ref() == Some(k),
         }
     }
@@ -161,7 +165,12 @@ impl Sod {
 
     fn parse_signed_data(sd: &Raw<'_>) -> Result<Sod, PkiError> {
         let mut r = sd.cursor();
+        let at = r.offset();
         let signed_data_version = r.take::<CmsVersion>("signedData.version")? as u32;
+        // ICAO 9303-10 prescribes v3; so does RFC 5652 5.1 for any eContentType other than id-data.
+        if signed_data_version != 3 {
+            return Err(invalid("signedData.version", at, format!("version {signed_data_version} is not 3")));
+        }
         r.take::<DigestAlgorithmIdentifiers>("signedData.digestAlgorithms")?;
 
         // encapContentInfo
@@ -437,6 +446,19 @@ mod tests {
         let pos = b.windows(7).position(|w| w == [0x06, 0x05, 0x2B, 0x0E, 0x03, 0x02, 0x1A]).expect("sha1");
         b[pos + 6] = 0x1B;
         assert!(matches!(Sod::parse(&b), Err(PkiError::UnsupportedAlgorithm { oid, .. }) if oid == "1.3.14.3.2.27"));
+    }
+
+    #[test]
+    fn signed_data_version_must_be_3() {
+        let bytes = sample_sod();
+        // contentInfo: 77 len 30 len 06 09 <signedData> A0 len 30 len 02 01 03
+        let pos = bytes.windows(3).position(|w| w == [0x02, 0x01, 0x03]).expect("signedData version");
+        for v in [0u8, 1, 2, 4, 5] {
+            let mut b = bytes.clone();
+            b[pos + 2] = v;
+            let e = Sod::parse(&b).expect_err("version other than 3");
+            assert_eq!(e.to_string(), format!("signedData.version at offset {pos}: version {v} is not 3"));
+        }
     }
 
     proptest! {
