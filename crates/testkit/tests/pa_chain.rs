@@ -54,12 +54,13 @@ fn a_link_certificate_carries_trust_across_a_key_rollover() {
     let (new, link) = old.rolled_over(1).expect("rollover");
     assert_eq!(link.subject, link.issuer, "a link certificate keeps the CSCA name");
 
-    // The station knows the old CSCA and the link certificate only.
+    // The station knows the old CSCA and the link certificate: the link is the anchor, and the
+    // old CSCA vouches for it.
     let trust = TrustStore::from_certs([old.csca.clone(), link.clone()]);
-    let r = pa(&new, &trust, Some(DAY)).expect("ds -> link -> old csca");
-    assert_eq!(r.chain.len(), 3);
-    assert_eq!(r.csca_serial, old.csca.serial_hex());
-    assert_eq!(r.revocation.len(), 2, "the ds and the link are both checked for revocation");
+    let r = pa(&new, &trust, Some(DAY)).expect("ds -> link (<- old csca)");
+    assert_eq!(r.chain.len(), 3, "{:?}", r.chain);
+    assert_eq!(r.csca_serial, old.csca.serial_hex(), "the path ends at the certificate vouching for the link");
+    assert_eq!(r.revocation.len(), 1, "the ds is checked for revocation");
 
     // The new self-signed CSCA is an anchor of its own.
     let r = pa(&new, &TrustStore::from_certs([new.csca.clone()]), Some(DAY)).expect("ds -> new csca");
@@ -69,11 +70,16 @@ fn a_link_certificate_carries_trust_across_a_key_rollover() {
     let e = pa(&new, &old.trust_store(), Some(DAY)).expect_err("old key only");
     assert!(matches!(e, PaFailure::CertificateSignatureInvalid { .. }), "{e:?}");
 
-    // A link certificate alone is no anchor: it is not self-signed.
-    let e = pa(&new, &TrustStore::from_certs([link]), Some(DAY)).expect_err("link only");
-    assert!(matches!(e, PaFailure::LinkUntrusted { .. }), "{e:?}");
-    assert_eq!(e.step(), "trust_store");
-    assert_eq!(e.chain_state(), Some("untrusted"));
+    // A link certificate imported without its issuer is an anchor (as in master lists).
+    let r = pa(&new, &TrustStore::from_certs([link]), Some(DAY)).expect("link only");
+    assert_eq!(r.chain.len(), 2);
+
+    // A link its own issuer does not vouch for: a second rollover's link (signed by the first
+    // new key) presented beside the old CSCA only.
+    let (newer, link2) = new.rolled_over(2).expect("second rollover");
+    let e = pa(&newer, &TrustStore::from_certs([old.csca.clone(), link2]), Some(DAY)).expect_err("link not vouched for");
+    assert!(matches!(e, PaFailure::ChainRule { rule: "link_certificate", .. }), "{e:?}");
+    assert_eq!((e.step(), e.chain_state()), ("link_certificate", Some("untrusted")));
 }
 
 #[test]
@@ -122,16 +128,28 @@ fn the_document_signer_was_valid_when_it_signed() {
 }
 
 #[test]
-fn authority_key_identifier_must_match_the_issuer_key() {
+fn key_identifiers_order_the_search_and_the_signature_decides() {
     let pki = TestPki::generate(45, "CN");
     let mut ds = pki.ds.clone();
     let mut csca = pki.csca.clone();
     ds.authority_key_id = Some(vec![1; 20]);
     csca.subject_key_id = Some(vec![2; 20]);
-    let e = verify_chain(&ds, &TrustStore::from_certs([csca.clone()]), None, None).expect_err("aki differs");
+    // As on issued Austrian and Russian documents: the identifiers differ, the key verifies.
+    verify_chain(&ds, &TrustStore::from_certs([csca.clone()]), None, None).expect("the signature decides");
+
+    // Identifiers differ and the key does not verify: the rule is named.
+    let (new, _) = pki.rolled_over(3).expect("another key of the same name");
+    let mut other_ds = new.ds.clone();
+    other_ds.authority_key_id = Some(vec![1; 20]);
+    let e = verify_chain(&other_ds, &TrustStore::from_certs([csca.clone()]), None, None).expect_err("wrong key");
     assert!(matches!(e, PaFailure::ChainRule { rule: "issuer_key_id", .. }), "{e:?}");
-    csca.subject_key_id = Some(vec![1; 20]);
-    verify_chain(&ds, &TrustStore::from_certs([csca]), None, None).expect("aki agrees");
+
+    // Two CSCAs of one name (rollover): the one whose identifier matches is tried first, and the
+    // other still verifies when it is the signer.
+    let mut new_csca = new.csca.clone();
+    new_csca.subject_key_id = Some(vec![1; 20]);
+    let trust = TrustStore::from_certs([new_csca, csca]);
+    verify_chain(&ds, &trust, None, None).expect("the old key, after the matching identifier failed");
 }
 
 #[test]

@@ -59,7 +59,6 @@ pub fn passive_auth_finding(err: &PaFailure) -> Finding {
         PaFailure::SignerCertificateMissing { .. } | PaFailure::SignatureInvalid { .. } => "chip.sod.signature".to_string(),
         PaFailure::SignerUnknown { .. }
         | PaFailure::CertificateSignatureInvalid { .. }
-        | PaFailure::LinkUntrusted { .. }
         | PaFailure::ChainRule { .. } => "chip.sod.signer".to_string(),
         PaFailure::CertificateExpired { .. } | PaFailure::SignedOutsideValidity { .. } => "chip.sod.certificate_validity".to_string(),
         PaFailure::UnsupportedAlgorithm { .. } => "chip.sod.algorithm".to_string(),

@@ -5,29 +5,36 @@
 //! (EF.SOD parsing and its signature are [`super::passive_authentication`]'s); it returns typed
 //! results and knows nothing of verdicts.
 //!
-//! Rules, each failure naming it ([`super::PaFailure::ChainRule`] and friends):
-//! - A trust anchor is a self-signed certificate of the store (subject = issuer, and its
-//!   signature verifies with its own key). Any other certificate of the store is a *link
-//!   certificate* (a CSCA's new key signed by its old one, same name; or a CSCA cross-certified by
-//!   another): trusted only through its own issuer, up to an anchor, at
-//!   most [`MAX_DEPTH`] certificates above the DS. A store cert that chains nowhere is not an
-//!   anchor.
-//! - Issuer match: a candidate's subject names the certificate's issuer; when both carry key
-//!   identifiers, the authorityKeyIdentifier must equal the candidate's subjectKeyIdentifier (a
-//!   name match with every key identifier different is rule `issuer_key_id`).
-//! - Every issuing certificate (link or anchor) says basicConstraints cA (rule
-//!   `basic_constraints`) and, when it has keyUsage, keyCertSign (rule `key_usage`). The DS, when
-//!   it has keyUsage, has digitalSignature (rule `key_usage`). An absent keyUsage restricts
-//!   nothing (RFC 5280 4.2.1.3); ICAO profiles always carry it.
-//! - Validity at signing time: when EF.SOD has a signingTime, every certificate of the path was
-//!   valid at that instant (rule `signing_time`). Validity on the day checked (`at`): every
-//!   certificate of the path, by UTC calendar day, both ends inclusive (`certificate_validity`).
-//! - Revocation: every certificate of the path below the anchor (the DS and any link) is looked
-//!   up in the CRLs of its issuer: CRLs of the store whose issuer names it and whose signature
-//!   verifies with a store certificate of that name (a CSCA signs its CRL with its current key,
-//!   which may be a newer key than the one that issued the DS). Listed in any of them: revoked,
-//!   with the serial and the revocation date. No such CRL, or (with `at`) none current
-//!   (thisUpdate <= at <= nextUpdate): the store's [`RevocationPolicy`] decides.
+//! Rules, each failure naming it ([`super::PaFailure::ChainRule`] and friends). Where real
+//! documents showed a textbook rule to be wrong, the rule follows the documents
+//! (fixtures/interop, `crates/core/tests/interop.rs`):
+//! - Anchors: every certificate of the store is a trust anchor, self-signed CSCA or CSCA link
+//!   certificate alike: the operator (or the master list's signer) put it there, and ICAO master
+//!   lists carry link certificates as anchors (Singapore's DS is issued by "Passport CA 5", known
+//!   to gmrtd's pool only as a link certificate from "CA 4"). The path is DS -> anchor.
+//! - Link certificates (an anchor that is not self-signed): when the store also holds
+//!   certificates of the link's issuer, one of them must verify the link (rule
+//!   `link_certificate`), and the path shows it; the link's issuer's own dates are not checked
+//!   (an old CSCA certificate expires while its link carries trust on).
+//! - Issuer match: a candidate's subject names the DS's issuer; every candidate of that name is
+//!   tried (key rollover), those whose subjectKeyIdentifier equals the DS's
+//!   authorityKeyIdentifier first. The signature decides: issued Austrian and Russian documents
+//!   carry an authorityKeyIdentifier that matches no subjectKeyIdentifier of the CSCA whose key
+//!   signed them. When no candidate's key identifier matches and none verifies, the failure is
+//!   rule `issuer_key_id`.
+//! - The anchor says basicConstraints cA (rule `basic_constraints`) and, when it has keyUsage,
+//!   keyCertSign (rule `key_usage`). The DS, when it has keyUsage, has digitalSignature (rule
+//!   `key_usage`). An absent keyUsage restricts nothing (RFC 5280 4.2.1.3); ICAO profiles
+//!   always carry it.
+//! - Validity at signing time: when EF.SOD has a signingTime, the DS and the anchor were valid
+//!   at that instant (rule `signing_time`). Validity on the day checked (`at`): both, by UTC
+//!   calendar day, both ends inclusive (`certificate_validity`).
+//! - Revocation: the DS is looked up in the CRLs of its issuer: CRLs of the store whose issuer
+//!   names it and whose signature verifies with a store certificate of that name that is a CA
+//!   allowed to sign CRLs (a CSCA signs its CRL with its current key, which may be newer than the
+//!   one that issued the DS). Listed in any of them: revoked, with the serial and the revocation
+//!   date. No such CRL, or (with `at`) none current (thisUpdate <= at <= nextUpdate): the store's
+//!   [`RevocationPolicy`] decides.
 
 use time::{Date, OffsetDateTime};
 
@@ -36,9 +43,6 @@ use super::cert::{key_usage, Certificate};
 use super::crl::Crl;
 use super::trust::{RevocationPolicy, TrustStore};
 use super::PaFailure;
-
-/// Most certificates above the document signer (links and the anchor).
-pub const MAX_DEPTH: usize = 4;
 
 /// A verified path: the DS first, the anchor last.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,7 +96,11 @@ pub fn verify_chain(
         }
     }
     let path = build_path(ds, trust)?;
-    for issuer in &path[1..] {
+    // The rules hold for the DS and its anchor; a link's own issuer (path[2]) vouches for the
+    // link and is shown, but its dates are not the card's business (an old CSCA certificate
+    // expires while its link carries trust on).
+    let checked = &path[..2.min(path.len())];
+    for issuer in &checked[1..] {
         if !issuer.is_ca() {
             return Err(rule(issuer, "basic_constraints", "an issuing certificate lacks basicConstraints cA"));
         }
@@ -103,7 +111,7 @@ pub fn verify_chain(
         }
     }
     if let Some(t) = signing_time {
-        if let Some(c) = path.iter().find(|c| t < c.not_before || t > c.not_after) {
+        if let Some(c) = checked.iter().find(|c| t < c.not_before || t > c.not_after) {
             return Err(PaFailure::SignedOutsideValidity {
                 subject: c.subject.text.clone(),
                 signing_time: t,
@@ -113,7 +121,7 @@ pub fn verify_chain(
         }
     }
     if let Some(day) = at {
-        if let Some(c) = path.iter().find(|c| !c.is_valid_on(day)) {
+        if let Some(c) = checked.iter().find(|c| !c.is_valid_on(day)) {
             return Err(PaFailure::CertificateExpired {
                 subject: c.subject.text.clone(),
                 not_before: c.not_before,
@@ -123,7 +131,7 @@ pub fn verify_chain(
         }
     }
     let mut revocation = Vec::new();
-    for pair in path.windows(2) {
+    for pair in checked.windows(2) {
         revocation.push(check_revocation(pair[0], pair[1], trust, at)?);
     }
     Ok(ChainReport {
@@ -137,86 +145,76 @@ fn rule(c: &Certificate, rule: &'static str, what: &str) -> PaFailure {
     PaFailure::ChainRule { rule, subject: c.subject.text.clone(), what: what.to_string() }
 }
 
-/// A trust anchor: self-signed (self-issued, and its signature verifies with its own key). A
-/// link certificate is self-issued too (a CSCA keeps its name) but signed by the old key.
+/// Self-signed: self-issued, and its signature verifies with its own key. A link certificate is
+/// self-issued too when the CSCA keeps its name, but signed by the old key.
 fn self_signed(c: &Certificate, trust: &TrustStore) -> bool {
     c.subject.matches(&c.issuer) && trust.verify_issued(c, c).is_ok()
 }
 
-/// The path from `ds` to a self-issued anchor of `trust`, every signature verified. Depth-first
-/// over the candidates, so a key rollover (two CSCAs of one name) or a link certificate beside
-/// the new self-signed CSCA both resolve.
+/// The store certificate that issued `ds` (the anchor), every candidate of the issuer's name
+/// tried (key rollover): candidates whose subjectKeyIdentifier equals the DS's
+/// authorityKeyIdentifier first, then the rest of that name. The signature decides; the key
+/// identifiers only order the search (see the module doc). Returns the path: the DS, the anchor,
+/// and, when the anchor is a link certificate, the store certificate that issued it.
 fn build_path<'a>(ds: &'a Certificate, trust: &'a TrustStore) -> Result<Vec<&'a Certificate>, PaFailure> {
-    let mut path = vec![ds];
+    let by_name: Vec<&Certificate> = trust.certificates().iter().filter(|c| ds.issuer.matches(&c.subject)).collect();
+    if by_name.is_empty() {
+        return Err(PaFailure::SignerUnknown { issuer: ds.issuer.text.clone() });
+    }
+    let (mut ordered, others): (Vec<&Certificate>, Vec<&Certificate>) = by_name.iter().copied().partition(|c| ds.names_issuer(c));
+    let any_key_id_match = !ordered.is_empty();
+    ordered.extend(others);
     let mut first_error: Option<PaFailure> = None;
-    if extend(&mut path, trust, &mut first_error) {
-        return Ok(path);
+    for anchor in ordered {
+        match trust.verify_issued(ds, anchor) {
+            Ok(()) => {
+                let mut path = vec![ds, anchor];
+                if !self_signed(anchor, trust) {
+                    path.extend(link_issuer(anchor, trust)?);
+                }
+                return Ok(path);
+            }
+            Err(VerifyError::Unsupported { oid }) => keep(&mut first_error, PaFailure::UnsupportedAlgorithm { oid }),
+            Err(VerifyError::Invalid) => keep(
+                &mut first_error,
+                PaFailure::CertificateSignatureInvalid { subject: ds.subject.text.clone(), issuer: anchor.subject.text.clone() },
+            ),
+        }
+    }
+    if !any_key_id_match && matches!(first_error, Some(PaFailure::CertificateSignatureInvalid { .. })) {
+        return Err(PaFailure::ChainRule {
+            rule: "issuer_key_id",
+            subject: ds.subject.text.clone(),
+            what: format!(
+                "its authorityKeyIdentifier {} matches the subjectKeyIdentifier of none of the {} trusted certificates named {}, and none of their keys verifies it",
+                ds.authority_key_id.as_deref().map(hex::encode).unwrap_or_default(),
+                by_name.len(),
+                ds.issuer.text
+            ),
+        });
     }
     Err(first_error.unwrap_or_else(|| PaFailure::SignerUnknown { issuer: ds.issuer.text.clone() }))
 }
 
-/// Extend `path` (whose last certificate still needs an issuer) to an anchor; false when no
-/// candidate leads to one, with the most telling failure in `first_error`.
-fn extend<'a>(path: &mut Vec<&'a Certificate>, trust: &'a TrustStore, first_error: &mut Option<PaFailure>) -> bool {
-    let Some(&cert) = path.last() else { return false };
-    let by_name: Vec<&Certificate> = trust.certificates().iter().filter(|c| cert.issuer.matches(&c.subject)).collect();
-    if by_name.is_empty() {
-        if path.len() > 1 {
-            keep(first_error, PaFailure::LinkUntrusted { subject: cert.subject.text.clone(), issuer: cert.issuer.text.clone() });
-        }
-        return false;
+/// A link certificate of the store (not self-signed): when the store also holds certificates of
+/// its issuer's name, one of them must verify it (rule `link_certificate`: a link that its own
+/// issuer does not vouch for is forged or corrupt), and that one is returned. When the store
+/// holds none, the link stands as an anchor on its own: the operator imported it (master lists
+/// carry link certificates as anchors, and so do other readers' CSCA pools).
+fn link_issuer<'a>(link: &'a Certificate, trust: &'a TrustStore) -> Result<Option<&'a Certificate>, PaFailure> {
+    let issuers: Vec<&Certificate> =
+        trust.certificates().iter().filter(|c| c.der != link.der && link.issuer.matches(&c.subject)).collect();
+    if issuers.is_empty() {
+        return Ok(None);
     }
-    let candidates: Vec<&Certificate> = by_name.iter().copied().filter(|c| cert.names_issuer(c)).collect();
-    if candidates.is_empty() {
-        keep(
-            first_error,
-            PaFailure::ChainRule {
-                rule: "issuer_key_id",
-                subject: cert.subject.text.clone(),
-                what: format!(
-                    "its authorityKeyIdentifier {} matches the subjectKeyIdentifier of none of the {} trusted certificates named {}",
-                    cert.authority_key_id.as_deref().map(hex::encode).unwrap_or_default(),
-                    by_name.len(),
-                    cert.issuer.text
-                ),
-            },
-        );
-        return false;
+    match issuers.iter().find(|c| trust.verify_issued(link, c).is_ok()) {
+        Some(c) => Ok(Some(c)),
+        None => Err(PaFailure::ChainRule {
+            rule: "link_certificate",
+            subject: link.subject.text.clone(),
+            what: format!("the link certificate verifies with none of the {} trusted certificates of its issuer {}", issuers.len(), link.issuer.text),
+        }),
     }
-    for issuer in candidates {
-        if path.iter().any(|c| c.der == issuer.der) {
-            continue; // a loop of link certificates
-        }
-        match trust.verify_issued(cert, issuer) {
-            Ok(()) => {}
-            Err(VerifyError::Unsupported { oid }) => {
-                keep(first_error, PaFailure::UnsupportedAlgorithm { oid });
-                continue;
-            }
-            Err(VerifyError::Invalid) => {
-                keep(
-                    first_error,
-                    PaFailure::CertificateSignatureInvalid { subject: cert.subject.text.clone(), issuer: issuer.subject.text.clone() },
-                );
-                continue;
-            }
-        }
-        path.push(issuer);
-        if self_signed(issuer, trust) {
-            return true;
-        }
-        if path.len() <= MAX_DEPTH && extend(path, trust, first_error) {
-            return true;
-        }
-        if path.len() > MAX_DEPTH {
-            keep(first_error, PaFailure::ChainRule { rule: "path_length", subject: issuer.subject.text.clone(), what: format!("no anchor within {MAX_DEPTH} certificates above the document signer") });
-        }
-        path.pop();
-    }
-    if path.len() > 1 {
-        keep(first_error, PaFailure::LinkUntrusted { subject: cert.subject.text.clone(), issuer: cert.issuer.text.clone() });
-    }
-    false
 }
 
 /// Keep the first failure seen: the one on the most direct candidate.

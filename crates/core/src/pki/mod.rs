@@ -28,8 +28,8 @@
 //!   identifier match, each signature, basicConstraints and keyUsage, validity at signing time
 //!   and on the day checked, revocation).
 //! - The DS certificate must be embedded in EF.SOD (ICAO requires it); several trusted CSCAs with
-//!   the issuer's name (key rollover) are each tried, and CSCA link certificates are followed to
-//!   a self-issued anchor.
+//!   the issuer's name (key rollover) are each tried; CSCA link certificates are anchors checked
+//!   against their own issuer when the store holds it.
 //! - Validity (`at`) is checked by UTC calendar day, both ends inclusive, for every certificate of
 //!   the path, and CRL freshness on the same day; without `at` neither is checked (the signingTime
 //!   rule still is).
@@ -143,8 +143,6 @@ pub enum PaFailure {
     ChainRule { rule: &'static str, subject: String, what: String },
     #[error("certificate {subject} was not valid when ef.sod was signed ({}): valid from {} to {}", .signing_time, .not_before, .not_after)]
     SignedOutsideValidity { subject: String, signing_time: OffsetDateTime, not_before: OffsetDateTime, not_after: OffsetDateTime },
-    #[error("link certificate {subject}: its issuer {issuer} is not in the trust store")]
-    LinkUntrusted { subject: String, issuer: String },
     #[error("certificate {subject} (serial {serial}) is revoked since {} (crl of {})", .date.date(), .crl_this_update.date())]
     Revoked { subject: String, serial: String, date: OffsetDateTime, crl_this_update: OffsetDateTime },
     #[error("revocation of {subject} cannot be checked and the policy requires it: {reason}")]
@@ -166,7 +164,6 @@ impl PaFailure {
             PaFailure::UnsupportedAlgorithm { .. } => "algorithm",
             PaFailure::ChainRule { rule, .. } => rule,
             PaFailure::SignedOutsideValidity { .. } => "signing_time",
-            PaFailure::LinkUntrusted { .. } => "trust_store",
             PaFailure::Revoked { .. } => "revocation",
             PaFailure::RevocationUnknown { .. } => "revocation_unknown",
         }
@@ -185,8 +182,7 @@ impl PaFailure {
         match self {
             PaFailure::SignerUnknown { .. }
             | PaFailure::CertificateSignatureInvalid { .. }
-            | PaFailure::ChainRule { .. }
-            | PaFailure::LinkUntrusted { .. } => Some("untrusted"),
+            | PaFailure::ChainRule { .. } => Some("untrusted"),
             PaFailure::CertificateExpired { .. } | PaFailure::SignedOutsideValidity { .. } => Some("expired"),
             PaFailure::Revoked { .. } => Some("revoked"),
             PaFailure::RevocationUnknown { .. } => Some("unknown"),

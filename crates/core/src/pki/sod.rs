@@ -27,6 +27,8 @@ use crate::tlv;
 
 /// The ldsSecurityObject content type (ICAO 9303 Part 10).
 const LDS_SECURITY_OBJECT: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.23.136.1.1.1");
+/// CMS id-data (RFC 5652 section 4), the eContentType some issuers use for the LDSSecurityObject.
+const ID_DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.7.1");
 
 /// The EF.SOD file tag.
 pub const TAG_SOD: tlv::Tag = 0x77;
@@ -177,7 +179,11 @@ impl Sod {
         let mut er = r.take_tagged(SEQUENCE, "encapContentInfo")?.cursor();
         let at = er.offset();
         let e_content_type = er.take::<ObjectIdentifier>("encapContentInfo.eContentType")?;
-        if e_content_type != LDS_SECURITY_OBJECT {
+        // Decision: id-data is accepted beside ldsSecurityObject. Issued Chinese passports carry
+        // id-data (fixtures/interop gmrtd-sod/cn.sod.bin; gmrtd accepts it for CN, OpenSSL
+        // verifies it); the content must still be an LDSSecurityObject and the contentType
+        // attribute must still equal the eContentType, so nothing weaker is signed.
+        if e_content_type != LDS_SECURITY_OBJECT && e_content_type != ID_DATA {
             return Err(invalid(
                 "encapContentInfo.eContentType",
                 at,
