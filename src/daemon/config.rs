@@ -389,6 +389,14 @@ mod tests {
     }
 
     #[test]
+    fn revocation_policy() {
+        assert_eq!(parse("").expect("defaults").trust.revocation, RevocationPolicy::Warn);
+        assert_eq!(parse("[trust]\nrevocation = \"require\"\n").expect("require").trust.revocation, RevocationPolicy::Require);
+        let e = parse("[trust]\nrevocation = \"sometimes\"\n").expect_err("must be refused").to_string();
+        assert!(e.contains("sometimes") && e.contains("line 2"), "{e}");
+    }
+
+    #[test]
     fn reader_patterns() {
         let c = parse("[readers]\ninclude = [\"virtual pcd\"]\nexclude = [\"01\"]\n").expect("config");
         assert!(c.uses_reader("Virtual PCD 00 00"));
