@@ -33,8 +33,10 @@
 pub mod alg;
 pub mod ber;
 pub mod cert;
+pub mod cms;
 pub mod crl;
 pub mod der;
+pub mod masterlist;
 pub mod sod;
 pub mod trust;
 
@@ -48,6 +50,7 @@ use time::{Date, OffsetDateTime};
 pub use alg::{DigestAlg, KeyKind, PublicKey, VerifyError};
 pub use cert::{BasicConstraints, Certificate};
 pub use crl::{Crl, Revoked};
+pub use masterlist::MasterList;
 pub use self::der::{AlgorithmIdentifier, Name, Oid};
 pub use sod::{SignerId, SignerInfo, Sod};
 pub use trust::TrustStore;
