@@ -39,6 +39,7 @@ pub mod der;
 pub mod masterlist;
 pub mod sod;
 pub mod trust;
+pub mod trust_dir;
 
 #[cfg(test)]
 pub(crate) mod testutil;
