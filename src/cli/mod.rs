@@ -7,6 +7,7 @@
 
 mod audit_cmds;
 mod daemon_cmds;
+mod pki_cmds;
 mod qc_cmds;
 mod compare_cmds;
 mod reader_cmds;
@@ -126,6 +127,11 @@ enum Command {
         #[command(subcommand)]
         cmd: qc_cmds::QcCmd,
     },
+    /// The trust directory: import ICAO master lists and CRLs, list CSCAs and CRLs.
+    Pki {
+        #[command(subcommand)]
+        cmd: pki_cmds::PkiCmd,
+    },
     /// The auditors' log: export and verify the tamper-evident chain.
     Audit {
         #[command(subcommand)]
@@ -155,6 +161,7 @@ pub fn main() -> ExitCode {
         Command::Maintenance { cmd } => daemon_cmds::maintenance(cmd),
         Command::Audit { cmd } => audit_cmds::audit(cmd),
         Command::Qc { cmd } => qc_cmds::qc(cmd),
+        Command::Pki { cmd } => pki_cmds::pki(cmd),
     };
     match result {
         Ok(code) => code,
