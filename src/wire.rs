@@ -323,6 +323,18 @@ pub struct MaintenanceChanged {
     pub warning: Option<String>,
 }
 
+// ------------------------------------------------------------------------------------ trust
+
+/// The answer to `POST /v1/trust/reload` (no body): the trust directory the daemon re-read and
+/// what is now in force. A directory that does not load is refused (`422`) and the running trust
+/// store stays.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrustReloaded {
+    pub directory: PathBuf,
+    pub cscas: usize,
+    pub crls: usize,
+}
+
 // ------------------------------------------------------------------------------------ events
 
 /// One event of the daemon (`daemon::events`). The SSE `event:` field is `kind()`, the `data:`
@@ -357,6 +369,8 @@ pub enum DaemonEvent {
     /// A verification that ended without a verdict (no card in time, shutdown, read aborted).
     VerificationEnded { job: u64, record_id: String, reason: String },
     ConfigReloaded { path: String },
+    /// The trust directory was re-read on request (`POST /v1/trust/reload`).
+    TrustReloaded { cscas: usize, crls: usize },
     /// A QC batch finished one scanned card (`status` may be `error`: no record, no card).
     QcItem { batch: i64, scan_id: String, status: ItemStatus, causes: Vec<Cause>, verification_id: Option<i64> },
     /// Every record of the QC batch has been checked.
@@ -382,6 +396,7 @@ impl DaemonEvent {
             DaemonEvent::VerificationFinished { .. } => "verification_finished",
             DaemonEvent::VerificationEnded { .. } => "verification_ended",
             DaemonEvent::ConfigReloaded { .. } => "config_reloaded",
+            DaemonEvent::TrustReloaded { .. } => "trust_reloaded",
             DaemonEvent::QcItem { .. } => "qc_item",
             DaemonEvent::QcBatchDone { .. } => "qc_batch_done",
             DaemonEvent::ShuttingDown => "shutting_down",

@@ -16,7 +16,7 @@ use std::path::PathBuf;
 
 pub use idcheck_core::audit_format::{canonical, entry, event};
 pub use idcheck_core::audit_format::{AuditEntry, Checkpoint, Purpose, GENESIS};
-pub use idcheck_core::audit_format::{AuditEvent, EntryKind, FindingSummary, InputHash, RecordImportSummary, VerificationSummary};
+pub use idcheck_core::audit_format::{AuditEvent, EntryKind, FindingSummary, InputHash, RecordImportSummary, TrustImportSummary, VerificationSummary};
 pub use export::{read_export, ExportFormat, ExportOptions, ExportSummary};
 pub use key::StationKey;
 pub use ops::{export, PruneSummary, SignedChain};

@@ -13,9 +13,9 @@ use idcheck::wire::{MaintenanceChanged, MaintenanceRequest};
 use super::{CliError, CliResult, EX_IOERR, EX_SOFTWARE};
 
 /// sysexits EX_CONFIG: the configuration is wrong.
-const EX_CONFIG: u8 = 78;
+pub(super) const EX_CONFIG: u8 = 78;
 /// sysexits EX_UNAVAILABLE: the daemon is not reachable.
-const EX_UNAVAILABLE: u8 = 69;
+pub(super) const EX_UNAVAILABLE: u8 = 69;
 
 #[derive(Args)]
 pub struct ServeArgs {

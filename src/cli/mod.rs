@@ -7,6 +7,7 @@
 
 mod audit_cmds;
 mod daemon_cmds;
+mod pki_cmds;
 mod qc_cmds;
 mod compare_cmds;
 mod reader_cmds;
@@ -127,23 +128,17 @@ enum Command {
         #[command(subcommand)]
         cmd: qc_cmds::QcCmd,
     },
+    /// The trust directory (import ICAO master lists and CRLs, list CSCAs and CRLs) and
+    /// passive authentication of one EF.SOD.
+    Pki {
+        #[command(subcommand)]
+        cmd: pki_cmds::PkiCmd,
+    },
     /// The auditors' log: export and verify the tamper-evident chain.
     Audit {
         #[command(subcommand)]
         cmd: audit_cmds::AuditCmd,
     },
-    /// The trust store and passive authentication tools.
-    Pki {
-        #[command(subcommand)]
-        cmd: PkiCmd,
-    },
-}
-
-#[derive(Subcommand)]
-enum PkiCmd {
-    /// Passive authentication of one EF.SOD, step by step (algorithms, curve, data group hashes,
-    /// signer, chain, revocation, the first failing step).
-    VerifySod(sod_cmd::VerifySodArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -168,7 +163,7 @@ pub fn main() -> ExitCode {
         Command::Maintenance { cmd } => daemon_cmds::maintenance(cmd),
         Command::Audit { cmd } => audit_cmds::audit(cmd),
         Command::Qc { cmd } => qc_cmds::qc(cmd),
-        Command::Pki { cmd: PkiCmd::VerifySod(a) } => sod_cmd::verify_sod(a),
+        Command::Pki { cmd } => pki_cmds::pki(cmd),
     };
     match result {
         Ok(code) => code,

@@ -28,7 +28,7 @@ use super::state::{Maintenance, Shared};
 use crate::wire::{
     BatchClosed, BatchCreated, BatchListing, BatchRequest, Batches, CardInfo, ErrorBody, Health, HealthStatus, Hello, ImportRequest,
     ImportResult, JobAccepted, JobStatus, Lagged, MaintenanceChanged, MaintenanceRequest, MaintenanceStatus, PcscHealth, ReaderInfo,
-    Readers, RecordInfo, Records, StoreHealth, VerificationQuery, VerificationRequest, VerificationView, Verifications,
+    Readers, RecordInfo, Records, StoreHealth, TrustReloaded, VerificationQuery, VerificationRequest, VerificationView, Verifications,
 };
 use idcheck_store::{ImportOutcome, VerificationFilter};
 
@@ -141,6 +141,7 @@ pub fn routes(api: Api) -> Router {
         .route("/v1/records", get(list_records))
         .route("/v1/records/import", post(import_records))
         .route("/v1/maintenance", get(get_maintenance).post(set_maintenance))
+        .route("/v1/trust/reload", post(reload_trust))
         .route("/v1/events", get(events))
         .fallback(|| async { ApiError::NotFound("no such endpoint; see the README, \"The local API\"".into()) })
         .with_state(api)
@@ -410,6 +411,28 @@ async fn set_maintenance(
     };
     let m = s.maintenance();
     Ok(Json(MaintenanceChanged { on: m.is_some(), maintenance: m, warning }))
+}
+
+/// `POST /v1/trust/reload`: re-read the trust directory (what `idcheck pki import-*` asks after
+/// an import). Logged (`trust_reload`) and announced (`trust_reloaded`); a directory that does not
+/// load is `422` and the running trust store stays.
+async fn reload_trust(State(api): State<Api>, Extension(caller): Extension<Caller>) -> Result<Json<TrustReloaded>, ApiError> {
+    let sh = api.shared.clone();
+    let (directory, cscas, crls) = tokio::task::spawn_blocking(move || sh.reload_trust()).await.map_err(internal)?.map_err(|e| {
+        tracing::error!(error = %e, by = %caller.0, "trust reload refused: the running trust store stays");
+        ApiError::Unprocessable(format!("trust directory not reloaded: {e}"))
+    })?;
+    tracing::info!(by = %caller.0, directory = %directory.display(), cscas, crls, "trust store reloaded");
+    let s = api.shared.clone();
+    let event = crate::audit::AuditEvent::TrustReload {
+        directory: directory.display().to_string(),
+        cscas: cscas as u64,
+        crls: crls as u64,
+        by: caller.0.clone(),
+    };
+    tokio::task::spawn_blocking(move || super::audit_log(&s, event)).await.map_err(internal)?;
+    api.shared.emit(DaemonEvent::TrustReloaded { cscas, crls });
+    Ok(Json(TrustReloaded { directory, cscas, crls }))
 }
 
 fn now_rfc3339() -> String {

@@ -113,6 +113,20 @@ impl Shared {
         self.changed.notify_waiters();
     }
 
+    /// Re-reads the configured trust directory and puts it in force (the rules stay as
+    /// configured). A directory that does not load is refused with the reason and the running
+    /// trust store stays: a half-loaded store is worse than the one in force, and an import
+    /// checks the directory before it asks. The answer: (directory, CSCAs, CRLs).
+    pub fn reload_trust(&self) -> Result<(PathBuf, usize, usize), String> {
+        let config = self.config();
+        let dir = config.trust.directory.clone();
+        let trust = TrustStore::load_dir(&dir).map_err(|e| e.to_string())?;
+        let counts = (dir, trust.len(), trust.crls().len());
+        *self.verifier.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(verifier_with(&config, trust));
+        self.changed.notify_waiters();
+        Ok(counts)
+    }
+
     pub fn emit(&self, e: DaemonEvent) {
         let _ = self.events.send(e);
     }
@@ -335,6 +349,11 @@ fn build_verifier(config: &Config) -> Verifier {
             TrustStore::empty()
         }
     };
+    verifier_with(config, trust)
+}
+
+/// The verifier of `config` with the trust store `trust`.
+fn verifier_with(config: &Config, trust: TrustStore) -> Verifier {
     let mut v = Verifier::new(trust);
     v.rules = RuleConfig {
         min_fingerprint_quality: config.thresholds.min_fingerprint_quality,

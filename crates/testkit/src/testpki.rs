@@ -81,6 +81,12 @@ impl Default for DsProfile {
 /// Mixed into the seed of the key that forges DS certificates, so it never equals a CSCA key.
 const FORGER_SALT: u64 = 0x5EED_F0E6_D5C3_0001;
 
+/// Mixed into the seed of a master list signer's key.
+const ML_SIGNER_SALT: u64 = 0x5EED_0011_5A1C_0002;
+
+/// The id-icao-cscaMasterList content type (ICAO 9303 Part 12).
+const CSCA_MASTER_LIST: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.23.136.1.1.2");
+
 /// Organisation name in every test certificate.
 pub const TEST_ORGANISATION: &str = "idcheck test PKI";
 
@@ -241,6 +247,53 @@ fn attribute(o: ObjectIdentifier, value: Any) -> Attribute {
     Attribute { oid: o, values: must(SetOfVec::try_from(vec![value])) }
 }
 
+/// A CMS ContentInfo / SignedData v3 over `content` of type `content_type`: signed attributes
+/// contentType, signingTime and messageDigest (SHA-256), ECDSA-with-SHA256 by `key`, the signer
+/// named by issuerAndSerialNumber and its certificate embedded when `embed`.
+fn signed_data(
+    content_type: ObjectIdentifier,
+    content: Vec<u8>,
+    signer: &Certificate,
+    key: &SigningKey,
+    signing_time: OffsetDateTime,
+    embed: bool,
+) -> Vec<u8> {
+    let signer_digest = DigestAlg::Sha256;
+    let attrs: SetOfVec<Attribute> = must(SetOfVec::try_from(vec![
+        attribute(ID_CONTENT_TYPE, Any::from(content_type)),
+        attribute(ID_SIGNING_TIME, must(Any::encode_from(&x509_time(signing_time)))),
+        attribute(ID_MESSAGE_DIGEST, must(Any::encode_from(&must(OctetString::new(signer_digest.digest(&content)))))),
+    ]));
+    // Signed as the DER SET OF; carried as [0] IMPLICIT.
+    let signature = sign(key, &must(attrs.to_der()));
+    let signer_info = SignerInfo {
+        version: CmsVersion::V1,
+        sid: SignerIdentifier::IssuerAndSerialNumber(IssuerAndSerialNumber {
+            issuer: name_of(&signer.issuer.raw),
+            serial_number: serial_number(&signer.serial),
+        }),
+        digest_alg: alg(oid_of(signer_digest.oid())),
+        signed_attrs: Some(attrs),
+        signature_algorithm: alg(ECDSA_WITH_SHA_256),
+        signature: must(OctetString::new(signature)),
+        unsigned_attrs: None,
+    };
+    let certificates = embed.then(|| {
+        let cert = must(X509Certificate::from_der(&signer.der));
+        CertificateSet(must(SetOfVec::try_from(vec![CertificateChoices::Certificate(cert)])))
+    });
+    let signed_data = SignedData {
+        version: CmsVersion::V3,
+        digest_algorithms: must(SetOfVec::try_from(vec![alg(oid_of(signer_digest.oid()))])),
+        encap_content_info: EncapsulatedContentInfo { econtent_type: content_type, econtent: Some(must(Any::encode_from(&must(OctetString::new(content))))) },
+        certificates,
+        crls: None,
+        signer_infos: SignerInfos(must(SetOfVec::try_from(vec![signer_info]))),
+    };
+    let content_info = ContentInfo { content_type: ID_SIGNED_DATA, content: must(Any::encode_from(&signed_data)) };
+    must(content_info.to_der())
+}
+
 impl TestPki {
     /// Generate the CSCA and DS for `country` from `seed`. `country` is written as given into
     /// countryName (X.509 and ICAO expect ISO 3166-1 alpha-2, e.g. "CN"; PrintableString when
@@ -383,40 +436,8 @@ impl TestPki {
         };
         let lds = must(lds.to_der());
 
-        let signer_digest = DigestAlg::Sha256;
-        let attrs: SetOfVec<Attribute> = must(SetOfVec::try_from(vec![
-            attribute(ID_CONTENT_TYPE, Any::from(LDS_SECURITY_OBJECT)),
-            attribute(ID_SIGNING_TIME, must(Any::encode_from(&x509_time(signing_time)))),
-            attribute(ID_MESSAGE_DIGEST, must(Any::encode_from(&must(OctetString::new(signer_digest.digest(&lds)))))),
-        ]));
-        // Signed as the DER SET OF; carried as [0] IMPLICIT.
-        let signature = sign(&self.ds_key, &must(attrs.to_der()));
-        let signer_info = SignerInfo {
-            version: CmsVersion::V1,
-            sid: SignerIdentifier::IssuerAndSerialNumber(IssuerAndSerialNumber {
-                issuer: name_of(&self.ds.issuer.raw),
-                serial_number: serial_number(&self.ds.serial),
-            }),
-            digest_alg: alg(oid_of(signer_digest.oid())),
-            signed_attrs: Some(attrs),
-            signature_algorithm: alg(ECDSA_WITH_SHA_256),
-            signature: must(OctetString::new(signature)),
-            unsigned_attrs: None,
-        };
-        let ds = must(X509Certificate::from_der(&self.ds.der));
-        let signed_data = SignedData {
-            version: CmsVersion::V3,
-            digest_algorithms: must(SetOfVec::try_from(vec![alg(oid_of(signer_digest.oid()))])),
-            encap_content_info: EncapsulatedContentInfo {
-                econtent_type: LDS_SECURITY_OBJECT,
-                econtent: Some(must(Any::encode_from(&must(OctetString::new(lds))))),
-            },
-            certificates: Some(CertificateSet(must(SetOfVec::try_from(vec![CertificateChoices::Certificate(ds)])))),
-            crls: None,
-            signer_infos: SignerInfos(must(SetOfVec::try_from(vec![signer_info]))),
-        };
-        let content_info = ContentInfo { content_type: ID_SIGNED_DATA, content: must(Any::encode_from(&signed_data)) };
-        tlv::encode(idcheck_core::pki::sod::TAG_SOD, &must(content_info.to_der()))
+        let content_info = signed_data(LDS_SECURITY_OBJECT, lds, &self.ds, &self.ds_key, signing_time, true);
+        tlv::encode(idcheck_core::pki::sod::TAG_SOD, &content_info)
     }
 
     /// A v2 CRL of this CSCA (ECDSA-with-SHA256, cRLNumber `number`) revoking the certificates of
@@ -540,9 +561,64 @@ impl TestPki {
         Some((pki, own(&link)))
     }
 
+    /// A master list signer certificate issued by this CSCA (subject: the CSCA's countryName and
+    /// organisation, CN "idcheck test master list signer <seed>"; keyUsage digitalSignature; valid
+    /// 2020-01-01 .. 2040-12-31), its key drawn from `seed`; `None` when the CSCA key is absent.
+    pub fn master_list_signer(&self, seed: u64) -> Option<MasterListSigner> {
+        let csca_key = self.csca_key.as_ref()?;
+        let mut rng = ChaCha20Rng::seed_from_u64(seed ^ ML_SIGNER_SALT);
+        let key = SigningKey::random(&mut rng);
+        let serial = serial(&mut rng);
+        let issuer = name_of(&self.csca.subject.raw);
+        let mut rdns: Vec<RelativeDistinguishedName> = issuer.0.iter().take(2).cloned().collect();
+        rdns.extend(name(&[(COMMON_NAME, &format!("idcheck test master list signer {seed}"))]).0);
+        let der = issue(
+            &CertSpec {
+                serial: &serial,
+                issuer: &issuer,
+                subject: &RdnSequence(rdns),
+                not_before: datetime!(2020-01-01 00:00:00 UTC),
+                not_after: datetime!(2040-12-31 00:00:00 UTC),
+                subject_key: &key,
+                extensions: ds_extensions(),
+            },
+            csca_key,
+        );
+        Some(MasterListSigner { cert: own(&der), key })
+    }
+
     /// True when this PKI can issue certificates (generated, not loaded).
     pub fn has_csca_key(&self) -> bool {
         self.csca_key.is_some()
+    }
+}
+
+/// A master list signer of a test CSCA (see [`TestPki::master_list_signer`]) and its key.
+pub struct MasterListSigner {
+    pub cert: Certificate,
+    key: SigningKey,
+}
+
+impl fmt::Debug for MasterListSigner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MasterListSigner").field("cert", &self.cert.subject.text).field("key", &"REDACTED").finish()
+    }
+}
+
+impl MasterListSigner {
+    /// A CSCA master list (ICAO 9303 Part 12 section 9): ContentInfo / SignedData v3 over
+    /// `CscaMasterList { version 0, certList }` holding `certs` in the order given (DER elements
+    /// as they are, so a test can list a malformed one), signed like [`TestPki::sign_sod`] with
+    /// this signer's certificate embedded.
+    pub fn sign(&self, certs: &[&[u8]], signing_time: OffsetDateTime) -> Vec<u8> {
+        self.sign_with(certs, signing_time, true)
+    }
+
+    /// [`MasterListSigner::sign`], the signer certificate embedded only when `embed`.
+    pub fn sign_with(&self, certs: &[&[u8]], signing_time: OffsetDateTime, embed: bool) -> Vec<u8> {
+        let list: Vec<Vec<u8>> = certs.iter().map(|c| c.to_vec()).collect();
+        let content = tlv::encode_seq(0x30, &[tlv::encode(0x02, &[0]), tlv::encode_seq(0x31, &list)]);
+        signed_data(CSCA_MASTER_LIST, content, &self.cert, &self.key, signing_time, embed)
     }
 }
 

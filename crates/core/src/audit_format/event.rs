@@ -23,6 +23,17 @@
 //!   key into the chain). `daemon_stop`: `reason`.
 //! - `audit_export`: `from`, `to`, `format`, `by`. `audit_prune`: `before`, `first_seq`,
 //!   `through_seq`, `entries`, `archive_sha256`, `by`.
+//! - `trust_import` (`idcheck pki import-master-list` / `import-crl`): `what` (`master_list`,
+//!   `crl`), `file` and `sha256` of the imported file, `signer` (the master list signer, or the
+//!   CSCA whose key verified the CRL), `anchor` (the certificate that vouched for the master list
+//!   signer: a CSCA of the store or the pinned one; the signer itself for a CRL), `anchor_how`
+//!   (`trust store`, `pinned issuer`, `pinned signer`; `trust store` for a CRL), `listed`
+//!   (certificates in the list; 1 for a CRL), `added`, `present` (already in the store),
+//!   `replaced` (an older CRL of the same CSCA that the import removed), `added_sha256` (SHA-256
+//!   of each added certificate's or CRL's DER), `trust_dir`, `by`: which trust anchors a later
+//!   verdict rested on, and who put them there.
+//! - `trust_reload` (the daemon re-read its trust directory on request): `directory`, `cscas`,
+//!   `crls`, `by` (the API caller).
 //!
 //! The constructors that need a higher layer's types live with those types, so this module
 //! names neither: `VerificationSummary::from_row` (a stored verification row) is in
@@ -45,10 +56,12 @@ pub enum EntryKind {
     DaemonStop,
     AuditExport,
     AuditPrune,
+    TrustImport,
+    TrustReload,
 }
 
 impl EntryKind {
-    pub const ALL: [EntryKind; 9] = [
+    pub const ALL: [EntryKind; 11] = [
         EntryKind::Verification,
         EntryKind::RecordImport,
         EntryKind::MaintenanceOn,
@@ -58,6 +71,8 @@ impl EntryKind {
         EntryKind::DaemonStop,
         EntryKind::AuditExport,
         EntryKind::AuditPrune,
+        EntryKind::TrustImport,
+        EntryKind::TrustReload,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -71,6 +86,8 @@ impl EntryKind {
             EntryKind::DaemonStop => "daemon_stop",
             EntryKind::AuditExport => "audit_export",
             EntryKind::AuditPrune => "audit_prune",
+            EntryKind::TrustImport => "trust_import",
+            EntryKind::TrustReload => "trust_reload",
         }
     }
 
@@ -132,6 +149,25 @@ pub struct RecordImportSummary {
     pub by: String,
 }
 
+/// What the log keeps of a trust import (module doc, `trust_import`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrustImportSummary {
+    /// `master_list` or `crl`.
+    pub what: String,
+    pub file: String,
+    pub sha256: String,
+    pub signer: String,
+    pub anchor: String,
+    pub anchor_how: String,
+    pub listed: u64,
+    pub added: u64,
+    pub present: u64,
+    pub replaced: u64,
+    pub added_sha256: Vec<String>,
+    pub trust_dir: String,
+    pub by: String,
+}
+
 /// Something to log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuditEvent {
@@ -150,6 +186,10 @@ pub enum AuditEvent {
     AuditExport { from: Option<String>, to: Option<String>, format: String, by: String },
     /// Written by `Store::audit_prune`.
     AuditPrune { before: String, first_seq: u64, through_seq: u64, entries: u64, archive_sha256: String, by: String },
+    /// Written by `idcheck pki import-*` after the files are in place.
+    TrustImport(TrustImportSummary),
+    /// Written by the daemon when it re-read its trust directory on request.
+    TrustReload { directory: String, cscas: u64, crls: u64, by: String },
 }
 
 impl AuditEvent {
@@ -169,6 +209,8 @@ impl AuditEvent {
             AuditEvent::DaemonStop { .. } => EntryKind::DaemonStop,
             AuditEvent::AuditExport { .. } => EntryKind::AuditExport,
             AuditEvent::AuditPrune { .. } => EntryKind::AuditPrune,
+            AuditEvent::TrustImport(_) => EntryKind::TrustImport,
+            AuditEvent::TrustReload { .. } => EntryKind::TrustReload,
         }
     }
 
@@ -188,6 +230,8 @@ impl AuditEvent {
                 "before": before, "first_seq": first_seq, "through_seq": through_seq,
                 "entries": entries, "archive_sha256": archive_sha256, "by": by
             }),
+            AuditEvent::TrustImport(s) => serde_json::to_value(s).unwrap_or(Value::Null),
+            AuditEvent::TrustReload { directory, cscas, crls, by } => json!({"directory": directory, "cscas": cscas, "crls": crls, "by": by}),
         }
     }
 }

@@ -10,4 +10,4 @@ pub mod entry;
 pub mod event;
 
 pub use entry::{AuditEntry, Checkpoint, Purpose, GENESIS};
-pub use event::{AuditEvent, EntryKind, FindingSummary, InputHash, RecordImportSummary, VerificationSummary};
+pub use event::{AuditEvent, EntryKind, FindingSummary, InputHash, RecordImportSummary, TrustImportSummary, VerificationSummary};

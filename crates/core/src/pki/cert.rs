@@ -30,6 +30,28 @@ fn octets_of(b: BitString, field: &'static str, r: &Cursor<'_>) -> Result<Vec<u8
     })
 }
 
+/// basicConstraints whose cA BOOLEAN is BER rather than DER (any non-zero octet is TRUE, an
+/// explicit FALSE is present although DEFAULT): X.690 BER, and what issued CSCAs carry (the
+/// Ukrainian CSCA of 2015 in the German and Dutch master lists writes `01 01 01`). Everything else
+/// of the extension must be as DER has it; `None` when it is not even that.
+fn ber_basic_constraints(value: &[u8]) -> Option<BasicConstraints> {
+    let seq = der::parse_one(value, der::SEQUENCE, "basicConstraints").ok()?;
+    let mut fields = der::children(&seq, "basicConstraints").ok()?.into_iter().peekable();
+    let ca = match fields.peek() {
+        Some(t) if t.tag == der::BOOLEAN => {
+            let ca = der::boolean(t, "basicConstraints.cA").ok()?;
+            fields.next();
+            ca
+        }
+        _ => false,
+    };
+    let path_len = match fields.next() {
+        Some(t) => Some(der::small_uint(&t, "basicConstraints.pathLenConstraint").ok()?),
+        None => None,
+    };
+    fields.next().is_none().then_some(BasicConstraints { ca, path_len })
+}
+
 /// keyUsage bits, numbered as in RFC 5280 (bit 0 = digitalSignature) and stored as `1 << bit`.
 pub mod key_usage {
     pub const DIGITAL_SIGNATURE: u16 = 1 << 0;
@@ -166,8 +188,10 @@ impl Certificate {
         let bad = |field: &'static str| move |err: ::der::Error| der::der_error(field, at, at, err);
         match e.extn_id {
             ID_CE_BASIC_CONSTRAINTS => {
-                let bc = ext::BasicConstraints::from_der(value).map_err(bad("extension basicConstraints"))?;
-                self.basic_constraints = Some(BasicConstraints { ca: bc.ca, path_len: bc.path_len_constraint.map(u32::from) });
+                self.basic_constraints = Some(match ext::BasicConstraints::from_der(value) {
+                    Ok(bc) => BasicConstraints { ca: bc.ca, path_len: bc.path_len_constraint.map(u32::from) },
+                    Err(err) => ber_basic_constraints(value).ok_or_else(|| bad("extension basicConstraints")(err))?,
+                });
             }
             ID_CE_KEY_USAGE => {
                 let ku = ext::KeyUsage::from_der(value).map_err(bad("extension keyUsage"))?;
@@ -269,6 +293,22 @@ mod tests {
         bad[pos + 4] = 7;
         let e = Certificate::parse(&bad).expect_err("bad version");
         assert!(e.to_string().contains("tbsCertificate.version"), "{e}");
+    }
+
+    #[test]
+    fn ber_boolean_in_basic_constraints_is_read() {
+        assert_eq!(ber_basic_constraints(&[0x30, 0x06, 0x01, 0x01, 0x01, 0x02, 0x01, 0x00]), Some(BasicConstraints { ca: true, path_len: Some(0) }));
+        assert_eq!(ber_basic_constraints(&[0x30, 0x03, 0x01, 0x01, 0x00]), Some(BasicConstraints { ca: false, path_len: None }));
+        assert_eq!(ber_basic_constraints(&[0x30, 0x00]), Some(BasicConstraints { ca: false, path_len: None }));
+        assert_eq!(ber_basic_constraints(&[0x30, 0x06, 0x01, 0x01, 0x01, 0x04, 0x01, 0x00]), None, "pathLen not an INTEGER");
+        assert_eq!(ber_basic_constraints(&[0x30, 0x09, 0x01, 0x01, 0x01, 0x02, 0x01, 0x00, 0x05, 0x00, 0x00]), None, "trailing element");
+        assert_eq!(ber_basic_constraints(&[0x31, 0x03, 0x01, 0x01, 0x01]), None, "not a SEQUENCE");
+        // In a certificate: the sample CSCA's cA TRUE (FF) rewritten as 01 parses, same signature bytes.
+        let mut der = sample_csca_der();
+        let pos = der.windows(5).position(|w| w == [0x30, 0x06, 0x01, 0x01, 0xFF]).expect("basicConstraints");
+        der[pos + 4] = 0x01;
+        let c = Certificate::parse(&der).expect("BER boolean accepted");
+        assert_eq!(c.basic_constraints, Some(BasicConstraints { ca: true, path_len: Some(0) }));
     }
 
     proptest! {

@@ -42,11 +42,14 @@ pub mod alg;
 pub mod ber;
 pub mod cert;
 pub mod chain;
+pub mod cms;
 pub mod crl;
 pub mod der;
 pub mod inspect;
+pub mod masterlist;
 pub mod sod;
 pub mod trust;
+pub mod trust_dir;
 
 #[cfg(test)]
 pub(crate) mod testutil;
@@ -58,6 +61,7 @@ use time::{Date, OffsetDateTime};
 pub use alg::{DigestAlg, KeyKind, PublicKey, VerifyError};
 pub use cert::{BasicConstraints, Certificate};
 pub use crl::{Crl, Revoked};
+pub use masterlist::MasterList;
 pub use self::der::{AlgorithmIdentifier, Name, Oid};
 pub use sod::{SignerId, SignerInfo, Sod};
 pub use chain::{ChainReport, RevocationCheck, RevocationStatus};
