@@ -14,7 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-ALL=(tlv lds jp2 sod iso19794_2 apdu chip_read photo records)
+ALL=(tlv lds jp2 sod crl master_list iso19794_2 apdu chip_read photo records)
 SECS=${1:-60}
 [ $# -gt 0 ] && shift
 TARGETS=("$@")
@@ -81,6 +81,20 @@ make_seeds() {
     seed sod csca-der 01 fuzz/corpus/sod/.csca.der
     rm -f fuzz/corpus/sod/.csca.der
     seed sod csca-pem 02 fixtures/samples/trust/csca.pem
+    # crl: 0 a DER CRL (a v1 CRL, no entries), 1 edits to the test PKI's CRL, 2 a CRL file's text.
+    seed_hex crl v1 00304c3039300a06082a8648ce3d040302300d310b300906035504061302434e170d3234303130313030303030305a170d3234303230313030303030305a300a06082a8648ce3d0403020303003000
+    seed_hex crl edits 01
+    seed_hex crl edits-issuer 0160436145
+    printf '\x02# idcheck-origin: crl\n-----BEGIN X509 CRL-----\nMEwwOTAKBggqhkjOPQQDAjANMQswCQYDVQQGEwJDThcNMjQwMTAxMDAwMDAwWhcNMjQwMjAxMDAwMDAwWjAKBggqhkjOPQQDAgMDADAA\n-----END X509 CRL-----\n' >fuzz/corpus/crl/seed-pem
+    # master_list: 0 a file (EF.SOD's ContentInfo: the CMS envelope with another content type),
+    # 1 edits to the test PKI's master list, 2 a freshly signed list holding the input.
+    mkdir -p fuzz/corpus/master_list
+    { printf '\x00'; tail -c +5 $CHIP/sod.bin; } >fuzz/corpus/master_list/seed-sod
+    seed_hex master_list edits 01
+    seed_hex master_list edits-content 01a0ffc001
+    sed '/-----/d' fixtures/samples/trust/csca.pem | base64 -d >fuzz/corpus/master_list/.csca.der
+    seed master_list csca 02 fuzz/corpus/master_list/.csca.der
+    rm -f fuzz/corpus/master_list/.csca.der
     # iso19794_2: even selector as is, odd with the length field fixed up.
     seed iso19794_2 fp1 00 $ACC/fp1.iso
     seed iso19794_2 fp2 01 $ACC/fp2.iso

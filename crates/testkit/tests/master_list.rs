@@ -106,3 +106,67 @@ fn openssl_accepts_generated_master_list() {
     assert!(o.status.success(), "openssl: {}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(std::fs::read(&out).expect("content"), MasterList::parse(&bytes).expect("parses").signed.e_content);
 }
+
+mod never_panics {
+    use super::*;
+    use proptest::prelude::*;
+    use std::sync::OnceLock;
+
+    struct Fixture {
+        pki: TestPki,
+        signer: idcheck_testkit::testpki::MasterListSigner,
+        list: Vec<u8>,
+        content: Vec<u8>,
+    }
+
+    fn fixture() -> &'static Fixture {
+        static F: OnceLock<Fixture> = OnceLock::new();
+        F.get_or_init(|| {
+            let pki = TestPki::generate(46, "PT");
+            let other = TestPki::generate(47, "PU");
+            let signer = pki.master_list_signer(3).expect("generated");
+            let list = signer.sign(&[&pki.csca.der, &other.csca.der], SIGNED_AT);
+            let content = MasterList::parse(&list).expect("parses").signed.e_content;
+            Fixture { pki, signer, list, content }
+        })
+    }
+
+    proptest! {
+        /// Mutated and cut master lists: no panic; one that still verifies kept its content.
+        #[test]
+        fn mutated_master_lists(edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8), cut in any::<prop::sample::Index>()) {
+            let f = fixture();
+            let mut b = f.list.clone();
+            for (i, v) in &edits {
+                let at = i.index(b.len());
+                b[at] = *v;
+            }
+            if let Ok(ml) = MasterList::parse(&b) {
+                let _ = format!("{ml:?}");
+                if ml.verify(&f.pki.trust_store(), None, None).is_ok() {
+                    prop_assert_eq!(&ml.signed.e_content, &f.content);
+                }
+            }
+            let end = cut.index(b.len());
+            let _ = MasterList::parse(&b[..end]);
+        }
+
+        /// Any bytes listed after a CSCA in an honestly signed list: a list that parses verifies
+        /// and holds the bytes as they are.
+        #[test]
+        fn hostile_list_elements(bytes in proptest::collection::vec(any::<u8>(), 0..600), mutate in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..4)) {
+            let f = fixture();
+            let mut element = if mutate.is_empty() { bytes } else { f.pki.ds.der.clone() };
+            for (i, v) in &mutate {
+                let at = i.index(element.len());
+                element[at] = *v;
+            }
+            let list = f.signer.sign(&[&f.pki.csca.der, &element], SIGNED_AT);
+            if let Ok(ml) = MasterList::parse(&list) {
+                prop_assert!(ml.verify(&f.pki.trust_store(), None, Some(date!(2026 - 01 - 05))).is_ok());
+                let rest: Vec<u8> = ml.cscas.iter().skip(1).flat_map(|c| c.der.iter().copied()).collect();
+                prop_assert_eq!(rest, element);
+            }
+        }
+    }
+}

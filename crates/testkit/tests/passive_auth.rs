@@ -550,3 +550,29 @@ fn ber_encoded_sods_pass() {
         other => panic!("expected SodUnparsable, got {other:?}"),
     }
 }
+
+proptest! {
+    /// The test PKI's CRL mutated and cut: `Crl::parse` never panics, and a mutated CRL whose
+    /// signature still verifies kept its tbsCertList.
+    #[test]
+    fn crl_parse_never_panics_on_mutations(edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8), cut in any::<prop::sample::Index>()) {
+        let pki = TestPki::generate(48, "PC");
+        let t = datetime!(2026-01-01 00:00:00 UTC);
+        let der = pki.issue_crl(&[(&pki.ds.serial, t)], t, t + time::Duration::days(30), 3).expect("generated pki");
+        let tbs = Crl::parse(&der).expect("parses").tbs;
+        let mut b = der.clone();
+        for (i, v) in &edits {
+            let at = i.index(b.len());
+            b[at] = *v;
+        }
+        if let Ok(c) = Crl::parse(&b) {
+            let _ = (format!("{c:?}"), c.names_issuer(&pki.csca), c.revocation_of(&pki.ds));
+            if c.verify_signed_by(&pki.csca).is_ok() {
+                prop_assert_eq!(c.tbs, tbs);
+            }
+        }
+        let end = cut.index(b.len());
+        let _ = Crl::parse(&b[..end]);
+        let _ = idcheck_core::pki::trust::read_crls(&b[..end]);
+    }
+}

@@ -2,7 +2,9 @@
 //! tbsCertificate bytes, serial, issuer and subject names, validity, subject public key, signature,
 //! and the basicConstraints / keyUsage / key identifier extensions. This module owns reading a
 //! certificate from untrusted bytes (each field decoded by `x509-cert` / `spki` / `der`, strict
-//! DER, named in errors) and checking one certificate's signature with another's key.
+//! DER, named in errors; the one leniency is a BER cA BOOLEAN in basicConstraints, which issued
+//! CSCAs carry: `ber_basic_constraints`) and checking one certificate's signature with another's
+//! key.
 
 use std::fmt;
 

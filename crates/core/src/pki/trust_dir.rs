@@ -493,6 +493,17 @@ mod tests {
         assert!(l.crls.is_empty());
     }
 
+    proptest::proptest! {
+        #[test]
+        fn annotated_blocks_never_panic(lines in proptest::collection::vec("(# [a-z-]{0,12}: .{0,20}|-----(BEGIN|END) (CERTIFICATE|X509 CRL)-----|[A-Za-z0-9+/=]{0,20}|.{0,10})", 0..12)) {
+            let text = lines.join("\n");
+            if let Ok(blocks) = annotated_blocks(&text) {
+                proptest::prop_assert_eq!(blocks.len(), pem_blocks(&text).map(|b| b.len()).unwrap_or(usize::MAX));
+            }
+            let _ = rsa_bits(text.as_bytes());
+        }
+    }
+
     #[test]
     fn rsa_modulus_bits() {
         use crate::tlv::{encode, encode_seq};
