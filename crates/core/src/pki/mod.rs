@@ -215,18 +215,12 @@ pub fn parse_sod(sod: &[u8]) -> Result<Sod, PaFailure> {
 /// signature over the signed attributes verifies with the DS certificate embedded in EF.SOD,
 /// which is returned.
 pub fn check_signer(sod: &Sod) -> Result<&Certificate, PaFailure> {
-    let signer = &sod.signer;
-    let actual = signer.digest_alg.digest(&sod.e_content);
-    if actual != signer.message_digest {
-        return Err(PaFailure::MessageDigestMismatch { expected: signer.message_digest.clone(), actual });
-    }
-    let ds = sod.signer_certificate().ok_or_else(|| PaFailure::SignerCertificateMissing { signer: signer.sid.to_string() })?;
-    alg::verify(&ds.public_key, &signer.signature_alg, Some(signer.digest_alg), &signer.signed_attrs, &signer.signature)
-        .map_err(|e| match e {
-            VerifyError::Unsupported { oid } => PaFailure::UnsupportedAlgorithm { oid },
-            VerifyError::Invalid => PaFailure::SignatureInvalid { subject: ds.subject.text.clone() },
-        })?;
-    Ok(ds)
+    cms::verify_signer(&sod.signer, &sod.e_content, &sod.certificates).map_err(|e| match e {
+        cms::SignatureFailure::MessageDigestMismatch { expected, actual } => PaFailure::MessageDigestMismatch { expected, actual },
+        cms::SignatureFailure::SignerCertificateMissing { signer } => PaFailure::SignerCertificateMissing { signer },
+        cms::SignatureFailure::SignatureInvalid { subject } => PaFailure::SignatureInvalid { subject },
+        cms::SignatureFailure::UnsupportedAlgorithm { oid } => PaFailure::UnsupportedAlgorithm { oid },
+    })
 }
 
 /// Passive authentication of one chip: `sod` is EF.SOD as read (tag 77), `dgs` the data groups
