@@ -131,7 +131,7 @@ impl TrustPlace {
     }
 }
 
-fn lazy<'a>(slot: &'a mut Option<Option<Config>>, load: impl FnOnce() -> Result<Option<Config>, CliError>) -> Result<Option<&'a Config>, CliError> {
+fn lazy(slot: &mut Option<Option<Config>>, load: impl FnOnce() -> Result<Option<Config>, CliError>) -> Result<Option<&Config>, CliError> {
     if slot.is_none() {
         *slot = Some(load()?);
     }
