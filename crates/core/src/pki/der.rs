@@ -161,18 +161,20 @@ impl fmt::Debug for Name {
     }
 }
 
+/// The short label of a name attribute, matched on the OID's encoding (formatting every OID as
+/// dotted text was a quarter of an EF.SOD parse); unknown types as dotted text.
 fn attribute_label(oid: &ObjectIdentifier) -> String {
-    let dotted = oid.to_string();
-    let label = match dotted.as_str() {
-        "2.5.4.3" => "CN",
-        "2.5.4.5" => "serialNumber",
-        "2.5.4.6" => "C",
-        "2.5.4.7" => "L",
-        "2.5.4.8" => "ST",
-        "2.5.4.10" => "O",
-        "2.5.4.11" => "OU",
-        "1.2.840.113549.1.9.1" => "emailAddress",
-        _ => return dotted,
+    const EMAIL: [u8; 9] = [0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x09, 0x01]; // 1.2.840.113549.1.9.1
+    let label = match oid.as_bytes() {
+        [0x55, 0x04, 3] => "CN",
+        [0x55, 0x04, 5] => "serialNumber",
+        [0x55, 0x04, 6] => "C",
+        [0x55, 0x04, 7] => "L",
+        [0x55, 0x04, 8] => "ST",
+        [0x55, 0x04, 10] => "O",
+        [0x55, 0x04, 11] => "OU",
+        b if b == EMAIL => "emailAddress",
+        _ => return oid.to_string(),
     };
     label.to_string()
 }
