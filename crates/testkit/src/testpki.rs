@@ -531,8 +531,9 @@ impl TestPki {
         let n = name_of(&self.csca.subject.raw);
         let new_serial = serial(&mut rng);
         let link_serial = serial(&mut rng);
-        let spec = |serial: &'_ [u8]| -> Vec<u8> {
-            let s = CertSpec {
+        // The new key's certificate, signed by `signer`: itself (the new CSCA) or the old key (the link).
+        let csca_cert = |serial: &[u8], signer: &SigningKey| {
+            let spec = CertSpec {
                 serial,
                 issuer: &n,
                 subject: &n,
@@ -541,10 +542,10 @@ impl TestPki {
                 subject_key: &new_key,
                 extensions: ca_extensions(),
             };
-            issue(&s, if serial == new_serial.as_slice() { &new_key } else { old_key })
+            issue(&spec, signer)
         };
-        let new_csca = spec(&new_serial);
-        let link = spec(&link_serial);
+        let new_csca = csca_cert(&new_serial, &new_key);
+        let link = csca_cert(&link_serial, old_key);
         let ds_der = issue(
             &CertSpec {
                 serial: &serial(&mut rng),

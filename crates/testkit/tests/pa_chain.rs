@@ -182,7 +182,7 @@ fn a_current_crl_that_does_not_list_the_signer_checks_it() {
 }
 
 #[test]
-fn missing_stale_or_foreign_crl_follows_the_policy() {
+fn a_missing_or_stale_crl_follows_the_policy() {
     let pki = TestPki::generate(48, "CN");
     let stale = crl(&pki, &[], datetime!(2023-01-01 00:00:00 UTC), datetime!(2023-04-01 00:00:00 UTC));
     let cases: Vec<(&str, Option<Crl>, &str)> = vec![
