@@ -44,12 +44,30 @@ pub enum FileId {
     Dg11,
     Dg12,
     Dg13,
+    /// DG14: the security infos of Chip Authentication (and of Active Authentication with ECDSA).
+    Dg14,
+    /// DG15: the Active Authentication public key.
+    Dg15,
+    /// EF.CardAccess (in the master file, outside the eMRTD application): the PACE security infos,
+    /// read in plain before access control.
+    CardAccess,
 }
 
 impl FileId {
     /// Every file, in the order of the chip image directory listing.
-    pub const ALL: [FileId; 8] =
-        [FileId::Com, FileId::Sod, FileId::Dg1, FileId::Dg2, FileId::Dg3, FileId::Dg11, FileId::Dg12, FileId::Dg13];
+    pub const ALL: [FileId; 11] = [
+        FileId::Com,
+        FileId::Sod,
+        FileId::Dg1,
+        FileId::Dg2,
+        FileId::Dg3,
+        FileId::Dg11,
+        FileId::Dg12,
+        FileId::Dg13,
+        FileId::Dg14,
+        FileId::Dg15,
+        FileId::CardAccess,
+    ];
 
     /// File identifier for SELECT.
     pub fn fid(self) -> u16 {
@@ -62,6 +80,9 @@ impl FileId {
             FileId::Dg11 => 0x010B,
             FileId::Dg12 => 0x010C,
             FileId::Dg13 => 0x010D,
+            FileId::Dg14 => 0x010E,
+            FileId::Dg15 => 0x010F,
+            FileId::CardAccess => 0x011C,
         }
     }
 
@@ -81,19 +102,24 @@ impl FileId {
             FileId::Dg11 => "dg11.bin",
             FileId::Dg12 => "dg12.bin",
             FileId::Dg13 => "dg13.bin",
+            FileId::Dg14 => "dg14.bin",
+            FileId::Dg15 => "dg15.bin",
+            FileId::CardAccess => "card_access.bin",
         }
     }
 
     /// Data group number, `None` for EF.COM and EF.SOD.
     pub fn dg_number(self) -> Option<u8> {
         match self {
-            FileId::Com | FileId::Sod => None,
+            FileId::Com | FileId::Sod | FileId::CardAccess => None,
             FileId::Dg1 => Some(1),
             FileId::Dg2 => Some(2),
             FileId::Dg3 => Some(3),
             FileId::Dg11 => Some(11),
             FileId::Dg12 => Some(12),
             FileId::Dg13 => Some(13),
+            FileId::Dg14 => Some(14),
+            FileId::Dg15 => Some(15),
         }
     }
 
@@ -102,7 +128,8 @@ impl FileId {
         FileId::ALL.into_iter().find(|f| f.dg_number() == Some(n))
     }
 
-    /// Outer tag of the file (0x60 EF.COM, 0x77 EF.SOD, 0x61 DG1, 0x75 DG2, ...).
+    /// Outer tag of the file (0x60 EF.COM, 0x77 EF.SOD, 0x61 DG1, 0x75 DG2, ...; EF.CardAccess is
+    /// a bare SET OF SecurityInfo, 0x31).
     pub fn lds_tag(self) -> u8 {
         match self {
             FileId::Com => 0x60,
@@ -113,6 +140,9 @@ impl FileId {
             FileId::Dg11 => 0x6B,
             FileId::Dg12 => 0x6C,
             FileId::Dg13 => 0x6D,
+            FileId::Dg14 => 0x6E,
+            FileId::Dg15 => 0x6F,
+            FileId::CardAccess => 0x31,
         }
     }
 
@@ -143,6 +173,7 @@ impl fmt::Display for FileId {
         match self {
             FileId::Com => f.write_str("EF.COM"),
             FileId::Sod => f.write_str("EF.SOD"),
+            FileId::CardAccess => f.write_str("EF.CardAccess"),
             other => write!(f, "DG{}", other.dg_number().unwrap_or(0)),
         }
     }

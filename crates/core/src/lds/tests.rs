@@ -218,8 +218,10 @@ fn file_ids() {
     }
     assert_eq!(FileId::Com.sfi(), 0x1E);
     assert_eq!(FileId::Dg13.file_name(), "dg13.bin");
-    assert_eq!(FileId::from_lds_tag(0x6E), None);
-    assert_eq!(FileId::from_dg_number(14), None);
+    assert_eq!(FileId::from_lds_tag(0x6E), Some(FileId::Dg14));
+    assert_eq!(FileId::from_lds_tag(0x31), None, "EF.CardAccess is not a data group");
+    assert_eq!(FileId::from_dg_number(14), Some(FileId::Dg14));
+    assert_eq!(FileId::from_dg_number(16), None);
 }
 
 #[test]
@@ -321,7 +323,8 @@ proptest! {
             FileId::Dg11 => { if let Ok(v) = parse_dg11(&bytes) { prop_assert_eq!(parse_dg11(&encode_dg11(&v)).ok(), Some(v)); } }
             FileId::Dg12 => { if let Ok(v) = parse_dg12(&bytes) { prop_assert_eq!(parse_dg12(&encode_dg12(&v)).ok(), Some(v)); } }
             FileId::Dg13 => { if let Ok(v) = parse_dg13(&bytes) { prop_assert_eq!(encode_dg13(&v).ok().and_then(|b| parse_dg13(&b).ok()), Some(v)); } }
-            FileId::Sod => {}
+            // EF.SOD is CMS (pki); DG14, DG15 and EF.CardAccess have their own round-trip tests (secinfo).
+            FileId::Sod | FileId::Dg14 | FileId::Dg15 | FileId::CardAccess => {}
         }
     }
 }
