@@ -253,6 +253,40 @@ impl Command {
         Command::new(0x00, 0x82, 0x00, 0x00).with_data(e_ifd_m_ifd.to_vec()).with_le(40)
     }
 
+    /// ISO/IEC 7816-4:2020 11.5.11 MANAGE SECURITY ENVIRONMENT, Set (P1 C1: for internal and
+    /// external authentication) of the authentication template (P2 A4), as ICAO 9303-11 4.4.4.1
+    /// starts PACE: data 80 protocol OID, 83 password reference, optionally 84 domain parameter id.
+    pub fn mse_set_at_pace(data: &[u8]) -> Command {
+        Command::new(0x00, 0x22, 0xC1, 0xA4).with_data(data.to_vec())
+    }
+
+    /// ISO/IEC 7816-4:2020 11.5.11 MANAGE SECURITY ENVIRONMENT, Set (P1 41: for internal
+    /// authentication and key agreement) of the authentication template (P2 A4): Chip
+    /// Authentication with AES, ICAO 9303-11 6.2.4.2 (data 80 protocol OID, optionally 84 key id).
+    pub fn mse_set_at_chip_authentication(data: &[u8]) -> Command {
+        Command::new(0x00, 0x22, 0x41, 0xA4).with_data(data.to_vec())
+    }
+
+    /// ISO/IEC 7816-4:2020 11.5.11 MANAGE SECURITY ENVIRONMENT, Set (P1 41) of the key agreement
+    /// template (P2 A6): Chip Authentication with 3DES, ICAO 9303-11 6.2.4.1 (data 91 ephemeral
+    /// public key, optionally 84 key id).
+    pub fn mse_set_kat(data: &[u8]) -> Command {
+        Command::new(0x00, 0x22, 0x41, 0xA6).with_data(data.to_vec())
+    }
+
+    /// ISO/IEC 7816-4:2020 11.5.5 GENERAL AUTHENTICATE (INS 86) with dynamic authentication data
+    /// (DO 7C), ICAO 9303-11 4.4.4.2. `chained`: command chaining (CLA bit b5, ISO/IEC 7816-4 5.3.3)
+    /// for every step but the last of a protocol.
+    pub fn general_authenticate(data: &[u8], chained: bool) -> Command {
+        Command::new(if chained { 0x10 } else { 0x00 }, 0x86, 0x00, 0x00).with_data(data.to_vec()).with_le(256)
+    }
+
+    /// ISO/IEC 7816-4:2020 11.5.4 INTERNAL AUTHENTICATE (INS 88), ICAO 9303-11 6.1 Active
+    /// Authentication: the 8-byte challenge in, the chip's signature out.
+    pub fn internal_authenticate(challenge: &[u8]) -> Command {
+        Command::new(0x00, 0x88, 0x00, 0x00).with_data(challenge.to_vec()).with_le(256)
+    }
+
     /// ISO/IEC 7816-4 GET RESPONSE (INS C0): fetch the `le` bytes a 61XX status announced.
     pub fn get_response(le: usize) -> Command {
         Command::new(0x00, 0xC0, 0x00, 0x00).with_le(le.clamp(1, SHORT_MAX_LE))

@@ -110,6 +110,6 @@ fn wrong_key_chip_answer_is_refused_by_host() {
     let mut rng = FixedRandomness::new(hex(&format!("{RND_IFD}{K_IFD}")));
     let err = other.establish(&mut Link::new(&mut t), &mut rng).unwrap_err();
     assert_eq!(err.kind, super::ReadFailureKind::AuthenticationInvalid);
-    assert_eq!(err.to_string(), "mutual authenticate: chip's bac answer does not verify: mac of the authentication data does not verify");
+    assert_eq!(err.to_string(), "mutual authenticate: chip's access control answer does not verify: mac of the authentication data does not verify");
     let _ = SmKeys::derive(&[0; 16]);
 }

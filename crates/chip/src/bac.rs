@@ -41,6 +41,8 @@ pub enum BacError {
 pub struct BacKey {
     seed: [u8; 16],
     keys: SmKeys,
+    /// The MRZ information itself: PACE with the MRZ password hashes it whole (ICAO 9303-11 9.7.3).
+    info: String,
 }
 
 impl fmt::Debug for BacKey {
@@ -64,7 +66,7 @@ impl BacKey {
         let digest = Sha1::digest(info.as_bytes());
         let mut seed = [0u8; 16];
         seed.copy_from_slice(&digest[..16]);
-        Ok(BacKey { seed, keys: SmKeys::derive(&seed) })
+        Ok(BacKey { seed, keys: SmKeys::derive(&seed), info: info.to_string() })
     }
 
     /// From a parsed DG1 / printed MRZ.
@@ -92,6 +94,11 @@ impl BacKey {
     /// Kseed: the first 16 bytes of SHA-1 of the MRZ information.
     pub fn seed(&self) -> &[u8; 16] {
         &self.seed
+    }
+
+    /// The MRZ information the key was derived from (personal data: never log it).
+    pub fn mrz_information(&self) -> &str {
+        &self.info
     }
 
     /// KEnc and KMac.

@@ -22,6 +22,22 @@ pub enum ReadStep {
     GetChallenge,
     /// BAC MUTUAL AUTHENTICATE (EXTERNAL AUTHENTICATE command).
     MutualAuthenticate,
+    /// Reading EF.CardAccess (plain, in the master file) for the PACE parameters.
+    ReadCardAccess,
+    /// PACE: MSE:Set AT choosing the protocol, password and domain parameters.
+    PaceSetAt,
+    /// PACE General Authenticate 1: the chip's encrypted nonce.
+    PaceNonce,
+    /// PACE General Authenticate 2: the mapping of the nonce (Generic Mapping).
+    PaceMapping,
+    /// PACE General Authenticate 3: the ephemeral key agreement.
+    PaceKeyAgreement,
+    /// PACE General Authenticate 4: the authentication tokens (a wrong password fails here).
+    PaceMutualAuthenticate,
+    /// Chip Authentication (DG14): the key agreement and the restart of secure messaging.
+    ChipAuthentication,
+    /// Active Authentication (DG15): INTERNAL AUTHENTICATE and the signature check.
+    ActiveAuthentication,
     /// SELECT of an EF by file identifier (when the chip refuses short EF identifiers).
     SelectFile(FileId),
     ReadFile(FileId),
@@ -35,6 +51,14 @@ impl fmt::Display for ReadStep {
             ReadStep::SelectApplication => f.write_str("select application"),
             ReadStep::GetChallenge => f.write_str("get challenge"),
             ReadStep::MutualAuthenticate => f.write_str("mutual authenticate"),
+            ReadStep::ReadCardAccess => f.write_str("read ef.cardaccess"),
+            ReadStep::PaceSetAt => f.write_str("pace set at"),
+            ReadStep::PaceNonce => f.write_str("pace nonce"),
+            ReadStep::PaceMapping => f.write_str("pace mapping"),
+            ReadStep::PaceKeyAgreement => f.write_str("pace key agreement"),
+            ReadStep::PaceMutualAuthenticate => f.write_str("pace mutual authenticate"),
+            ReadStep::ChipAuthentication => f.write_str("chip authentication"),
+            ReadStep::ActiveAuthentication => f.write_str("active authentication"),
             ReadStep::SelectFile(id) => write!(f, "select {id}"),
             ReadStep::ReadFile(id) => write!(f, "read {id}"),
         }
@@ -61,10 +85,18 @@ pub enum ReadFailureKind {
     HostFault,
     /// SELECT of the eMRTD application refused.
     ApplicationMissing,
-    /// The chip refused BAC (wrong MRZ key, or BAC not offered).
+    /// The chip refused access control (BAC or PACE: wrong MRZ key or CAN, protocol not offered).
     AccessDenied,
-    /// The chip's answer to BAC does not verify (MAC or nonce wrong).
+    /// The chip's answer to BAC or PACE does not verify (MAC, nonce or token wrong).
     AuthenticationInvalid,
+    /// The chip offers only what this station does not implement (a PACE mapping or domain
+    /// parameters it lacks, and no BAC): the station's limit, not the card's fault.
+    Unsupported,
+    /// Chip Authentication failed: the chip does not hold the private key of its DG14 public key
+    /// (refused the key agreement, or its answers do not verify under the new keys).
+    ChipAuthenticationFailed,
+    /// Active Authentication failed: the chip's signature does not verify with the DG15 key.
+    ActiveAuthenticationFailed,
     /// A protected answer failed secure messaging checks.
     SecureMessaging(SmError),
     /// The file is not on the chip (6A82).
@@ -94,8 +126,11 @@ impl fmt::Display for ReadFailureKind {
             ReadFailureKind::ServiceUnavailable => f.write_str("smart-card service unavailable"),
             ReadFailureKind::HostFault => f.write_str("host fault"),
             ReadFailureKind::ApplicationMissing => f.write_str("icao application missing"),
-            ReadFailureKind::AccessDenied => f.write_str("bac refused by the chip"),
-            ReadFailureKind::AuthenticationInvalid => f.write_str("chip's bac answer does not verify"),
+            ReadFailureKind::AccessDenied => f.write_str("access refused by the chip"),
+            ReadFailureKind::AuthenticationInvalid => f.write_str("chip's access control answer does not verify"),
+            ReadFailureKind::Unsupported => f.write_str("not supported by this station"),
+            ReadFailureKind::ChipAuthenticationFailed => f.write_str("chip authentication failed"),
+            ReadFailureKind::ActiveAuthenticationFailed => f.write_str("active authentication failed"),
             ReadFailureKind::SecureMessaging(e) => write!(f, "secure messaging error: {e}"),
             ReadFailureKind::FileMissing(id) => write!(f, "{id} missing"),
             ReadFailureKind::FileAccessDenied(id) => write!(f, "access to {id} refused"),

@@ -12,11 +12,17 @@
 #![warn(clippy::unwrap_used)]
 
 pub mod access;
+pub mod active_auth;
 pub mod apdu;
+pub mod auth;
 pub mod bac;
+pub mod chip_auth;
 pub mod failure;
+pub mod group;
 pub mod link;
 pub mod options;
+pub mod pace;
+pub mod pace_link;
 pub mod read;
 pub mod session;
 pub mod sm;
@@ -36,7 +42,9 @@ pub use apdu::{Command, Response, StatusWord};
 pub use bac::{BacKey, CardBac};
 pub use failure::{ReadFailure, ReadFailureKind, ReadStep};
 pub use link::{IoCounters, Link};
-pub use read::{read_chip, ChipReader, ExtendedLength, ReadOptions, ReadOutcome, ReadProfile, ReadStats};
+pub use auth::AuthRun;
+pub use options::AccessPolicy;
+pub use read::{read_chip, AccessReport, ChipReader, ExtendedLength, ReadOptions, ReadOutcome, ReadProfile, ReadStats};
 pub use session::{Plain, Secured, Selected, Session};
 pub use sm::{SecureChannel, SmError, SmKeys};
 pub use transport::{Transport, TransportError};

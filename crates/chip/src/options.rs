@@ -32,9 +32,27 @@ pub enum ExtendedLength {
     Probe,
 }
 
+/// Which access control protocol to use (ICAO 9303-11 4.2: PACE when the chip offers it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AccessPolicy {
+    /// PACE when EF.CardAccess offers a PACE protocol this station speaks, else BAC.
+    #[default]
+    Auto,
+    /// BAC only (EF.CardAccess is not read).
+    BacOnly,
+    /// PACE only: a chip without usable PACE fails the read.
+    PaceOnly,
+}
+
 /// How to read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReadOptions {
+    /// BAC or PACE.
+    pub access: AccessPolicy,
+    /// Run Chip Authentication when DG14 offers it.
+    pub chip_authentication: bool,
+    /// Run Active Authentication when the chip has DG15.
+    pub active_authentication: bool,
     pub profile: ReadProfile,
     pub extended_length: ExtendedLength,
     /// First chunk size with short APDUs under secure messaging.
@@ -54,6 +72,9 @@ pub struct ReadOptions {
 impl Default for ReadOptions {
     fn default() -> Self {
         ReadOptions {
+            access: AccessPolicy::Auto,
+            chip_authentication: true,
+            active_authentication: true,
             profile: ReadProfile::Resident,
             extended_length: ExtendedLength::Auto,
             short_chunk: SHORT_SM_CHUNK,

@@ -20,14 +20,19 @@
 
 use std::time::{Duration, Instant};
 
-use super::access::{AccessControl, Randomness, SystemRandomness};
+use super::access::{Randomness, SystemRandomness};
 use super::apdu::{unwrap_odd_read, Command, StatusWord};
+use super::auth::{active_authenticate, chip_authenticate, AuthRun};
+pub use super::options::AccessPolicy;
+use super::pace::PacePassword;
+use super::pace_link::{choose, PaceChoice};
+use super::session::PaceAttempt;
 use super::bac::BacKey;
 use super::failure::{ReadFailure, ReadFailureKind, ReadStep};
 use super::link::{CountingTransport, IoCounters};
-use super::session::{CapabilitySource, CardCapabilities, Plain, Secured, Session};
+use super::session::{header_total, CapabilitySource, CardCapabilities, Header, Plain, Secured, Session};
 use super::transport::Transport;
-use idcheck_core::lds::{parse_com, ChipImage, FileId};
+use idcheck_core::lds::{parse_card_access, parse_com, parse_dg14, parse_dg15, ChipImage, FileId};
 
 pub use super::options::{ChunkPolicy, ExtendedLength, ReadOptions, ReadProfile, SHORT_SM_CHUNK};
 
@@ -130,8 +135,35 @@ pub struct ReadOutcome {
     /// EF.COM tag-list values of data groups this profile does not read (DG14 6E, DG15 6F, ...).
     pub unread_tags: Vec<u8>,
     pub capabilities: CardCapabilities,
-    /// Access control used: `BAC`.
+    /// Access control used: `BAC` or `PACE`.
     pub protocol: &'static str,
+    /// Which access control ran and why.
+    pub access: AccessReport,
+    /// Chip Authentication (DG14). A failure fails the read instead.
+    pub chip_authentication: AuthRun,
+    /// Active Authentication (DG15).
+    pub active_authentication: AuthRun,
+}
+
+/// The access control a read used, for the verdict's evidence.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AccessReport {
+    /// The PACE protocol run, `None` for BAC.
+    pub pace: Option<PaceChoice>,
+    /// Why BAC ran on a chip with EF.CardAccess (no usable PACE protocol, PACE refused, BAC
+    /// asked for), or `None`.
+    pub bac_because: Option<String>,
+}
+
+impl AccessReport {
+    /// One line: `PACE id-PACE-ECDH-GM-AES-CBC-CMAC-128 brainpoolP256r1 (can)` or `BAC`.
+    pub fn describe(&self) -> String {
+        match (&self.pace, &self.bac_because) {
+            (Some(p), _) => format!("PACE {} {} ({})", p.protocol, p.domain, p.password),
+            (None, Some(why)) => format!("BAC ({why})"),
+            (None, None) => "BAC".to_string(),
+        }
+    }
 }
 
 /// Read a whole chip with BAC: EF.COM, EF.SOD and every data group EF.COM lists. Randomness
@@ -142,7 +174,14 @@ pub fn read_chip(transport: &mut dyn Transport, key: &BacKey, opts: &ReadOptions
 
 /// A restartable whole-chip read (see the module notes).
 pub struct ChipReader<'a> {
-    access: &'a dyn AccessControl,
+    bac: &'a BacKey,
+    can: Option<String>,
+    access: AccessReport,
+    chip_auth: AuthRun,
+    active_auth: AuthRun,
+    /// Chip Authentication restarted secure messaging and no answer under the new keys has been
+    /// verified yet.
+    ca_unconfirmed: bool,
     opts: ReadOptions,
     rng: Box<dyn Randomness + 'a>,
     image: ChipImage,
@@ -154,9 +193,15 @@ pub struct ChipReader<'a> {
 }
 
 impl<'a> ChipReader<'a> {
-    pub fn new(access: &'a dyn AccessControl, opts: ReadOptions) -> Self {
+    /// A reader with the BAC key of the document (also its PACE MRZ password).
+    pub fn new(bac: &'a BacKey, opts: ReadOptions) -> Self {
         ChipReader {
-            access,
+            bac,
+            can: None,
+            access: AccessReport::default(),
+            chip_auth: AuthRun::default(),
+            active_auth: AuthRun::default(),
+            ca_unconfirmed: false,
             opts,
             rng: Box::new(SystemRandomness::new()),
             image: ChipImage::new(),
@@ -166,6 +211,12 @@ impl<'a> ChipReader<'a> {
             last_wrong_le: None,
             probe_refused: false,
         }
+    }
+
+    /// PACE with this card access number instead of the MRZ.
+    pub fn with_can(mut self, can: impl Into<String>) -> Self {
+        self.can = Some(can.into());
+        self
     }
 
     /// Use another random source (tests, worked examples).
@@ -254,8 +305,7 @@ impl<'a> ChipReader<'a> {
         if self.opts.extended_length != ExtendedLength::Never {
             plain.read_atr_info()?;
         }
-        let selected = plain.select_application()?;
-        let mut secured = selected.authenticate(self.access, self.rng.as_mut())?;
+        let mut secured = self.access_control(plain)?;
         *setup = Some(secured.counters());
         let r = self.read_files(&mut secured);
         self.last_wrong_le = Some(secured.counters().wrong_le_retries);
@@ -270,16 +320,157 @@ impl<'a> ChipReader<'a> {
             unread_tags: self.unread_tags.clone(),
             capabilities: secured.capabilities(),
             protocol: secured.protocol(),
+            access: self.access.clone(),
+            chip_authentication: self.chip_auth.clone(),
+            active_authentication: self.active_auth.clone(),
         })
+    }
+
+    /// PACE when EF.CardAccess offers a protocol this station runs (ICAO 9303-11 4.2), else BAC,
+    /// as the policy allows.
+    fn access_control<'t>(&mut self, mut plain: Session<'t, Plain>) -> Result<Session<'t, Secured>, ReadFailure> {
+        self.access = AccessReport::default();
+        if self.opts.access == AccessPolicy::BacOnly {
+            return self.bac(plain);
+        }
+        let card_access = plain.read_card_access()?;
+        let choice = match &card_access {
+            None => Err("the chip has no ef.cardaccess".to_string()),
+            Some(bytes) => {
+                self.image.insert(FileId::CardAccess, bytes.clone());
+                match parse_card_access(bytes) {
+                    Ok(infos) => choose(&infos, self.password()),
+                    Err(e) => Err(format!("ef.cardaccess does not parse: {e}")),
+                }
+            }
+        };
+        let (setup, choice) = match choice {
+            Ok(c) => c,
+            Err(why) if self.opts.access == AccessPolicy::PaceOnly => {
+                let kind = if card_access.is_some() { ReadFailureKind::Unsupported } else { ReadFailureKind::AccessDenied };
+                return Err(ReadFailure::new(ReadStep::ReadCardAccess, kind).with_detail(format!("pace required: {why}")));
+            }
+            Err(why) => {
+                if card_access.is_some() {
+                    self.access.bac_because = Some(why);
+                }
+                return self.bac(plain);
+            }
+        };
+        match plain.try_pace(setup, self.rng.as_mut())? {
+            PaceAttempt::Secured(pace) => {
+                self.access.pace = Some(choice);
+                pace.select_application()
+            }
+            PaceAttempt::Refused(_, f) if self.opts.access == AccessPolicy::PaceOnly => Err(f),
+            PaceAttempt::Refused(plain, f) => {
+                self.access.bac_because = Some(format!("the chip refused {}: {f}", choice.protocol));
+                self.bac(plain)
+            }
+        }
+    }
+
+    fn bac<'t>(&mut self, plain: Session<'t, Plain>) -> Result<Session<'t, Secured>, ReadFailure> {
+        let selected = plain.select_application()?;
+        selected.authenticate(self.bac, self.rng.as_mut())
+    }
+
+    /// The PACE password: the CAN when one was given, else the MRZ.
+    fn password(&self) -> PacePassword {
+        match &self.can {
+            Some(can) => PacePassword::Can(can.clone()),
+            None => PacePassword::Mrz(self.bac.mrz_information().to_string()),
+        }
+    }
+
+    /// Chip Authentication with the DG14 just read (every session: a reconnect starts a new one).
+    fn chip_authentication(&mut self, s: &mut Session<'_, Secured>) -> Result<(), ReadFailure> {
+        let Some(dg14) = self.image.get(FileId::Dg14) else { return Ok(()) };
+        let infos = parse_dg14(dg14).map_err(|e| {
+            ReadFailure::new(ReadStep::ReadFile(FileId::Dg14), ReadFailureKind::FileUnparsable(FileId::Dg14)).with_detail(e.to_string())
+        })?;
+        let Some((info, key)) = infos.chip_authentication().into_iter().next() else {
+            self.chip_auth = AuthRun::NotOffered;
+            return Ok(());
+        };
+        if !self.opts.chip_authentication {
+            self.chip_auth = AuthRun::NotRun("chip authentication switched off".to_string());
+            return Ok(());
+        }
+        let detail = chip_authenticate(s, &info, &key, self.rng.as_mut())?;
+        self.chip_auth = AuthRun::Passed(detail);
+        self.ca_unconfirmed = true;
+        Ok(())
+    }
+
+    /// Active Authentication with the DG15 just read (once per read).
+    fn active_authentication(&mut self, s: &mut Session<'_, Secured>) -> Result<(), ReadFailure> {
+        if self.active_auth != AuthRun::NotOffered {
+            return Ok(());
+        }
+        let Some(dg15) = self.image.get(FileId::Dg15) else { return Ok(()) };
+        if !self.opts.active_authentication {
+            self.active_auth = AuthRun::NotRun("active authentication switched off".to_string());
+            return Ok(());
+        }
+        let spki = match parse_dg15(dg15) {
+            Ok(d) => d.spki_der,
+            Err(e) => {
+                self.active_auth = AuthRun::Failed(format!("dg15 does not parse: {e}"));
+                return Ok(());
+            }
+        };
+        let info = self.image.get(FileId::Dg14).and_then(|b| parse_dg14(b).ok());
+        let aa_info = info.as_ref().and_then(|i| i.active_authentication().cloned());
+        let dg15 = spki.clone();
+        let run = active_authenticate(s, &dg15, aa_info.as_ref(), self.rng.as_mut()).map_err(|f| self.after_ca(f))?;
+        self.ca_unconfirmed = false;
+        self.active_auth = run;
+        Ok(())
+    }
+
+    /// A failure right after Chip Authentication that secure messaging explains is the chip
+    /// failing Chip Authentication: it could not derive the new keys (no DG14 private key).
+    fn after_ca(&self, f: ReadFailure) -> ReadFailure {
+        if !self.ca_unconfirmed {
+            return f;
+        }
+        let sm = matches!(f.kind, ReadFailureKind::SecureMessaging(_))
+            || matches!(f.sw, Some(StatusWord::SmDataObjectsMissing | StatusWord::SmDataObjectsIncorrect));
+        if !sm {
+            return f;
+        }
+        ReadFailure {
+            step: ReadStep::ChipAuthentication,
+            kind: ReadFailureKind::ChipAuthenticationFailed,
+            detail: format!("the chip's answer under the new keys does not verify ({f}): it lacks the dg14 private key"),
+            ..f
+        }
+    }
+
+    /// Verify one answer under the Chip Authentication keys when no file read did.
+    fn confirm_ca(&mut self, s: &mut Session<'_, Secured>) -> Result<(), ReadFailure> {
+        if !self.ca_unconfirmed {
+            return Ok(());
+        }
+        let step = ReadStep::ChipAuthentication;
+        let cmd = Command::read_binary_sfi(FileId::Com.sfi(), 0, 1).ok_or_else(|| ReadFailure::new(step, ReadFailureKind::HostFault))?;
+        let r = s.send(step, &cmd).map_err(|f| self.after_ca(f))?;
+        if !r.is_success() {
+            return Err(self.after_ca(ReadFailure::unexpected(step, r.sw)));
+        }
+        self.ca_unconfirmed = false;
+        Ok(())
     }
 
     fn read_one(&mut self, s: &mut Session<'_, Secured>, id: FileId) -> Result<(), ReadFailure> {
         if self.image.get(id).is_some() || self.skipped.iter().any(|k| k.file == id) {
             return Ok(());
         }
-        let r = s.read_file(id);
+        let r = s.read_file(id).map_err(|f| self.after_ca(f));
         match r {
             Ok(fr) => {
+                self.ca_unconfirmed = false;
                 self.stats.files.push(fr.stats);
                 self.image.insert(id, fr.bytes);
                 Ok(())
@@ -309,6 +500,16 @@ impl<'a> ChipReader<'a> {
         })?;
         self.unread_tags = com.other_tags.clone();
         self.read_one(s, FileId::Sod)?;
+        // DG14 and DG15 first: Chip Authentication protects the rest of the read, Active
+        // Authentication runs on its keys.
+        if com.data_groups.contains(&FileId::Dg14) {
+            self.read_one(s, FileId::Dg14)?;
+            self.chip_authentication(s)?;
+        }
+        if com.data_groups.contains(&FileId::Dg15) {
+            self.read_one(s, FileId::Dg15)?;
+            self.active_authentication(s)?;
+        }
         let mut seen = Vec::new();
         for dg in com.data_groups {
             if dg.dg_number().is_none() || seen.contains(&dg) {
@@ -317,7 +518,7 @@ impl<'a> ChipReader<'a> {
             seen.push(dg);
             self.read_one(s, dg)?;
         }
-        Ok(())
+        self.confirm_ca(s)
     }
 }
 
@@ -331,50 +532,6 @@ fn do53_overhead(n: usize) -> usize {
     } else {
         3
     }
-}
-
-/// What the first bytes of a file say about its length.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Header {
-    /// The whole file (tag, length and value) is this many bytes.
-    Total(usize),
-    /// At least this many first bytes are needed to know.
-    Need(usize),
-}
-
-/// The total length of a file from its BER-TLV header; refuses what no LDS file starts with.
-fn header_total(head: &[u8]) -> Result<Header, String> {
-    let Some(&first) = head.first() else { return Ok(Header::Need(1)) };
-    if first == 0x00 || first == 0xFF {
-        return Err(format!("tag byte {first:02X} cannot start a file"));
-    }
-    let mut i = 1;
-    if first & 0x1F == 0x1F {
-        loop {
-            let Some(&b) = head.get(i) else { return Ok(Header::Need(i + 1)) };
-            i += 1;
-            if i > 4 {
-                return Err("tag longer than 4 bytes".to_string());
-            }
-            if b & 0x80 == 0 {
-                break;
-            }
-        }
-    }
-    let Some(&l0) = head.get(i) else { return Ok(Header::Need(i + 1)) };
-    i += 1;
-    let len = match l0 {
-        0..=0x7F => l0 as usize,
-        0x80 => return Err(format!("indefinite length at offset {}", i - 1)),
-        0x81..=0x84 => {
-            let n = (l0 & 0x7F) as usize;
-            let Some(bytes) = head.get(i..i + n) else { return Ok(Header::Need(i + n)) };
-            i += n;
-            bytes.iter().fold(0usize, |acc, &b| (acc << 8) | b as usize)
-        }
-        _ => return Err(format!("length field {l0:02X} at offset {} is too long", i - 1)),
-    };
-    i.checked_add(len).map(Header::Total).ok_or_else(|| "length overflows".to_string())
 }
 
 impl Session<'_, Secured> {

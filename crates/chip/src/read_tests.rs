@@ -79,7 +79,7 @@ fn wrong_bac_key_is_access_denied() {
     assert_eq!(f.step, ReadStep::MutualAuthenticate);
     assert_eq!(f.kind, ReadFailureKind::AccessDenied);
     assert_eq!(f.sw, Some(StatusWord::VerificationFailed));
-    assert_eq!(f.to_string(), "mutual authenticate: bac refused by the chip (status 6300 (verification failed))");
+    assert_eq!(f.to_string(), "mutual authenticate: access refused by the chip (status 6300 (verification failed))");
 }
 
 #[test]

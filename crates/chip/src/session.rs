@@ -10,7 +10,10 @@ use super::failure::{ReadFailure, ReadFailureKind, ReadStep};
 use super::link::{IoCounters, Link};
 use super::options::{ChunkPolicy, ExtendedLength, ReadOptions};
 use super::sm::SecureChannel;
+use super::pace::PaceSetup;
+use super::pace_link::PaceRun;
 use super::transport::Transport;
+use idcheck_core::lds::FileId;
 use idcheck_core::tlv;
 
 /// Just connected: nothing selected, no secure messaging.
@@ -20,6 +23,20 @@ pub struct Plain;
 /// The eMRTD application is selected; access control not done yet.
 #[derive(Debug)]
 pub struct Selected;
+
+/// PACE done in the master file (ICAO 9303-11 4.2: before the application is selected): every
+/// APDU goes through secure messaging; the eMRTD application is selected next, protected.
+#[derive(Debug)]
+pub struct PaceSecured {
+    channel: SecureChannel,
+}
+
+/// What [`Session::<Plain>::try_pace`] gives.
+pub enum PaceAttempt<'t> {
+    Secured(Session<'t, PaceSecured>),
+    /// The chip refused the PACE protocol (MSE:Set AT); the plain session, for BAC.
+    Refused(Session<'t, Plain>, ReadFailure),
+}
 
 /// Access control done: every APDU goes through secure messaging.
 #[derive(Debug)]
@@ -103,6 +120,55 @@ impl<'t> Session<'t, Plain> {
         Ok(self.caps)
     }
 
+    /// Read EF.CardAccess (short EF identifier 1C of the master file, plain, ICAO 9303-11 4.2)
+    /// whole. `None` when the chip has none (any error status); only a transport failure or an
+    /// answer of the wrong shape fails the step.
+    pub fn read_card_access(&mut self) -> Result<Option<Vec<u8>>, ReadFailure> {
+        const LIMIT: usize = 4096;
+        let step = ReadStep::ReadCardAccess;
+        let cmd = Command::read_binary_sfi(0x1C, 0, 256).ok_or_else(|| ReadFailure::new(step, ReadFailureKind::HostFault))?;
+        let r = self.link.send(&cmd).map_err(|e| ReadFailure::from_link(step, &e))?;
+        if !matches!(r.sw, StatusWord::Success | StatusWord::EndOfFileWarning) || r.data.is_empty() {
+            return Ok(None);
+        }
+        let mut bytes = r.data;
+        let total = match header_total(&bytes) {
+            Ok(Header::Total(t)) => t,
+            Ok(Header::Need(_)) => return Err(ReadFailure::malformed(step, "ef.cardaccess answer too short for its tlv header")),
+            Err(e) => return Err(ReadFailure::malformed(step, format!("ef.cardaccess: {e}"))),
+        };
+        if total > LIMIT {
+            return Err(ReadFailure::new(step, ReadFailureKind::FileTooLarge(FileId::CardAccess))
+                .with_detail(format!("header announces {total} bytes, at most {LIMIT} allowed")));
+        }
+        while bytes.len() < total {
+            let want = (total - bytes.len()).min(256);
+            let cmd = Command::read_binary(bytes.len(), want).ok_or_else(|| ReadFailure::new(step, ReadFailureKind::HostFault))?;
+            let r = self.link.send(&cmd).map_err(|e| ReadFailure::from_link(step, &e))?;
+            if !matches!(r.sw, StatusWord::Success | StatusWord::EndOfFileWarning) || r.data.is_empty() {
+                return Err(ReadFailure::new(step, ReadFailureKind::FileTruncated(FileId::CardAccess))
+                    .with_sw(r.sw)
+                    .with_detail(format!("{} of {total} bytes read", bytes.len())));
+            }
+            bytes.extend_from_slice(&r.data);
+        }
+        bytes.truncate(total);
+        Ok(Some(bytes))
+    }
+
+    /// Run PACE in the master file (before SELECT of the application).
+    pub fn try_pace(mut self, setup: PaceSetup, rng: &mut dyn Randomness) -> Result<PaceAttempt<'t>, ReadFailure> {
+        match super::pace_link::run(&mut self.link, setup, rng)? {
+            PaceRun::Done(channel) => Ok(PaceAttempt::Secured(Session {
+                link: self.link,
+                opts: self.opts,
+                caps: self.caps,
+                state: PaceSecured { channel },
+            })),
+            PaceRun::Refused(f) => Ok(PaceAttempt::Refused(self, f)),
+        }
+    }
+
     /// SELECT the eMRTD application (AID A0000002471001).
     pub fn select_application(mut self) -> Result<Session<'t, Selected>, ReadFailure> {
         let step = ReadStep::SelectApplication;
@@ -120,29 +186,50 @@ impl<'t> Session<'t, Plain> {
     }
 }
 
+impl<'t> Session<'t, PaceSecured> {
+    /// SELECT the eMRTD application under the PACE secure messaging.
+    pub fn select_application(mut self) -> Result<Session<'t, Secured>, ReadFailure> {
+        let step = ReadStep::SelectApplication;
+        let select = Command::select_application(&EMRTD_AID);
+        let r = self.link.send_secure(&mut self.state.channel, &select).map_err(|e| ReadFailure::from_link(step, &e))?;
+        if !r.is_success() {
+            return Err(ReadFailure::new(step, ReadFailureKind::ApplicationMissing).with_sw(r.sw));
+        }
+        let channel = self.state.channel;
+        Ok(secured(self.link, self.opts, self.caps, channel, "PACE"))
+    }
+}
+
 impl<'t> Session<'t, Selected> {
     /// Run the access control protocol and enter secure messaging.
     pub fn authenticate(mut self, ac: &dyn AccessControl, rng: &mut dyn Randomness) -> Result<Session<'t, Secured>, ReadFailure> {
         let channel = ac.establish(&mut self.link, rng)?;
-        let chunk = if self.caps.extended_length {
-            ChunkPolicy::new(self.opts.extended_chunk_for(self.caps.max_response))
-        } else if self.opts.extended_length == ExtendedLength::Probe {
+        Ok(secured(self.link, self.opts, self.caps, channel, ac.protocol()))
+    }
+}
+
+/// The secured session: the chunk policy from the capabilities found.
+fn secured<'t>(link: Link<'t>, opts: ReadOptions, caps: CardCapabilities, channel: SecureChannel, protocol: &'static str) -> Session<'t, Secured> {
+    {
+        let chunk = if caps.extended_length {
+            ChunkPolicy::new(opts.extended_chunk_for(caps.max_response))
+        } else if opts.extended_length == ExtendedLength::Probe {
             // The first long read tries extended length; `read` falls back on refusal.
-            ChunkPolicy::probing(self.opts.extended_chunk_for(None), self.opts.short_chunk)
+            ChunkPolicy::probing(opts.extended_chunk_for(None), opts.short_chunk)
         } else {
-            ChunkPolicy::new(self.opts.short_chunk)
+            ChunkPolicy::new(opts.short_chunk)
         };
-        let select_by_fid = !self.opts.use_sfi;
-        Ok(Session {
-            link: self.link,
-            opts: self.opts,
-            caps: self.caps,
-            state: Secured { channel, chunk, select_by_fid, protocol: ac.protocol(), probe_refused: false },
-        })
+        let select_by_fid = !opts.use_sfi;
+        Session { link, opts, caps, state: Secured { channel, chunk, select_by_fid, protocol, probe_refused: false } }
     }
 }
 
 impl Session<'_, Secured> {
+    /// Replace the secure messaging keys (Chip Authentication restarts secure messaging).
+    pub(super) fn restart_secure_messaging(&mut self, channel: SecureChannel) {
+        self.state.channel = channel;
+    }
+
     /// Send any command under secure messaging (GET RESPONSE and 6CXX handled below).
     pub fn send(&mut self, step: ReadStep, cmd: &Command) -> Result<Response, ReadFailure> {
         self.link.send_secure(&mut self.state.channel, cmd).map_err(|e| ReadFailure::from_link(step, &e))
@@ -157,6 +244,50 @@ impl Session<'_, Secured> {
     pub fn protocol(&self) -> &'static str {
         self.state.protocol
     }
+}
+
+/// What the first bytes of a file say about its length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Header {
+    /// The whole file (tag, length and value) is this many bytes.
+    Total(usize),
+    /// At least this many first bytes are needed to know.
+    Need(usize),
+}
+
+/// The total length of a file from its BER-TLV header; refuses what no LDS file starts with.
+pub(super) fn header_total(head: &[u8]) -> Result<Header, String> {
+    let Some(&first) = head.first() else { return Ok(Header::Need(1)) };
+    if first == 0x00 || first == 0xFF {
+        return Err(format!("tag byte {first:02X} cannot start a file"));
+    }
+    let mut i = 1;
+    if first & 0x1F == 0x1F {
+        loop {
+            let Some(&b) = head.get(i) else { return Ok(Header::Need(i + 1)) };
+            i += 1;
+            if i > 4 {
+                return Err("tag longer than 4 bytes".to_string());
+            }
+            if b & 0x80 == 0 {
+                break;
+            }
+        }
+    }
+    let Some(&l0) = head.get(i) else { return Ok(Header::Need(i + 1)) };
+    i += 1;
+    let len = match l0 {
+        0..=0x7F => l0 as usize,
+        0x80 => return Err(format!("indefinite length at offset {}", i - 1)),
+        0x81..=0x84 => {
+            let n = (l0 & 0x7F) as usize;
+            let Some(bytes) = head.get(i..i + n) else { return Ok(Header::Need(i + n)) };
+            i += n;
+            bytes.iter().fold(0usize, |acc, &b| (acc << 8) | b as usize)
+        }
+        _ => return Err(format!("length field {l0:02X} at offset {} is too long", i - 1)),
+    };
+    i.checked_add(len).map(Header::Total).ok_or_else(|| "length overflows".to_string())
 }
 
 /// Extended-length capabilities from EF.ATR/INFO: DO'47' card capabilities (third byte, bit b7:

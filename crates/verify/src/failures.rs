@@ -107,12 +107,15 @@ pub fn read_failure(err: &ReadFailure) -> ReadFailureClass {
         ReadFailureKind::NoReader
         | ReadFailureKind::ReaderFault
         | ReadFailureKind::ServiceUnavailable
-        | ReadFailureKind::HostFault => ReadFailureClass::Unavailable(err.to_string()),
+        | ReadFailureKind::HostFault
+        | ReadFailureKind::Unsupported => ReadFailureClass::Unavailable(err.to_string()),
         ReadFailureKind::Mute
         | ReadFailureKind::CardRemoved
         | ReadFailureKind::ApplicationMissing
         | ReadFailureKind::AccessDenied
         | ReadFailureKind::AuthenticationInvalid
+        | ReadFailureKind::ChipAuthenticationFailed
+        | ReadFailureKind::ActiveAuthenticationFailed
         | ReadFailureKind::SecureMessaging(_)
         | ReadFailureKind::FileMissing(_)
         | ReadFailureKind::FileAccessDenied(_)
