@@ -18,11 +18,13 @@ use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 
 use super::capdu;
+use super::eac::{self, AccessMode, CardRng, ChipSecrets, Protocols};
 use super::faults::{Faults, MaxLeBehaviour, WrongAnswerKind};
 use super::{atr, EmulatorError};
 use idcheck_chip::apdu::{Response, StatusWord, EMRTD_AID};
 use idcheck_chip::bac::{self, BacKey};
-use idcheck_chip::sm::SecureChannel;
+use idcheck_chip::pace::CardPace;
+use idcheck_chip::sm::{SecureChannel, SessionKeys};
 use idcheck_core::lds::{self, ChipImage, FileId};
 
 /// FID of EF.ATR/INFO under the MF (ISO/IEC 7816-4 8.2.1.1); served only with extended length.
@@ -50,11 +52,23 @@ pub struct CardConfig {
     /// Seed of the card's random numbers (RND.IC, K.IC, garbage) for reproducible runs; `None`
     /// seeds from the system's random source.
     pub rng_seed: Option<u64>,
+    /// PACE and BAC, PACE only or BAC only.
+    pub access: AccessMode,
+    /// The CAN and the private keys of Chip and Active Authentication.
+    pub secrets: ChipSecrets,
 }
 
 impl Default for CardConfig {
     fn default() -> Self {
-        CardConfig { extended_length: false, max_extended_response: 1024, atr: None, bac_mrz_information: None, rng_seed: None }
+        CardConfig {
+            extended_length: false,
+            max_extended_response: 1024,
+            atr: None,
+            bac_mrz_information: None,
+            rng_seed: None,
+            access: AccessMode::Both,
+            secrets: ChipSecrets::default(),
+        }
     }
 }
 
@@ -71,6 +85,10 @@ pub struct CardStats {
     pub file_bytes: u64,
     pub bac_successes: u64,
     pub bac_failures: u64,
+    pub pace_successes: u64,
+    pub pace_failures: u64,
+    pub chip_authentications: u64,
+    pub active_authentications: u64,
     /// Protected APDUs refused for their secure messaging (6988), each ending the session.
     pub sm_errors: u64,
     /// APDUs left unanswered (mute) or whose answer was lost (card left the field).
@@ -185,6 +203,13 @@ enum Ef {
     AtrInfo,
 }
 
+/// Chip Authentication with AES: MSE:Set AT chose it, General Authenticate carries the key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CaState {
+    Idle,
+    SetAt,
+}
+
 impl fmt::Display for Ef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -203,11 +228,18 @@ struct Session {
     /// RND.IC of a GET CHALLENGE not yet used by an authentication.
     challenge: Option<[u8; 8]>,
     sm: Option<SecureChannel>,
+    /// PACE under way (after MSE:Set AT).
+    pace: Option<CardPace>,
+    /// General Authenticate steps of the PACE under way.
+    pace_step: u8,
+    ca: CaState,
+    /// Keys that replace the secure messaging ones once the current answer is protected.
+    rekey: Option<SessionKeys>,
 }
 
 impl Session {
     fn off() -> Self {
-        Session { powered: false, df: Df::Master, ef: None, challenge: None, sm: None }
+        Session { powered: false, df: Df::Master, ef: None, challenge: None, sm: None, pace: None, pace_step: 0, ca: CaState::Idle, rekey: None }
     }
 }
 
@@ -248,6 +280,9 @@ pub struct VirtualCard {
     faults: Faults,
     config: CardConfig,
     bac_key: BacKey,
+    protocols: Protocols,
+    /// The leave-during-PACE fault fired on this answer.
+    leave_now: bool,
     atr: Vec<u8>,
     session: Session,
     stats: CardStats,
@@ -296,6 +331,7 @@ impl VirtualCard {
             }
         };
         let bac_key = BacKey::from_mrz_information(&mrz_information).map_err(EmulatorError::Bac)?;
+        let protocols = Protocols::from_image(&image, &mrz_information, &config.secrets, config.access).map_err(EmulatorError::Protocols)?;
         config.max_extended_response = config.max_extended_response.clamp(SHORT_RESPONSE_MAX, EXTENDED_RESPONSE_LIMIT);
         let atr = match &config.atr {
             Some(a) => a.clone(),
@@ -311,6 +347,8 @@ impl VirtualCard {
             faults,
             config,
             bac_key,
+            protocols,
+            leave_now: false,
             atr,
             session: Session::off(),
             stats: CardStats::default(),
@@ -451,6 +489,16 @@ impl VirtualCard {
             return Delivery::Mute;
         }
         let answer = self.process(apdu);
+        if std::mem::take(&mut self.leave_now) {
+            self.left_at = Some(Instant::now());
+            self.stats.unanswered += 1;
+            self.stats.removals += 1;
+            self.session = Session::off();
+            if let Some(s) = self.last.as_mut() {
+                s.note("fault: card left the field during PACE; answer lost");
+            }
+            return Delivery::LeftField;
+        }
         if let (Some(limit), false) = (self.faults.leave_after_bytes, self.leave_disarmed) {
             if self.delivered.saturating_add(answer.len()) > limit {
                 self.left_at = Some(Instant::now());
@@ -507,7 +555,9 @@ impl VirtualCard {
             return (plain(0x6700), false);
         }
         let ctx = Ctx { secured: raw.cla & 0x0C == 0x0C, extended: raw.extended };
-        match raw.cla {
+        // Command chaining (CLA b5) only for the General Authenticate steps of PACE.
+        let cla = if raw.cla & 0x10 != 0 && raw.ins == 0x86 { raw.cla & !0x10 } else { raw.cla };
+        match cla {
             0x00 => {
                 if self.session.sm.is_some() {
                     self.end_sm(summary, "plain APDU ends the secure messaging session");
@@ -564,7 +614,13 @@ impl VirtualCard {
         match self.session.sm.as_mut() {
             Some(channel) => {
                 let resp = Response::new(a.data, StatusWord::from_u16(a.sw));
-                (channel.protect_response(&resp), true)
+                let out = channel.protect_response(&resp);
+                // Chip Authentication: the answer goes under the old keys, then the new ones rule.
+                if let Some(keys) = self.session.rekey.take() {
+                    self.session.sm = Some(SecureChannel::from_session_keys(keys));
+                    summary.note("secure messaging restarted with the chip authentication keys");
+                }
+                (out, true)
             }
             // The command ended the session (cannot happen today): answer plainly.
             None => {
@@ -584,8 +640,15 @@ impl VirtualCard {
         match cmd.ins {
             0xA4 => self.select(cmd, ctx, summary),
             0xB0 | 0xB1 => self.read_binary(cmd, ctx, summary),
+            0x84 | 0x82 if self.config.access == AccessMode::PaceOnly => {
+                summary.note("pace-only chip: no bac");
+                Answer::sw(0x6D00)
+            }
             0x84 => self.get_challenge(cmd),
             0x82 => self.external_authenticate(cmd, ctx, summary),
+            0x22 => self.manage_security_environment(cmd, ctx, summary),
+            0x86 => self.general_authenticate(cmd, ctx, summary),
+            0x88 => self.internal_authenticate(cmd, ctx, summary),
             0xC0 => Answer::sw(0x6985),
             _ => Answer::sw(0x6D00),
         }
@@ -653,12 +716,20 @@ impl VirtualCard {
                     Lookup::Fid(fid) => FileId::from_fid(fid),
                     Lookup::Sfi(sfi) => FileId::ALL.into_iter().find(|f| f.sfi() == sfi),
                 };
-                match id {
+                // EF.CardAccess lives in the master file.
+                match id.filter(|f| *f != FileId::CardAccess) {
                     Some(id) if self.image.get(id).is_some() => Ok(Ef::Lds(id)),
                     _ => Err(0x6A82),
                 }
             }
             Df::Master => {
+                let card_access = match what {
+                    Lookup::Fid(fid) => fid == FileId::CardAccess.fid(),
+                    Lookup::Sfi(sfi) => sfi == FileId::CardAccess.sfi(),
+                };
+                if card_access {
+                    return if self.protocols.offers_pace() { Ok(Ef::Lds(FileId::CardAccess)) } else { Err(0x6A82) };
+                }
                 let found = match what {
                     Lookup::Fid(fid) => fid == EF_ATR_INFO_FID,
                     Lookup::Sfi(sfi) => sfi == EF_ATR_INFO_SFI,
@@ -790,7 +861,7 @@ impl VirtualCard {
 
     fn current_ef(&self, ctx: Ctx) -> Result<Ef, u16> {
         let ef = self.session.ef.ok_or(0x6986u16)?;
-        if matches!(ef, Ef::Lds(_)) && !ctx.secured {
+        if matches!(ef, Ef::Lds(id) if id != FileId::CardAccess) && !ctx.secured {
             return Err(0x6982);
         }
         Ok(ef)
@@ -867,6 +938,132 @@ impl VirtualCard {
                 summary.note(format!("BAC refused: {e}"));
                 Answer::sw(0x6300)
             }
+        }
+    }
+
+    // ---- PACE, Chip Authentication, Active Authentication --------------------------------------
+
+    /// MSE:Set AT for PACE (P1 C1, plain) or for Chip Authentication with AES (P1 41, secured);
+    /// MSE:Set KAT (P1 41 P2 A6, secured) is Chip Authentication with 3DES itself.
+    fn manage_security_environment(&mut self, cmd: &Cmd, ctx: Ctx, summary: &mut ApduSummary) -> Answer {
+        summary.command = "MSE:SET";
+        match (cmd.p1, cmd.p2) {
+            (0xC1, 0xA4) => {
+                summary.command = "MSE:SET AT (PACE)";
+                let Some(mut pace) = self.protocols.card_pace() else {
+                    summary.note("no pace");
+                    return Answer::sw(0x6A80);
+                };
+                if self.session.sm.is_some() {
+                    self.session.sm = None;
+                }
+                match pace.mse_set_at(&cmd.data) {
+                    Ok(()) => {
+                        self.session.pace = Some(pace);
+                        self.session.pace_step = 0;
+                        Answer::sw(0x9000)
+                    }
+                    Err(e) => {
+                        summary.note(format!("pace refused: {e}"));
+                        Answer::sw(eac::pace_error_sw(&e))
+                    }
+                }
+            }
+            (0x41, 0xA4) if ctx.secured => {
+                summary.command = "MSE:SET AT (CA)";
+                self.session.ca = CaState::SetAt;
+                Answer::sw(0x9000)
+            }
+            (0x41, 0xA6) if ctx.secured => {
+                summary.command = "MSE:SET KAT";
+                match eac::ca_public_key(&cmd.data, false) {
+                    Some(pk) => self.ca_agree(&pk, summary),
+                    None => Answer::sw(0x6A80),
+                }
+            }
+            _ => Answer::sw(if ctx.secured { 0x6A86 } else { 0x6982 }),
+        }
+    }
+
+    fn ca_agree(&mut self, pk_ifd: &[u8], summary: &mut ApduSummary) -> Answer {
+        match eac::chip_authenticate(&self.protocols, pk_ifd, self.faults.ca_wrong_key, &mut self.rng) {
+            eac::Outcome::Rekey(data, keys) => {
+                self.stats.chip_authentications += 1;
+                if self.faults.ca_wrong_key {
+                    summary.note("fault: chip authentication with a key that does not match dg14");
+                }
+                self.session.rekey = Some(keys);
+                Answer::ok(data)
+            }
+            eac::Outcome::Answer(data, sw) => Answer { data, sw },
+        }
+    }
+
+    /// GENERAL AUTHENTICATE: a PACE step (plain), or Chip Authentication with AES (secured).
+    fn general_authenticate(&mut self, cmd: &Cmd, ctx: Ctx, summary: &mut ApduSummary) -> Answer {
+        summary.command = "GENERAL AUTHENTICATE";
+        if ctx.secured {
+            if self.session.ca != CaState::SetAt {
+                return Answer::sw(0x6985);
+            }
+            self.session.ca = CaState::Idle;
+            return match eac::ca_public_key(&cmd.data, true) {
+                Some(pk) => {
+                    let a = self.ca_agree(&pk, summary);
+                    if a.sw == 0x9000 {
+                        Answer::ok(vec![0x7C, 0x00])
+                    } else {
+                        a
+                    }
+                }
+                None => Answer::sw(0x6A80),
+            };
+        }
+        let Some(pace) = self.session.pace.as_mut() else {
+            summary.note("no mse:set at");
+            return Answer::sw(0x6985);
+        };
+        self.session.pace_step += 1;
+        let step = self.session.pace_step;
+        summary.note(format!("pace step {step}"));
+        if self.faults.leave_during_pace == Some(step) {
+            self.leave_now = true;
+        }
+        match pace.general_authenticate(&cmd.data, &mut CardRng(&mut self.rng)) {
+            Ok((data, Some(keys))) => {
+                self.session.pace = None;
+                self.session.sm = Some(SecureChannel::from_session_keys(keys));
+                self.stats.pace_successes += 1;
+                summary.note("PACE established");
+                Answer::ok(data)
+            }
+            Ok((data, None)) => Answer::ok(data),
+            Err(e) => {
+                self.session.pace = None;
+                self.stats.pace_failures += 1;
+                summary.note(format!("pace refused: {e}"));
+                Answer::sw(eac::pace_error_sw(&e))
+            }
+        }
+    }
+
+    /// INTERNAL AUTHENTICATE (Active Authentication), under secure messaging only.
+    fn internal_authenticate(&mut self, cmd: &Cmd, ctx: Ctx, summary: &mut ApduSummary) -> Answer {
+        summary.command = "INTERNAL AUTHENTICATE";
+        if !ctx.secured {
+            return Answer::sw(0x6982);
+        }
+        match eac::active_authenticate(&self.protocols, &cmd.data, self.faults.aa_bad_signature) {
+            eac::Outcome::Answer(data, sw) => {
+                if sw == 0x9000 {
+                    self.stats.active_authentications += 1;
+                    if self.faults.aa_bad_signature {
+                        summary.note("fault: active authentication signature corrupted");
+                    }
+                }
+                Answer { data, sw }
+            }
+            eac::Outcome::Rekey(data, _) => Answer::ok(data),
         }
     }
 

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::card::{CardConfig, VirtualCard};
+use super::eac::{AccessMode, ChipSecrets};
 use super::faults::{Faults, MaxLe, WrongAnswers};
 use super::vpcd::{serve, Event, ServeReport, VpcdOptions, DEFAULT_VPCD_ADDR};
 use super::{atr, EmulatorError};
@@ -63,6 +64,21 @@ pub struct EmulateArgs {
     /// Seed the card's random numbers (reproducible challenges)
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
+    /// Offer only PACE (no BAC), as EU identity cards since 2021
+    #[arg(long, conflicts_with = "bac_only")]
+    pub pace_only: bool,
+    /// Offer only BAC (EF.CardAccess hidden, MSE:Set AT refused)
+    #[arg(long)]
+    pub bac_only: bool,
+    /// A clone: Chip Authentication with a key that does not match DG14
+    #[arg(long)]
+    pub ca_wrong_key: bool,
+    /// Corrupt the Active Authentication signature
+    #[arg(long)]
+    pub aa_bad_signature: bool,
+    /// Leave the field at the Nth General Authenticate of PACE (1-4)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=4))]
+    pub leave_during_pace: Option<u8>,
     /// Do not log each APDU (the start banner and the final summary are still printed)
     #[arg(long, short = 'q')]
     pub quiet: bool,
@@ -81,6 +97,9 @@ impl EmulateArgs {
             max_le: self.max_le,
             no_application: self.no_application,
             dg3_protected: self.dg3_protected,
+            ca_wrong_key: self.ca_wrong_key,
+            aa_bad_signature: self.aa_bad_signature,
+            leave_during_pace: self.leave_during_pace,
         }
     }
 
@@ -95,6 +114,14 @@ impl EmulateArgs {
             atr,
             bac_mrz_information: self.bac_mrz.clone(),
             rng_seed: self.seed,
+            access: if self.pace_only {
+                AccessMode::PaceOnly
+            } else if self.bac_only {
+                AccessMode::BacOnly
+            } else {
+                AccessMode::Both
+            },
+            secrets: ChipSecrets::load_dir(&self.card).map_err(EmulatorError::Protocols)?,
             ..CardConfig::default()
         })
     }

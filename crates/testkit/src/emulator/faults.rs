@@ -34,6 +34,12 @@ pub struct Faults {
     pub no_application: bool,
     /// DG3 is protected by EAC as on ordinary passports: reading it answers 6982.
     pub dg3_protected: bool,
+    /// A clone: Chip Authentication runs with a private key that does not match DG14.
+    pub ca_wrong_key: bool,
+    /// Active Authentication answers a signature with one bit flipped.
+    pub aa_bad_signature: bool,
+    /// Leave the field on the Nth General Authenticate of PACE (1..=4), its answer lost.
+    pub leave_during_pace: Option<u8>,
 }
 
 impl Faults {
@@ -76,6 +82,15 @@ impl Faults {
         }
         if self.dg3_protected {
             parts.push("DG3 protected (6982)".to_string());
+        }
+        if self.ca_wrong_key {
+            parts.push("chip authentication key does not match DG14".to_string());
+        }
+        if self.aa_bad_signature {
+            parts.push("active authentication signature corrupted".to_string());
+        }
+        if let Some(n) = self.leave_during_pace {
+            parts.push(format!("leaves the field at PACE step {n}"));
         }
         if parts.is_empty() {
             "none".to_string()

@@ -10,6 +10,7 @@ pub mod atr;
 pub mod capdu;
 pub mod card;
 pub mod cli_args;
+pub mod eac;
 pub mod faults;
 mod transport;
 pub mod vpcd;
@@ -26,6 +27,7 @@ use std::sync::Arc;
 
 pub use card::{ApduSummary, CardConfig, CardStats, Delivery, VirtualCard};
 pub use cli_args::EmulateArgs;
+pub use eac::{AccessMode, ChipSecrets};
 pub use faults::{FaultParseError, Faults, MaxLe, MaxLeBehaviour, WrongAnswerKind, WrongAnswers};
 pub use vpcd::{serve, Event, ServeReport, VpcdOptions, DEFAULT_VPCD_ADDR};
 
@@ -48,6 +50,8 @@ pub enum EmulatorError {
     Address(String),
     #[error("atr: {0}")]
     Atr(String),
+    #[error("chip protocols: {0}")]
+    Protocols(String),
     #[error("log output: {0}")]
     Log(#[source] std::io::Error),
 }
