@@ -18,6 +18,7 @@ mod face;
 mod finger;
 pub mod j2k;
 mod mrz;
+pub mod secinfo;
 mod text;
 
 #[cfg(test)]
@@ -28,6 +29,11 @@ pub use dg11::{encode_dg11, encode_dg12, parse_dg11, parse_dg12, Dg11, Dg12};
 pub use face::{encode_dg2, encode_dg2_with, parse_dg2, parse_dg2_full, FaceImage, FaceInfo, ImageFormat};
 pub use finger::{crc8, encode_dg3, finger_code_from_iso_position, iso_position_from_finger_code, parse_dg3, FingerSlot, SlotResult};
 pub use mrz::{check_digit, encode_dg1, parse_dg1, Mrz, MrzFormat};
+pub use secinfo::{
+    encode_card_access, encode_dg14, encode_dg15, parse_card_access, parse_dg14, parse_dg15, AaKeyAlgorithm, ActiveAuthenticationInfo,
+    ChipAuthenticationDomainParameterInfo, ChipAuthenticationInfo, ChipAuthenticationPublicKeyInfo, Cipher, Dg15, KeyAgreement, Mapping,
+    PaceDomainParameterInfo, PaceInfo, PaceProtocol, SecurityInfo, SecurityInfos,
+};
 pub use text::{encode_dg13, parse_dg13, NationalText, LONG_TERM};
 
 /// Largest chip file accepted from a chip image directory (real DG2 photos are 15-30 KB).
