@@ -12,7 +12,17 @@ use time::OffsetDateTime;
 use idcheck_core::biometrics::MinutiaeRecord;
 use idcheck_core::lds::{self, ChipImage, Dg11, Dg12, FaceImage, FileId, FingerSlot, ImageFormat, Mrz, NationalText, SlotResult};
 use idcheck_core::model::{iso_date, AcceptanceRecord, Biometric, Registration, ValidUntil};
+use crate::emulator::ChipSecrets;
 use crate::testpki::TestPki;
+use idcheck_chip::access::{Randomness, RandomnessError};
+use idcheck_chip::active_auth::AaPrivateKey;
+use idcheck_chip::group::{Domain, StandardDomain};
+use idcheck_core::lds::{
+    ActiveAuthenticationInfo, ChipAuthenticationInfo, ChipAuthenticationPublicKeyInfo, Cipher, KeyAgreement, Mapping, PaceInfo,
+    PaceProtocol, SecurityInfo, SecurityInfos,
+};
+use rand::{RngCore, SeedableRng};
+use rand_chacha::ChaCha20Rng;
 use idcheck_core::pki::DigestAlg;
 
 /// Chip photo size and JPEG quality written by our chip writer.
@@ -57,6 +67,8 @@ pub enum PersonalizeError {
     Template { index: usize, message: String },
     #[error("chip file: {0}")]
     Lds(#[from] lds::LdsError),
+    #[error("chip security: {0}")]
+    Security(String),
 }
 
 /// What is written on the chip, before encoding.
@@ -165,6 +177,120 @@ impl ChipContent {
         let mut image = self.encode()?;
         sign(&mut image, pki, signing_time);
         Ok(image)
+    }
+
+    /// Encode, add the files of `security` (EF.CardAccess, DG14, DG15) and sign: the chip image
+    /// and the secrets the chip keeps (CAN, private keys) for the emulator.
+    pub fn write_secured(
+        &self,
+        pki: &TestPki,
+        signing_time: OffsetDateTime,
+        security: &ChipSecurity,
+        seed: u64,
+    ) -> Result<(ChipImage, ChipSecrets), PersonalizeError> {
+        let mut image = self.encode()?;
+        let secrets = security.install(&mut image, seed)?;
+        sign(&mut image, pki, signing_time);
+        Ok((image, secrets))
+    }
+}
+
+/// What a chip offers beyond BAC, as a personalisation system writes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChipSecurity {
+    /// PACE protocols for EF.CardAccess: (protocol, standardized domain parameter id).
+    pub pace: Vec<(PaceProtocol, u32)>,
+    /// Chip Authentication in DG14: key agreement cipher and domain parameter id of the chip key.
+    pub chip_authentication: Option<(Cipher, u32)>,
+    /// Active Authentication in DG15.
+    pub active_authentication: Option<AaKey>,
+    /// The card access number printed on the card.
+    pub can: Option<String>,
+}
+
+/// The kind of Active Authentication key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AaKey {
+    Rsa(usize),
+    /// `P-256`, `brainpoolP256r1`, ...
+    Ec(String),
+}
+
+impl ChipSecurity {
+    /// PACE ECDH-GM AES-128 on brainpoolP256r1, CA ECDH AES-128 on brainpoolP256r1, AA ECDSA
+    /// P-256, CAN 123456: a chip as EU states issue them.
+    pub fn modern() -> ChipSecurity {
+        ChipSecurity {
+            pace: vec![(PaceProtocol { agreement: KeyAgreement::Ecdh, mapping: Mapping::Generic, cipher: Cipher::Aes128 }, 13)],
+            chip_authentication: Some((Cipher::Aes128, 13)),
+            active_authentication: Some(AaKey::Ec("P-256".to_string())),
+            can: Some("123456".to_string()),
+        }
+    }
+
+    /// A name for each preset (`modern`, `pace-only-files`), for the CLI.
+    pub fn preset(name: &str) -> Option<ChipSecurity> {
+        match name {
+            "modern" => Some(ChipSecurity::modern()),
+            "pace" => Some(ChipSecurity { chip_authentication: None, active_authentication: None, ..ChipSecurity::modern() }),
+            "ca" => Some(ChipSecurity { pace: Vec::new(), active_authentication: None, ..ChipSecurity::modern() }),
+            "aa-rsa" => Some(ChipSecurity { pace: Vec::new(), chip_authentication: None, active_authentication: Some(AaKey::Rsa(1024)), ..ChipSecurity::modern() }),
+            _ => None,
+        }
+    }
+
+    /// Insert EF.CardAccess, DG14 and DG15 into `image` (before signing) and return the secrets.
+    pub fn install(&self, image: &mut ChipImage, seed: u64) -> Result<ChipSecrets, PersonalizeError> {
+        let mut rng = SeededRng(ChaCha20Rng::seed_from_u64(seed));
+        let mut secrets = ChipSecrets { can: self.can.clone(), ..ChipSecrets::default() };
+        if !self.pace.is_empty() {
+            let infos = SecurityInfos {
+                infos: self
+                    .pace
+                    .iter()
+                    .map(|(protocol, id)| SecurityInfo::Pace(PaceInfo { protocol: *protocol, version: 2, parameter_id: Some(*id) }))
+                    .collect(),
+            };
+            image.insert(FileId::CardAccess, lds::encode_card_access(&infos));
+        }
+        let mut dg14 = Vec::new();
+        if let Some((cipher, id)) = self.chip_authentication {
+            let d = StandardDomain::from_parameter_id(id).map_err(|e| PersonalizeError::Security(e.to_string()))?;
+            let domain = Domain::standard(d);
+            let pair = domain.generate(&mut rng).map_err(|e| PersonalizeError::Security(e.to_string()))?;
+            let spki = domain.spki_der(pair.public()).map_err(|e| PersonalizeError::Security(e.to_string()))?;
+            let agreement = if d.is_ec() { KeyAgreement::Ecdh } else { KeyAgreement::Dh };
+            dg14.push(SecurityInfo::ChipAuthentication(ChipAuthenticationInfo { agreement, cipher: Some(cipher), version: 1, key_id: None }));
+            dg14.push(SecurityInfo::ChipAuthenticationPublicKey(ChipAuthenticationPublicKeyInfo { agreement, spki_der: spki, key_id: None }));
+            secrets.ca_private_key = Some(hex::encode_upper(pair.private_bytes()));
+        }
+        if let Some(aa) = &self.active_authentication {
+            let key = match aa {
+                AaKey::Rsa(bits) => AaPrivateKey::generate_rsa(*bits),
+                AaKey::Ec(curve) => AaPrivateKey::generate_ec(curve),
+            }
+            .map_err(|e| PersonalizeError::Security(e.to_string()))?;
+            if let Some(oid) = key.ecdsa_hash_oid() {
+                dg14.push(SecurityInfo::ActiveAuthentication(ActiveAuthenticationInfo { version: 1, signature_algorithm: oid.to_string() }));
+            }
+            image.insert(FileId::Dg15, lds::encode_dg15(&key.spki_der()));
+            let der = key.to_pkcs8_der().map_err(|e| PersonalizeError::Security(e.to_string()))?;
+            secrets.aa_private_key = Some(hex::encode_upper(der));
+        }
+        if !dg14.is_empty() {
+            image.insert(FileId::Dg14, lds::encode_dg14(&SecurityInfos { infos: dg14 }));
+        }
+        Ok(secrets)
+    }
+}
+
+/// Seeded randomness for key generation (test chips are reproducible).
+struct SeededRng(ChaCha20Rng);
+
+impl Randomness for SeededRng {
+    fn fill(&mut self, dest: &mut [u8]) -> Result<(), RandomnessError> {
+        self.0.fill_bytes(dest);
+        Ok(())
     }
 }
 

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
-use idcheck_testkit::personalize::ChipContent;
+use idcheck_testkit::personalize::{ChipContent, ChipSecurity};
 use idcheck_testkit::testpki::TestPki;
 use idcheck_core::records;
 
@@ -22,6 +22,15 @@ pub struct PersonalizeArgs {
     /// Test PKI directory (from `idcheck-testkit pki init`): its document signer signs EF.SOD.
     #[arg(long)]
     pki: PathBuf,
+    /// Beyond BAC: `modern` (EF.CardAccess with PACE ECDH-GM AES-128 brainpoolP256r1, DG14 Chip
+    /// Authentication, DG15 Active Authentication ECDSA P-256, CAN 123456), `pace` (PACE only),
+    /// `ca` (Chip Authentication only), `aa-rsa` (Active Authentication RSA-1024 only). The chip's
+    /// secrets go to chip-secrets.json beside the files.
+    #[arg(long, value_name = "PRESET")]
+    security: Option<String>,
+    /// Seed of the chip's keys (with --security).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
 }
 
 #[derive(Subcommand)]
@@ -42,7 +51,17 @@ pub fn personalize(a: PersonalizeArgs) -> CliResult {
     let pki = TestPki::load_dir(&a.pki).map_err(|e| CliError::data(format!("{}: {e}", a.pki.display())))?;
     let content = ChipContent::from_record(&record).map_err(CliError::data)?;
     let now = time::OffsetDateTime::now_utc();
-    let image = content.write(&pki, now).map_err(CliError::data)?;
+    let image = match &a.security {
+        None => content.write(&pki, now).map_err(CliError::data)?,
+        Some(name) => {
+            let security = ChipSecurity::preset(name)
+                .ok_or_else(|| CliError::data(format!("--security {name}: expected modern, pace, ca or aa-rsa")))?;
+            let (image, secrets) = content.write_secured(&pki, now, &security, a.seed).map_err(CliError::data)?;
+            image.save_dir(&a.out).map_err(CliError::io)?;
+            secrets.save_dir(&a.out).map_err(CliError::io)?;
+            image
+        }
+    };
     image.save_dir(&a.out).map_err(CliError::io)?;
     println!(
         "wrote {} files for application {} to {}",
