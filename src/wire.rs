@@ -123,6 +123,10 @@ pub struct VerificationRequest {
     /// Answer at once with a job id (`202`, [`JobAccepted`]) instead of the verdict.
     #[serde(default, rename = "async", skip_serializing_if = "is_false")]
     pub run_async: bool,
+    /// The card access number printed on the card: PACE with it instead of the MRZ (a CAN is
+    /// not personal data beyond the card; it is never stored or logged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub can: Option<String>,
 }
 
 fn is_false(b: &bool) -> bool {

@@ -28,6 +28,20 @@ pub struct ReaderArgs {
     /// Whole-read attempts when the card leaves the field mid-read.
     #[arg(long, default_value_t = 3)]
     pub attempts: u32,
+    /// The card access number printed on the card: PACE with it instead of the MRZ.
+    #[arg(long, value_name = "CAN")]
+    pub can: Option<String>,
+    /// Access control: auto (PACE when the chip offers it, else BAC), bac, pace.
+    #[arg(long, value_enum, default_value_t = AccessArg::Auto)]
+    pub access: AccessArg,
+}
+
+/// `--access`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AccessArg {
+    Auto,
+    Bac,
+    Pace,
 }
 
 #[derive(Args)]
@@ -73,8 +87,13 @@ pub fn read_card(args: &ReaderArgs, key: &BacKey) -> Result<ReadOutcome, ReadFai
         exchange_timeout: Duration::from_millis(args.exchange_timeout_ms),
         wait_for_card: Duration::from_millis(args.wait_ms),
         attempts: args.attempts,
+        access: match args.access {
+            AccessArg::Auto => idcheck_chip::AccessPolicy::Auto,
+            AccessArg::Bac => idcheck_chip::AccessPolicy::BacOnly,
+            AccessArg::Pace => idcheck_chip::AccessPolicy::PaceOnly,
+        },
     };
-    live::read_card(&name, key, opts)
+    live::read_card(&name, key, args.can.as_deref(), opts)
 }
 
 pub fn read(a: ReadArgs) -> CliResult {

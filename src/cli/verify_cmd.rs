@@ -60,6 +60,12 @@ impl From<RevocationArg> for RevocationPolicy {
     }
 }
 
+/// A chip image from a directory, or a live read (with what it proved about the chip).
+enum Chip {
+    Image(ChipImage),
+    Read(Box<idcheck_chip::ReadOutcome>),
+}
+
 pub fn run(a: VerifyArgs) -> CliResult {
     let started = now_rfc3339();
     let record = super::load_record(&a.record, &a.db)?;
@@ -76,12 +82,12 @@ pub fn run(a: VerifyArgs) -> CliResult {
             if !dir.is_dir() {
                 return Err(CliError::new(EX_NOINPUT, format!("chip image directory {} does not exist", dir.display())));
             }
-            Ok(ChipImage::load_dir(dir).map_err(CliError::data)?)
+            Ok(Chip::Image(ChipImage::load_dir(dir).map_err(CliError::data)?))
         }
         (None, _) => {
             let opts = a.reader_opts.clone();
             let key = super::reader_cmds::bac_key(&record)?;
-            super::reader_cmds::read_card(&opts, &key).map(|o| o.image)
+            super::reader_cmds::read_card(&opts, &key).map(|o| Chip::Read(Box::new(o)))
         }
     };
     let verifier = Verifier::new(trust);
@@ -93,7 +99,8 @@ pub fn run(a: VerifyArgs) -> CliResult {
         }
     } else {
         match &chip {
-            Ok(chip) => verifier.verify(Request { record: &record, surface: surface.as_ref(), chip }),
+            Ok(Chip::Image(chip)) => verifier.verify(Request { record: &record, surface: surface.as_ref(), chip }),
+            Ok(Chip::Read(read)) => verifier.verify_read(&record, surface.as_ref(), read),
             Err(failure) => match verifier.verify_failed_read(&record, surface.as_ref(), failure) {
                 Some(v) => v,
                 None => return Err(CliError::new(super::EX_SOFTWARE, format!("read aborted: {failure}"))),

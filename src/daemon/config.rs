@@ -78,6 +78,28 @@ pub struct ReadersConfig {
     pub read_attempts: u32,
     /// Deadline of one whole read (all attempts), seconds; past it the read is a cause-3 timeout.
     pub read_deadline_secs: u64,
+    /// Access control: `auto` (PACE when EF.CardAccess offers it, else BAC), `bac`, `pace`.
+    pub access: AccessSetting,
+}
+
+/// `readers.access`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum AccessSetting {
+    #[default]
+    Auto,
+    Bac,
+    Pace,
+}
+
+impl AccessSetting {
+    pub fn policy(self) -> idcheck_chip::AccessPolicy {
+        match self {
+            AccessSetting::Auto => idcheck_chip::AccessPolicy::Auto,
+            AccessSetting::Bac => idcheck_chip::AccessPolicy::BacOnly,
+            AccessSetting::Pace => idcheck_chip::AccessPolicy::PaceOnly,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -163,6 +185,7 @@ impl Default for ReadersConfig {
             exclude: Vec::new(),
             exchange_timeout_ms: 3000,
             read_attempts: 3,
+            access: AccessSetting::Auto,
             read_deadline_secs: 30,
         }
     }

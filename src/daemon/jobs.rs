@@ -43,11 +43,21 @@ pub struct JobRequest {
     pub fresh_card: bool,
     /// Set by a QC batch: the batch's records, searched when the card fails for cause 1 or 2.
     pub batch: Option<Arc<BatchContext>>,
+    /// The card access number for PACE, when the client gave one.
+    pub can: Option<String>,
 }
 
 impl From<VerificationRequest> for JobRequest {
     fn from(r: VerificationRequest) -> Self {
-        JobRequest { record_id: r.record_id, surface: r.surface, reader: r.reader, wait_secs: r.wait_secs, fresh_card: r.fresh_card, batch: None }
+        JobRequest {
+            record_id: r.record_id,
+            surface: r.surface,
+            reader: r.reader,
+            wait_secs: r.wait_secs,
+            fresh_card: r.fresh_card,
+            batch: None,
+            can: r.can,
+        }
     }
 }
 
@@ -212,11 +222,13 @@ async fn run_inner(shared: &Arc<Shared>, jobs: &Jobs, job: u64, req: &JobRequest
         exchange_timeout: Duration::from_millis(config.readers.exchange_timeout_ms),
         wait_for_card: Duration::ZERO,
         attempts: config.readers.read_attempts,
+        access: config.readers.access.policy(),
     };
+    let can = req.can.clone();
     let t_read0 = Instant::now();
     let name = reader.clone();
     let read = tokio::task::spawn_blocking(move || {
-        let out = live::read_card(&name, &key, opts);
+        let out = live::read_card(&name, &key, can.as_deref(), opts);
         drop(guard);
         out
     });
@@ -257,7 +269,7 @@ async fn run_inner(shared: &Arc<Shared>, jobs: &Jobs, job: u64, req: &JobRequest
     let batch = req.batch.clone();
     let verified = tokio::task::spawn_blocking(move || {
         let verification = match &outcome {
-            Ok(read) => Some(verifier.verify(Request { record: &rec, surface: surface.as_ref(), chip: &read.image })),
+            Ok(read) => Some(verifier.verify_read(&rec, surface.as_ref(), read)),
             Err(failure) => verifier.verify_failed_read(&rec, surface.as_ref(), failure),
         }?;
         let t_cmp = t_cmp0.elapsed();

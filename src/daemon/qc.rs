@@ -196,6 +196,8 @@ async fn one_scan(
         wait_secs: req.card_wait_secs,
         fresh_card: true,
         batch: Some(ctx.clone()),
+        // QC cards are read with the MRZ of their record (PACE or BAC).
+        can: None,
     };
     let max = shared.config().jobs.max_pending;
     let (job, pending) = match jobs.admit(max, &record.application_id) {

@@ -204,6 +204,17 @@ pub struct Observation {
     pub detail: String,
 }
 
+/// What the chip read proved about the chip itself: which access control ran (`chip.access`),
+/// and Chip / Active Authentication (`chip.chip_authentication`, `chip.active_authentication`).
+/// `result`: `bac`, `pace`; `passed`, `not_counted` (passed, but passive authentication did not
+/// verify the DG14 / DG15 it used), `failed`, `not_offered`, `not_run`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChipCheck {
+    pub item: String,
+    pub result: String,
+    pub detail: String,
+}
+
 /// The verdict (causes.md).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Verdict {
@@ -220,6 +231,10 @@ pub struct Verdict {
     /// Every score compared against a threshold, passing or not (evidence for staff).
     #[serde(default)]
     pub observations: Vec<Observation>,
+    /// Access control and chip authenticity checks of a live read (empty for a chip image
+    /// directory and for verdicts stored before they existed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub chip_checks: Vec<ChipCheck>,
 }
 
 pub const ADVICE_PASS: &str = "The card may be handed over.";
@@ -269,7 +284,7 @@ impl Verdict {
             }
             Some(_) => (Status::Invalid, ADVICE_REPRODUCE.to_string()),
         };
-        Verdict { status, causes, primary, findings, advice, unavailable_reason: None, not_checked, observations }
+        Verdict { status, causes, primary, findings, advice, unavailable_reason: None, not_checked, observations, chip_checks: Vec::new() }
     }
 
     /// The system could not judge the card: never an invalidation.
@@ -283,6 +298,7 @@ impl Verdict {
             unavailable_reason: Some(reason.into()),
             not_checked: Vec::new(),
             observations: Vec::new(),
+            chip_checks: Vec::new(),
         }
     }
 

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use idcheck_chip::read::{ChipReader, ReadOptions, ReadOutcome};
+use idcheck_chip::read::{AccessPolicy, ChipReader, ReadOptions, ReadOutcome};
 use idcheck_chip::bac::BacError;
 use idcheck_chip::{BacKey, ReadFailure, ReadStep};
 use idcheck_core::lds::{LdsError, Mrz};
@@ -21,11 +21,13 @@ pub struct LiveReadOptions {
     pub wait_for_card: Duration,
     /// Whole-read attempts when the card leaves the field mid-read.
     pub attempts: u32,
+    /// PACE when offered, BAC only, PACE only.
+    pub access: AccessPolicy,
 }
 
 impl Default for LiveReadOptions {
     fn default() -> Self {
-        LiveReadOptions { exchange_timeout: Duration::from_secs(3), wait_for_card: Duration::ZERO, attempts: 3 }
+        LiveReadOptions { exchange_timeout: Duration::from_secs(3), wait_for_card: Duration::ZERO, attempts: 3, access: AccessPolicy::Auto }
     }
 }
 
@@ -63,16 +65,20 @@ pub fn pick_reader(wanted: Option<&str>) -> Result<String, PcscError> {
     }
 }
 
-/// Connects to `reader` (its exact name) and reads the chip. `Err(ReadFailure)` carries the step
-/// for the verdict (`verify::failures` classifies it).
-pub fn read_card(reader: &str, key: &BacKey, opts: LiveReadOptions) -> Result<ReadOutcome, ReadFailure> {
+/// Connects to `reader` (its exact name) and reads the chip: PACE with the CAN when one is given,
+/// else with the MRZ, when the chip offers PACE; BAC otherwise (as `opts.access` allows).
+/// `Err(ReadFailure)` carries the step for the verdict (`verify::failures` classifies it).
+pub fn read_card(reader: &str, key: &BacKey, can: Option<&str>, opts: LiveReadOptions) -> Result<ReadOutcome, ReadFailure> {
     let copts = ConnectOptions {
         exchange_timeout: opts.exchange_timeout,
         wait_for_card: opts.wait_for_card,
         ..ConnectOptions::default()
     };
     let mut card = PcscCard::connect(reader, copts).map_err(|e| ReadFailure::from_transport(ReadStep::Connect, &e.into()))?;
-    let mut chip_reader = ChipReader::new(key, ReadOptions::default());
+    let mut chip_reader = ChipReader::new(key, ReadOptions { access: opts.access, ..ReadOptions::default() });
+    if let Some(can) = can {
+        chip_reader = chip_reader.with_can(can);
+    }
     let out = chip_reader.read_with_reconnect(&mut card, opts.attempts.max(1));
     let _ = card.disconnect(false);
     out

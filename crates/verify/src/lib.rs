@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 #![warn(clippy::unwrap_used)]
 
+mod chip_auth;
 pub mod evidence;
 pub mod failures;
 mod fingers;
@@ -92,8 +93,22 @@ impl Verifier {
         Verifier { trust, rules: RuleConfig::default(), at: CheckDay::Today }
     }
 
+    /// Verify a chip image (from a directory, or read by a caller that keeps no session record):
+    /// Chip and Active Authentication cannot have run and are reported as not checked.
     pub fn verify(&self, req: Request<'_>) -> Verification {
-        self.run(req.record, req.surface, Some(req.chip), None)
+        self.run(req.record, req.surface, Some(req.chip), None, None)
+    }
+
+    /// Verify a live read: the chip image plus what the read proved about the chip (access
+    /// control, Chip and Active Authentication).
+    pub fn verify_read(&self, record: &AcceptanceRecord, surface: Option<&SurfaceRecord>, read: &idcheck_chip::ReadOutcome) -> Verification {
+        let session = chip_auth::Session {
+            access: read.access.describe(),
+            pace: read.access.pace.is_some(),
+            chip_authentication: &read.chip_authentication,
+            active_authentication: &read.active_authentication,
+        };
+        self.run(record, surface, Some(&read.image), None, Some(&session))
     }
 
     /// The verdict when the chip could not be read: cause 3 with the step (and the checks that
@@ -106,7 +121,7 @@ impl Verifier {
         failure: &idcheck_chip::ReadFailure,
     ) -> Option<Verification> {
         match failures::read_failure(failure) {
-            failures::ReadFailureClass::Card(f) => Some(self.run(record, surface, None, Some(f))),
+            failures::ReadFailureClass::Card(f) => Some(self.run(record, surface, None, Some(f), None)),
             failures::ReadFailureClass::Unavailable(reason) => {
                 Some(Verification { verdict: Verdict::unavailable(reason), inputs: Vec::new() })
             }
@@ -120,6 +135,7 @@ impl Verifier {
         surface: Option<&SurfaceRecord>,
         chip_image: Option<&ChipImage>,
         read_failure: Option<Finding>,
+        session: Option<&chip_auth::Session<'_>>,
     ) -> Verification {
         let req = Request { record, surface, chip: chip_image.unwrap_or(&EMPTY_CHIP) };
         let mut report = Report::default();
@@ -152,6 +168,11 @@ impl Verifier {
         texts::compare(record, req.surface, chip.as_ref(), &self.rules, &mut report);
         photos::compare(record, &acceptance, req.surface, chip.as_ref(), &mut report);
         fingers::compare(record, chip.as_ref(), &mut report);
+        let pa_verified = chip.is_some() && unauthenticated.is_none() && report.unavailable.is_none();
+        let chip_checks = match chip_image {
+            Some(image) if chip.is_some() => chip_auth::checks(image, session, pa_verified, &mut report),
+            _ => Vec::new(),
+        };
         if let Some(pa_item) = unauthenticated {
             failures::mark_unauthenticated(&mut report.findings, &pa_item);
         }
@@ -161,7 +182,8 @@ impl Verifier {
             // no finding of this run stands, the card is not blamed.
             return Verification { verdict: Verdict::unavailable(reason), inputs: input_hashes(&req) };
         }
-        let verdict = Verdict::from_findings(report.findings, report.not_checked, report.observations);
+        let mut verdict = Verdict::from_findings(report.findings, report.not_checked, report.observations);
+        verdict.chip_checks = chip_checks;
         Verification { verdict, inputs: input_hashes(&req) }
     }
 
