@@ -1026,7 +1026,7 @@ impl VirtualCard {
         self.session.pace_step += 1;
         let step = self.session.pace_step;
         summary.note(format!("pace step {step}"));
-        if self.faults.leave_during_pace == Some(step) {
+        if self.faults.leave_during_pace == Some(step) && !self.leave_disarmed {
             self.leave_now = true;
         }
         match pace.general_authenticate(&cmd.data, &mut CardRng(&mut self.rng)) {
