@@ -94,6 +94,9 @@ got = (d['status'] + ' ' + ','.join(map(str, d['causes']))).strip()
 mark = 'ok' if got == sys.argv[2].strip() else '!!'
 f = '; '.join(f\"[{x['cause']}] {x['item']} ({x['sources']})\" for x in d['findings'])[:90]
 print(f\"{mark} {sys.argv[1]:<26} {sys.argv[2]:<13} {got:<13} id {v['id']}  read {t['read_ms']:.0f} ms  {f}\")
+for c in d.get('chip_checks', []):
+    if c['result'] not in ('not_offered',):
+        print(f\"     {c['item']:<28} {c['result']:<11} {c['detail'][:90]}\")
 " "$name" "$expected"
 }
 
@@ -105,6 +108,22 @@ stop
 for fault in "--mute" "--leave-after 3000" "--no-application"; do
     serve "$s/chip" $fault
     check "sample ${fault#--}" "invalid 3" "$s/acceptance/451022202404011140"
+    stop
+done
+# A chip as issued now: PACE (ECDH-GM, AES-128, brainpoolP256r1) with the MRZ, Chip Authentication
+# (DG14) and Active Authentication (DG15), written by the test PKI; then the same card as a PACE-only
+# chip, a clone whose Chip Authentication key is not DG14's, and a corrupted AA signature.
+[ -d "$out/pace-pki" ] || "$testkit" pki init "$out/pace-pki" --seed 17 >/dev/null
+cp "$out/pace-pki/trust/csca.pem" "$out/trust/pace-pki.pem"
+curl -s --unix-socket "$sock" -X POST http://idcheck/v1/trust/reload >/dev/null
+"$testkit" personalize --record "$s/acceptance/451022202404011140" --pki "$out/pace-pki" --out "$out/pace-chip" --security modern >/dev/null
+serve "$out/pace-chip"
+check "pace+ca+aa card" "pass" "$s/acceptance/451022202404011140" "$s/surface/QC-20240408-9308"
+stop
+for fault in "--pace-only" "--ca-wrong-key" "--aa-bad-signature"; do
+    expected="invalid 3"; [ "$fault" = "--pace-only" ] && expected="pass"
+    serve "$out/pace-chip" $fault
+    check "pace card ${fault#--}" "$expected" "$s/acceptance/451022202404011140"
     stop
 done
 for case in "$out"/corpus/cases/*/; do
