@@ -12,6 +12,7 @@
 #![warn(clippy::unwrap_used)]
 
 pub mod access;
+pub mod active_auth;
 pub mod apdu;
 pub mod bac;
 pub mod failure;
