@@ -24,7 +24,7 @@ use idcheck_core::verdict::Verdict;
 use idcheck_core::qc::Carry;
 use idcheck_core::verdict::Cause;
 use idcheck_verify::evidence::{self, Evidence};
-use idcheck_verify::{Request, Verification};
+use idcheck_verify::Verification;
 
 /// What a job is to do: a client's [`VerificationRequest`] (the API's body), or a QC batch's
 /// request for one scanned card.

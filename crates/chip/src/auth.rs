@@ -83,7 +83,7 @@ pub fn chip_authenticate(
         }
     }
     s.restart_secure_messaging(SecureChannel::from_session_keys(keys));
-    Ok(format!("{info} with {}", domain.name()))
+    Ok(format!("{info} with {}", domain.standard_domain().map_or("explicit domain parameters", |d| d.name())))
 }
 
 /// Active Authentication: a fresh 8-byte challenge, the chip's signature checked with the DG15

@@ -56,14 +56,14 @@ fn sample_card_reads_byte_for_byte() {
     let s = &out.stats;
     assert_eq!(s.attempts, 1);
     assert_eq!(s.chunk, 223);
-    // Setup: EF.ATR/INFO, SELECT, GET CHALLENGE, EXTERNAL AUTHENTICATE.
-    assert_eq!(s.setup.apdus, 4);
+    // Setup: EF.ATR/INFO, EF.CardAccess (none: BAC), SELECT, GET CHALLENGE, EXTERNAL AUTHENTICATE.
+    assert_eq!(s.setup.apdus, 5);
     // Each file: the 4-byte header, then ceil((len - 4) / 223) chunks.
     for f in &s.files {
         let expect = 1 + (f.length as u64 - 4).div_ceil(223);
         assert_eq!(f.io.apdus as u64, expect, "{:?}", f.file);
     }
-    assert_eq!(s.total.apdus as u64, 4 + s.file_apdus());
+    assert_eq!(s.total.apdus as u64, 5 + s.file_apdus());
     assert_eq!(s.total.apdus, card.apdus);
     assert_eq!(s.file_bytes(), image.files.values().map(|v| v.len() as u64).sum::<u64>());
     // Only secured reads touched the files, all of them short (Le <= 223).
@@ -195,7 +195,8 @@ fn listed_file_missing_and_no_application() {
     assert_eq!(f.kind, ReadFailureKind::FileMissing(FileId::Dg13));
     assert_eq!(f.sw, Some(StatusWord::FileNotFound));
 
-    let mut t = ScriptedTransport::new().answer(vec![0x6A, 0x82]).answer(vec![0x6A, 0x82]);
+    // EF.ATR/INFO and EF.CardAccess absent, then SELECT refused.
+    let mut t = ScriptedTransport::new().answer(vec![0x6A, 0x82]).answer(vec![0x6A, 0x82]).answer(vec![0x6A, 0x82]);
     let f = read_chip(&mut t, &key, &ReadOptions::default()).unwrap_err();
     assert_eq!(f.step, ReadStep::SelectApplication);
     assert_eq!(f.kind, ReadFailureKind::ApplicationMissing);

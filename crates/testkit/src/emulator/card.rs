@@ -220,7 +220,6 @@ impl fmt::Display for Ef {
 }
 
 /// Volatile state, lost at power off or reset.
-#[derive(Debug)]
 struct Session {
     powered: bool,
     df: Df,
@@ -235,6 +234,20 @@ struct Session {
     ca: CaState,
     /// Keys that replace the secure messaging ones once the current answer is protected.
     rekey: Option<SessionKeys>,
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Keys and nonces never shown.
+        f.debug_struct("Session")
+            .field("powered", &self.powered)
+            .field("df", &self.df)
+            .field("ef", &self.ef)
+            .field("secured", &self.sm.is_some())
+            .field("pace_step", &self.pace.as_ref().map(|_| self.pace_step))
+            .field("ca", &self.ca)
+            .finish()
+    }
 }
 
 impl Session {
