@@ -502,6 +502,15 @@ proptest! {
         }
     }
 
+    /// `protected_response_len` predicts the body of every protected answer.
+    #[test]
+    fn protected_response_len_is_exact(cipher in any_cipher(), n in 0usize..70000, odd in any::<bool>()) {
+        let (_, mut card) = pair(cipher);
+        card.last_ins = Some(if odd { 0xB1 } else { 0xB0 });
+        let answer = card.protect_response(&Response::new(vec![7; n], StatusWord::Success));
+        prop_assert_eq!(answer.len() - 2, cipher.protected_response_len(n, odd));
+    }
+
     /// At Ne = max_short_protected_le the protected answer fits a short response and the command
     /// stays short; one more byte of Ne makes the command extended.
     #[test]
@@ -516,6 +525,7 @@ proptest! {
             let data = if odd { tlv::encode(0x53, &vec![0x5A; le.saturating_sub(3)]) } else { vec![0x5A; le] };
             let answer = card.protect_response(&Response::new(data.clone(), StatusWord::Success));
             prop_assert!(answer.len() - 2 <= 256, "{} le {}: {} bytes", cipher, le, answer.len() - 2);
+            prop_assert!(cipher.protected_response_len(le, odd) <= 256);
             prop_assert_eq!(host.unprotect_response(&answer).unwrap().data, data);
         }
         let p = host.protect_command(&Command { cla: 0, ins, p1: 0, p2: 0, data: vec![], le: Some(max + 1) });
@@ -524,5 +534,6 @@ proptest! {
         let _ = card.unprotect_command(&p.encode().unwrap()).unwrap();
         let answer = card.protect_response(&Response::new(vec![0; max + 1], StatusWord::Success));
         prop_assert!(answer.len() - 2 > 256);
+        prop_assert!(cipher.protected_response_len(max + 1, false) > 256);
     }
 }
