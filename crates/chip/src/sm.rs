@@ -14,9 +14,10 @@
 //! The two families differ only in these points. 3DES: 8-byte SSC and blocks, CBC with a zero IV,
 //! MAC = retail MAC over SSC || padded header || data objects (padding method 2 inside the MAC).
 //! AES: 16-byte SSC and blocks, CBC with IV = E(KSenc, SSC) (the SSC already incremented for this
-//! APDU, 9.8.6.1), MAC = the first 8 bytes of AES-CMAC over SSC || padded header || data objects
-//! padded with method 2 to a multiple of 16 (as JMRTD's SecureMessagingWrapper.wrapCommandAPDU
-//! pads before `mac.doFinal`; checked byte for byte against a real chip's session in the tests).
+//! APDU, as JMRTD's AESSecureMessagingWrapper.getIV does), MAC = the first 8 bytes of AES-CMAC
+//! over SSC || padded header || data objects, that input padded with method 2 to a multiple of 16
+//! (as JMRTD's SecureMessagingWrapper.wrapCommandAPDU pads before `mac.doFinal`; both checked
+//! byte for byte against a real chip's recorded session in the tests).
 //!
 //! SSC rule: the counter is incremented before protecting or verifying every command and every
 //! protected response. A response made of a bare status word (no data objects) is not protected
@@ -122,6 +123,29 @@ impl SmCipher {
     pub const fn max_short_protected_le(self) -> usize {
         let room = SHORT_MAX_LE - 4 - 4 - 10;
         room / self.block_len() * self.block_len() - 1
+    }
+
+    /// Length of the body of a protected answer (without the status word) that carries
+    /// `plain_len` bytes of data: DO'87' (DO'85' after an odd INS, without the padding-content
+    /// indicator) holding the padded cryptogram when there is data, DO'99' (4 bytes) and DO'8E'
+    /// (10 bytes). For a card that must fit its answer into a response buffer.
+    pub const fn protected_response_len(self, plain_len: usize, odd_ins: bool) -> usize {
+        let objects = 4 + 10;
+        if plain_len == 0 {
+            return objects;
+        }
+        let block = self.block_len();
+        let value = (plain_len / block + 1) * block + if odd_ins { 0 } else { 1 };
+        let len_of_len = if value < 0x80 {
+            1
+        } else if value <= 0xFF {
+            2
+        } else if value <= 0xFFFF {
+            3
+        } else {
+            4
+        };
+        1 + len_of_len + value + objects
     }
 }
 
@@ -488,7 +512,7 @@ impl fmt::Debug for SecureChannel {
         f.debug_struct("SecureChannel")
             .field("cipher", &self.cipher())
             .field("keys", &"REDACTED")
-            .field("ssc", &hex::encode_upper(self.ssc()))
+            .field("ssc", &format_args!("{}", hex::encode_upper(self.ssc())))
             .finish()
     }
 }
