@@ -24,7 +24,7 @@ use super::{atr, EmulatorError};
 use idcheck_chip::apdu::{Response, StatusWord, EMRTD_AID};
 use idcheck_chip::bac::{self, BacKey};
 use idcheck_chip::pace::CardPace;
-use idcheck_chip::sm::{SecureChannel, SessionKeys};
+use idcheck_chip::sm::{SecureChannel, SessionKeys, SmCipher};
 use idcheck_core::lds::{self, ChipImage, FileId};
 
 /// FID of EF.ATR/INFO under the MF (ISO/IEC 7816-4 8.2.1.1); served only with extended length.
@@ -888,7 +888,9 @@ impl VirtualCard {
             return max;
         }
         let mut n = max;
-        while n > 0 && protected_len(n, odd) > max {
+        // The session's block size decides the padding (8 for 3DES, 16 for AES).
+        let cipher = self.session.sm.as_ref().map_or(SmCipher::Tdes, |c| c.cipher());
+        while n > 0 && cipher.protected_response_len(n, odd) > max {
             n -= 1;
         }
         n
@@ -1211,17 +1213,6 @@ fn do53_content_fitting(budget: usize) -> usize {
     n
 }
 
-/// Size of a protected answer carrying `n` plain bytes: DO 87 (or DO 85 after an odd INS) with
-/// the padded cryptogram, DO 99 (4 bytes) and DO 8E (10 bytes).
-fn protected_len(n: usize, odd: bool) -> usize {
-    let objects = 4 + 10;
-    if n == 0 {
-        return objects;
-    }
-    let cryptogram = (n / 8 + 1) * 8;
-    let value = cryptogram + usize::from(!odd);
-    1 + len_of_len(value) + value + objects
-}
 
 /// Index of the first cryptogram byte of a protected answer (after DO 87's padding indicator).
 fn cryptogram_index(out: &[u8]) -> Option<usize> {
@@ -1257,11 +1248,11 @@ mod unit {
 
     #[test]
     fn capacity_under_secure_messaging_is_231_for_short_apdus() {
-        assert_eq!(protected_len(231, false), 250);
-        assert!(protected_len(232, false) > 256);
-        assert!(protected_len(223, false) <= 256);
-        assert!(protected_len(231, true) <= 256);
-        assert!(protected_len(232, true) > 256);
+        assert_eq!(SmCipher::Tdes.protected_response_len(231, false), 250);
+        assert!(SmCipher::Tdes.protected_response_len(232, false) > 256);
+        assert!(SmCipher::Tdes.protected_response_len(223, false) <= 256);
+        assert!(SmCipher::Tdes.protected_response_len(231, true) <= 256);
+        assert!(SmCipher::Tdes.protected_response_len(232, true) > 256);
     }
 
     #[test]
