@@ -1,5 +1,5 @@
 //! The eMRTD chip protocol, host side (and the card-side halves the emulator shares): the byte
-//! transport seam ([`transport`]), ISO/IEC 7816-4 APDUs ([`apdu`]), 3DES secure messaging
+//! transport seam ([`transport`]), ISO/IEC 7816-4 APDUs ([`apdu`]), 3DES and AES secure messaging
 //! ([`sm`]), Basic Access Control ([`bac`]), and reading the chip image.
 //! Layering, bottom up: `Transport` moves bytes; `apdu` encodes them; `sm` protects them; `bac`
 //! (beside it later PACE) establishes a `SecureChannel`. Nothing here maps a failure to a verdict
@@ -39,5 +39,5 @@ pub use failure::{ReadFailure, ReadFailureKind, ReadStep};
 pub use link::{IoCounters, Link};
 pub use read::{read_chip, ChipReader, ExtendedLength, ReadOptions, ReadOutcome, ReadProfile, ReadStats};
 pub use session::{Plain, Secured, Selected, Session};
-pub use sm::{SecureChannel, SmError, SmKeys};
+pub use sm::{SecureChannel, SessionKeys, SmCipher, SmError, SmKeys};
 pub use transport::{Transport, TransportError};

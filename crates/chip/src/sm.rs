@@ -1,12 +1,22 @@
-//! Secure messaging with 3DES as ICAO 9303-11 section 9.8 specifies it for BAC (and for PACE with
-//! 3DES): key derivation (9.7.1), ISO/IEC 9797-1 MAC algorithm 3 ("retail MAC") with padding
-//! method 2, two-key 3DES in CBC mode with a zero IV, and the protection of command and response
-//! APDUs with DO'87' / DO'85' (cryptogram), DO'97' (Ne), DO'99' (status word) and DO'8E' (MAC)
-//! under a send sequence counter. The host side ([`SecureChannel::protect_command`],
+//! Secure messaging as ICAO 9303-11 section 9.8 specifies it, with 3DES (BAC, and PACE or chip
+//! authentication with 3DES) and with AES-128/192/256 (PACE, chip authentication; BSI TR-03110-3
+//! appendix F): the ciphers ([`SmCipher`]) and their session keys ([`SessionKeys`], key
+//! derivation 9.7.1 [`kdf`]), the 8-byte MAC ([`mac8`]: ISO/IEC 9797-1 MAC algorithm 3, the
+//! "retail MAC", for 3DES; AES-CMAC for AES), CBC encryption, and the protection of command and
+//! response APDUs with DO'87' / DO'85' (cryptogram), DO'97' (Ne), DO'99' (status word) and
+//! DO'8E' (MAC) under a send sequence counter. The host side ([`SecureChannel::protect_command`],
 //! [`SecureChannel::unprotect_response`]) and the card side ([`SecureChannel::unprotect_command`],
 //! [`SecureChannel::protect_response`], used by the emulator) share every building block, so
-//! one worked example checks both. Block ciphers come from RustCrypto `des` / `cbc`; only the
-//! ISO 9797-1 composition (CBC-MAC then the final decrypt/encrypt) is written here.
+//! one worked example checks both. Block ciphers and CMAC come from RustCrypto `des` / `aes` /
+//! `cbc` / `cmac`; only the ISO 9797-1 composition (CBC-MAC then the final decrypt/encrypt) is
+//! written here.
+//!
+//! The two families differ only in these points. 3DES: 8-byte SSC and blocks, CBC with a zero IV,
+//! MAC = retail MAC over SSC || padded header || data objects (padding method 2 inside the MAC).
+//! AES: 16-byte SSC and blocks, CBC with IV = E(KSenc, SSC) (the SSC already incremented for this
+//! APDU, 9.8.6.1), MAC = the first 8 bytes of AES-CMAC over SSC || padded header || data objects
+//! padded with method 2 to a multiple of 16 (as JMRTD's SecureMessagingWrapper.wrapCommandAPDU
+//! pads before `mac.doFinal`; checked byte for byte against a real chip's session in the tests).
 //!
 //! SSC rule: the counter is incremented before protecting or verifying every command and every
 //! protected response. A response made of a bare status word (no data objects) is not protected
@@ -15,16 +25,23 @@
 
 use std::fmt;
 
-use cbc::cipher::block_padding::NoPadding;
-use cbc::cipher::{BlockDecrypt, BlockDecryptMut, BlockEncrypt, BlockEncryptMut, KeyInit, KeyIvInit};
+use aes::{Aes128, Aes192, Aes256};
+use cbc::cipher::block_padding::{Iso7816, NoPadding};
+use cbc::cipher::{
+    Block, BlockCipher, BlockDecrypt, BlockDecryptMut, BlockEncrypt, BlockEncryptMut, InnerIvInit, Key, KeyInit,
+    KeyIvInit,
+};
+use cmac::{Cmac, Mac};
 use des::{Des, TdesEde2};
 use p256::elliptic_curve::subtle::ConstantTimeEq;
 use sha1::{Digest, Sha1};
+use sha2::Sha256;
 
 use super::apdu::{ApduError, Command, Response, StatusWord, SHORT_MAX_DATA, SHORT_MAX_LE};
 use idcheck_core::tlv;
 
-/// Why a secure messaging APDU was refused. Offsets count from the first byte of the APDU body.
+/// Why a secure messaging APDU was refused, or a secure messaging computation could not be done.
+/// Offsets count from the first byte of the APDU body.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SmError {
     #[error("secure messaging response of {0} bytes has no status word")]
@@ -40,9 +57,9 @@ pub enum SmError {
     #[error("mac data object 8E has {0} bytes, expected 8")]
     MacLength(usize),
     #[error("mac mismatch (send sequence counter {ssc:016X})")]
-    MacMismatch { ssc: u64 },
-    #[error("cryptogram of {0} bytes is not a non-zero multiple of 8")]
-    CryptogramLength(usize),
+    MacMismatch { ssc: u128 },
+    #[error("cryptogram of {len} bytes is not a non-zero multiple of {block}")]
+    CryptogramLength { len: usize, block: usize },
     #[error("padding-content indicator {0:02X} is not 01")]
     PaddingIndicator(u8),
     #[error("decrypted data has no iso/iec 7816-4 padding")]
@@ -55,6 +72,63 @@ pub enum SmError {
     NotProtected(u8),
     #[error("protected command: {0}")]
     Command(ApduError),
+    #[error("{cipher} key of {len} bytes, expected {expected}")]
+    KeyLength { cipher: SmCipher, len: usize, expected: usize },
+    #[error("{cipher} send sequence counter of {len} bytes, expected {expected}")]
+    SscLength { cipher: SmCipher, len: usize, expected: usize },
+}
+
+/// The block cipher of a secure messaging session (and of PACE, chip authentication).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SmCipher {
+    /// Two-key 3DES (112-bit), BAC and the 3DES PACE / CA suites.
+    Tdes,
+    Aes128,
+    Aes192,
+    Aes256,
+}
+
+impl SmCipher {
+    /// Key length in bytes: 16 (two-key 3DES), 16, 24, 32.
+    pub const fn key_len(self) -> usize {
+        match self {
+            SmCipher::Tdes | SmCipher::Aes128 => 16,
+            SmCipher::Aes192 => 24,
+            SmCipher::Aes256 => 32,
+        }
+    }
+
+    /// Block length in bytes, which is also the length of the send sequence counter: 8 or 16.
+    pub const fn block_len(self) -> usize {
+        match self {
+            SmCipher::Tdes => 8,
+            _ => 16,
+        }
+    }
+
+    pub const fn name(self) -> &'static str {
+        match self {
+            SmCipher::Tdes => "3DES",
+            SmCipher::Aes128 => "AES-128",
+            SmCipher::Aes192 => "AES-192",
+            SmCipher::Aes256 => "AES-256",
+        }
+    }
+
+    /// Largest plain Ne whose protected answer (DO'87' of tag, two length bytes, indicator and
+    /// cryptogram; DO'99' of 4 bytes; DO'8E' of 10 bytes) still fits a short response of 256
+    /// bytes: the cryptogram may have 238 bytes, rounded down to the block (232 for 3DES, 224 for
+    /// AES), and padding adds at least one byte: 231 for 3DES, 223 for AES.
+    pub const fn max_short_protected_le(self) -> usize {
+        let room = SHORT_MAX_LE - 4 - 4 - 10;
+        room / self.block_len() * self.block_len() - 1
+    }
+}
+
+impl fmt::Display for SmCipher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// A pair of two-key 3DES keys for secure messaging (or for BAC itself): encryption and MAC.
@@ -75,6 +149,244 @@ impl SmKeys {
     pub fn derive(seed: &[u8; 16]) -> SmKeys {
         SmKeys { k_enc: derive_key(seed, 1), k_mac: derive_key(seed, 2) }
     }
+}
+
+/// One key of a cipher, of the length the cipher needs (so every operation on it is infallible).
+#[derive(Clone, PartialEq, Eq)]
+enum CipherKey {
+    Tdes([u8; 16]),
+    Aes128([u8; 16]),
+    Aes192([u8; 24]),
+    Aes256([u8; 32]),
+}
+
+impl CipherKey {
+    fn from_slice(cipher: SmCipher, key: &[u8]) -> Result<CipherKey, SmError> {
+        let wrong = || SmError::KeyLength { cipher, len: key.len(), expected: cipher.key_len() };
+        Ok(match cipher {
+            SmCipher::Tdes => CipherKey::Tdes(key.try_into().map_err(|_| wrong())?),
+            SmCipher::Aes128 => CipherKey::Aes128(key.try_into().map_err(|_| wrong())?),
+            SmCipher::Aes192 => CipherKey::Aes192(key.try_into().map_err(|_| wrong())?),
+            SmCipher::Aes256 => CipherKey::Aes256(key.try_into().map_err(|_| wrong())?),
+        })
+    }
+
+    fn cipher(&self) -> SmCipher {
+        match self {
+            CipherKey::Tdes(_) => SmCipher::Tdes,
+            CipherKey::Aes128(_) => SmCipher::Aes128,
+            CipherKey::Aes192(_) => SmCipher::Aes192,
+            CipherKey::Aes256(_) => SmCipher::Aes256,
+        }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        match self {
+            CipherKey::Tdes(k) | CipherKey::Aes128(k) => k,
+            CipherKey::Aes192(k) => k,
+            CipherKey::Aes256(k) => k,
+        }
+    }
+
+    /// CBC encryption of `data` (a multiple of the block, checked) with `iv` (for 3DES only the
+    /// first 8 bytes are used).
+    fn cbc_encrypt(&self, iv: &[u8; 16], data: &[u8]) -> Result<Vec<u8>, SmError> {
+        let block = self.cipher().block_len();
+        if !data.len().is_multiple_of(block) {
+            return Err(SmError::CryptogramLength { len: data.len(), block });
+        }
+        Ok(match self {
+            CipherKey::Tdes(k) => cbc_enc::<TdesEde2, NoPadding>(k.into(), (&iv8(iv)).into(), data),
+            CipherKey::Aes128(k) => cbc_enc::<Aes128, NoPadding>(k.into(), iv.into(), data),
+            CipherKey::Aes192(k) => cbc_enc::<Aes192, NoPadding>(k.into(), iv.into(), data),
+            CipherKey::Aes256(k) => cbc_enc::<Aes256, NoPadding>(k.into(), iv.into(), data),
+        })
+    }
+
+    /// CBC encryption of `data` padded with ISO/IEC 9797-1 method 2 (ISO/IEC 7816-4) to the block.
+    fn cbc_encrypt_padded(&self, iv: &[u8; 16], data: &[u8]) -> Vec<u8> {
+        match self {
+            CipherKey::Tdes(k) => cbc_enc::<TdesEde2, Iso7816>(k.into(), (&iv8(iv)).into(), data),
+            CipherKey::Aes128(k) => cbc_enc::<Aes128, Iso7816>(k.into(), iv.into(), data),
+            CipherKey::Aes192(k) => cbc_enc::<Aes192, Iso7816>(k.into(), iv.into(), data),
+            CipherKey::Aes256(k) => cbc_enc::<Aes256, Iso7816>(k.into(), iv.into(), data),
+        }
+    }
+
+    /// CBC decryption, no padding removed; `data` must be a multiple of the block.
+    fn cbc_decrypt(&self, iv: &[u8; 16], data: &[u8]) -> Result<Vec<u8>, SmError> {
+        let block = self.cipher().block_len();
+        let wrong = SmError::CryptogramLength { len: data.len(), block };
+        if !data.len().is_multiple_of(block) {
+            return Err(wrong);
+        }
+        match self {
+            CipherKey::Tdes(k) => cbc_dec::<TdesEde2>(k.into(), (&iv8(iv)).into(), data),
+            CipherKey::Aes128(k) => cbc_dec::<Aes128>(k.into(), iv.into(), data),
+            CipherKey::Aes192(k) => cbc_dec::<Aes192>(k.into(), iv.into(), data),
+            CipherKey::Aes256(k) => cbc_dec::<Aes256>(k.into(), iv.into(), data),
+        }
+        .ok_or(wrong)
+    }
+
+    /// The AES secure messaging IV E(K, SSC) for a 16-byte SSC; 3DES uses a zero IV.
+    fn sm_iv(&self, ssc: &[u8; 16]) -> [u8; 16] {
+        let mut block = (*ssc).into();
+        match self {
+            CipherKey::Tdes(_) => return [0; 16],
+            CipherKey::Aes128(k) => Aes128::new(k.into()).encrypt_block(&mut block),
+            CipherKey::Aes192(k) => Aes192::new(k.into()).encrypt_block(&mut block),
+            CipherKey::Aes256(k) => Aes256::new(k.into()).encrypt_block(&mut block),
+        }
+        block.into()
+    }
+
+    /// [`mac8`]: the retail MAC (padding inside) for 3DES, the first 8 bytes of AES-CMAC for AES.
+    fn mac8(&self, data: &[u8]) -> [u8; 8] {
+        let full = match self {
+            CipherKey::Tdes(k) => return retail_mac(k, data),
+            CipherKey::Aes128(k) => cmac::<Aes128>(k.into(), data),
+            CipherKey::Aes192(k) => cmac::<Aes192>(k.into(), data),
+            CipherKey::Aes256(k) => cmac::<Aes256>(k.into(), data),
+        };
+        let mut out = [0u8; 8];
+        out.copy_from_slice(&full[..8]);
+        out
+    }
+}
+
+/// The first 8 bytes of a 16-byte IV, for 3DES.
+fn iv8(iv: &[u8; 16]) -> [u8; 8] {
+    let mut out = [0u8; 8];
+    out.copy_from_slice(&iv[..8]);
+    out
+}
+
+fn cbc_enc<C, P>(key: &Key<C>, iv: &Block<C>, data: &[u8]) -> Vec<u8>
+where
+    C: BlockEncryptMut + BlockCipher + KeyInit,
+    P: cbc::cipher::block_padding::Padding<C::BlockSize>,
+{
+    cbc::Encryptor::<C>::inner_iv_init(C::new(key), iv).encrypt_padded_vec_mut::<P>(data)
+}
+
+fn cbc_dec<C>(key: &Key<C>, iv: &Block<C>, data: &[u8]) -> Option<Vec<u8>>
+where
+    C: BlockDecryptMut + BlockCipher + KeyInit,
+{
+    cbc::Decryptor::<C>::inner_iv_init(C::new(key), iv).decrypt_padded_vec_mut::<NoPadding>(data).ok()
+}
+
+fn cmac<C>(key: &Key<C>, data: &[u8]) -> [u8; 16]
+where
+    C: BlockCipher<BlockSize = cbc::cipher::consts::U16> + BlockEncrypt + KeyInit + Clone,
+{
+    let mut m = <Cmac<C> as KeyInit>::new(key);
+    m.update(data);
+    m.finalize().into_bytes().into()
+}
+
+/// The session keys of a secure messaging session: the cipher, KSEnc and KSMac. Debug prints
+/// the cipher only.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SessionKeys {
+    enc: CipherKey,
+    mac: CipherKey,
+}
+
+impl fmt::Debug for SessionKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionKeys").field("cipher", &self.cipher()).field("keys", &"REDACTED").finish()
+    }
+}
+
+impl SessionKeys {
+    /// ICAO 9303-11 9.7.1: KEnc = KDF(K,1), KMac = KDF(K,2) from the shared secret K.
+    pub fn derive(cipher: SmCipher, shared_secret: &[u8]) -> SessionKeys {
+        SessionKeys { enc: kdf_key(cipher, shared_secret, 1), mac: kdf_key(cipher, shared_secret, 2) }
+    }
+
+    /// The 3DES keys of BAC.
+    pub fn from_tdes(keys: SmKeys) -> SessionKeys {
+        SessionKeys { enc: CipherKey::Tdes(keys.k_enc), mac: CipherKey::Tdes(keys.k_mac) }
+    }
+
+    /// Given keys, each `cipher.key_len()` bytes long.
+    pub fn new(cipher: SmCipher, k_enc: &[u8], k_mac: &[u8]) -> Result<SessionKeys, SmError> {
+        Ok(SessionKeys { enc: CipherKey::from_slice(cipher, k_enc)?, mac: CipherKey::from_slice(cipher, k_mac)? })
+    }
+
+    pub fn cipher(&self) -> SmCipher {
+        self.enc.cipher()
+    }
+
+    pub fn k_enc(&self) -> &[u8] {
+        self.enc.bytes()
+    }
+
+    pub fn k_mac(&self) -> &[u8] {
+        self.mac.bytes()
+    }
+
+    /// The 3DES keys as [`SmKeys`], for a 3DES session.
+    pub fn tdes(&self) -> Option<SmKeys> {
+        match (&self.enc, &self.mac) {
+            (CipherKey::Tdes(k_enc), CipherKey::Tdes(k_mac)) => Some(SmKeys { k_enc: *k_enc, k_mac: *k_mac }),
+            _ => None,
+        }
+    }
+}
+
+fn kdf_key(cipher: SmCipher, secret: &[u8], counter: u32) -> CipherKey {
+    fn first<const N: usize>(digest: &[u8]) -> [u8; N] {
+        let mut k = [0u8; N];
+        k.copy_from_slice(&digest[..N]);
+        k
+    }
+    let sha1 = || Sha1::new().chain_update(secret).chain_update(counter.to_be_bytes()).finalize();
+    let sha256 = || Sha256::new().chain_update(secret).chain_update(counter.to_be_bytes()).finalize();
+    match cipher {
+        SmCipher::Tdes => CipherKey::Tdes(derive_key(secret, counter)),
+        SmCipher::Aes128 => CipherKey::Aes128(first(&sha1())),
+        SmCipher::Aes192 => CipherKey::Aes192(first(&sha256())),
+        SmCipher::Aes256 => CipherKey::Aes256(sha256().into()),
+    }
+}
+
+/// ICAO 9303-11 9.7.1 KDF(K, c): 3DES: the first 16 bytes of SHA-1(K || c), parity adjusted;
+/// AES-128: the first 16 bytes of SHA-1; AES-192: the first 24 of SHA-256; AES-256: all 32 of
+/// SHA-256. c (32 bits, big-endian) = 1 (KSEnc), 2 (KSMac), 3 (the PACE password key K_pi).
+pub fn kdf(cipher: SmCipher, secret: &[u8], counter: u32) -> Vec<u8> {
+    kdf_key(cipher, secret, counter).bytes().to_vec()
+}
+
+/// The 8-byte MAC of PACE authentication tokens and of data: 3DES: the retail MAC (ISO/IEC
+/// 9797-1 algorithm 3, padding method 2 applied here); AES: AES-CMAC of the data as given (no
+/// padding), its first 8 bytes. `k_mac` must have `cipher.key_len()` bytes, as the keys of
+/// [`SessionKeys`] always do; [`try_mac8`] reports a wrong length. Here a wrong length (a
+/// programming error) is not a panic: the tag is computed under KDF(k_mac, 0xFFFFFFFF) instead,
+/// a key as secret as `k_mac` that no peer uses, so the tag verifies nowhere.
+pub fn mac8(cipher: SmCipher, k_mac: &[u8], data: &[u8]) -> [u8; 8] {
+    match CipherKey::from_slice(cipher, k_mac) {
+        Ok(key) => key.mac8(data),
+        Err(_) => kdf_key(cipher, k_mac, u32::MAX).mac8(data),
+    }
+}
+
+/// [`mac8`], refusing a key of the wrong length.
+pub fn try_mac8(cipher: SmCipher, k_mac: &[u8], data: &[u8]) -> Result<[u8; 8], SmError> {
+    Ok(CipherKey::from_slice(cipher, k_mac)?.mac8(data))
+}
+
+/// CBC with a zero IV and no padding (the data a multiple of the block): the PACE nonce
+/// z = E(K_pi, s).
+pub fn encrypt_cbc_zero_iv(cipher: SmCipher, key: &[u8], data: &[u8]) -> Result<Vec<u8>, SmError> {
+    CipherKey::from_slice(cipher, key)?.cbc_encrypt(&[0; 16], data)
+}
+
+/// Inverse of [`encrypt_cbc_zero_iv`]: s = D(K_pi, z).
+pub fn decrypt_cbc_zero_iv(cipher: SmCipher, key: &[u8], data: &[u8]) -> Result<Vec<u8>, SmError> {
+    CipherKey::from_slice(cipher, key)?.cbc_decrypt(&[0; 16], data)
 }
 
 /// ICAO 9303-11 9.7.1 for 3DES: the first 16 bytes of SHA-1(seed || counter), parity adjusted.
@@ -99,20 +411,32 @@ pub fn adjust_parity(key: &mut [u8]) {
 
 /// ISO/IEC 9797-1 padding method 2: append 0x80, then zeros to a multiple of 8 bytes.
 pub fn pad(data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(data.len() + 8);
+    pad_block(data, 8)
+}
+
+/// ISO/IEC 9797-1 padding method 2 to a multiple of `block` bytes (8 for 3DES, 16 for AES).
+pub fn pad_block(data: &[u8], block: usize) -> Vec<u8> {
+    let block = block.max(1);
+    let mut out = Vec::with_capacity(data.len() + block);
     out.extend_from_slice(data);
     out.push(0x80);
-    while out.len() % 8 != 0 {
+    while !out.len().is_multiple_of(block) {
         out.push(0);
     }
     out
 }
 
-/// Remove padding method 2: trailing zeros, then the mandatory 0x80.
+/// Remove padding method 2 of an 8-byte block: trailing zeros, then the mandatory 0x80.
 pub fn unpad(data: &[u8]) -> Result<&[u8], SmError> {
+    unpad_block(data, 8)
+}
+
+/// Remove padding method 2 of a `block`-byte block: trailing zeros (fewer than a block), then the
+/// mandatory 0x80.
+pub fn unpad_block(data: &[u8], block: usize) -> Result<&[u8], SmError> {
     let end = data.iter().rposition(|&b| b != 0).ok_or(SmError::BadPadding)?;
     match data.get(end) {
-        Some(0x80) if data.len() - end <= 8 => Ok(&data[..end]),
+        Some(0x80) if data.len() - end <= block => Ok(&data[..end]),
         _ => Err(SmError::BadPadding),
     }
 }
@@ -126,11 +450,7 @@ pub fn encrypt_3des(key: &[u8; 16], data: &[u8]) -> Vec<u8> {
 
 /// Inverse of [`encrypt_3des`]. The length must be a multiple of 8.
 pub fn decrypt_3des(key: &[u8; 16], data: &[u8]) -> Result<Vec<u8>, SmError> {
-    if !data.len().is_multiple_of(8) {
-        return Err(SmError::CryptogramLength(data.len()));
-    }
-    let dec = cbc::Decryptor::<TdesEde2>::new(key.into(), &[0u8; 8].into());
-    dec.decrypt_padded_vec_mut::<NoPadding>(data).map_err(|_| SmError::CryptogramLength(data.len()))
+    CipherKey::Tdes(*key).cbc_decrypt(&[0; 16], data)
 }
 
 /// ISO/IEC 9797-1 MAC algorithm 3 with DES (the "retail MAC"), padding method 2 applied here:
@@ -155,21 +475,28 @@ pub fn retail_mac(key: &[u8; 16], data: &[u8]) -> [u8; 8] {
 /// One value serves one side of the link (host or card).
 #[derive(Clone)]
 pub struct SecureChannel {
-    keys: SmKeys,
-    ssc: u64,
+    keys: SessionKeys,
+    /// The SSC, big-endian in `cipher().block_len()` bytes (8 for 3DES, 16 for AES); it wraps
+    /// within that width.
+    ssc: u128,
     /// Card side: INS of the last command unprotected, so the answer to an odd INS uses DO'85'.
     last_ins: Option<u8>,
 }
 
 impl fmt::Debug for SecureChannel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SecureChannel").field("keys", &"REDACTED").field("ssc", &format_args!("{:016X}", self.ssc)).finish()
+        f.debug_struct("SecureChannel")
+            .field("cipher", &self.cipher())
+            .field("keys", &"REDACTED")
+            .field("ssc", &hex::encode_upper(self.ssc()))
+            .finish()
     }
 }
 
-/// Largest plain Ne whose protected answer (DO'87' of 3 + 1 + 232 bytes, DO'99', DO'8E') still
-/// fits a short response of 256 bytes; a larger Ne makes the protected command extended.
-pub const MAX_SHORT_PROTECTED_LE: usize = 231;
+/// Largest plain Ne whose protected 3DES answer (DO'87' of 3 + 1 + 232 bytes, DO'99', DO'8E')
+/// still fits a short response of 256 bytes; a larger Ne makes the protected command extended.
+/// For any cipher see [`SecureChannel::max_short_protected_le`].
+pub const MAX_SHORT_PROTECTED_LE: usize = SmCipher::Tdes.max_short_protected_le();
 
 const TAG_CRYPTOGRAM_PI: u32 = 0x87;
 const TAG_CRYPTOGRAM_TLV: u32 = 0x85;
@@ -178,35 +505,78 @@ const TAG_STATUS: u32 = 0x99;
 const TAG_MAC: u32 = 0x8E;
 
 impl SecureChannel {
-    /// A session with these keys, the SSC set to `ssc` (big-endian, 8 bytes for 3DES).
+    /// A BAC session with these 3DES keys, the SSC set to `ssc` (big-endian, 8 bytes).
     pub fn new(keys: SmKeys, ssc: [u8; 8]) -> Self {
-        SecureChannel { keys, ssc: u64::from_be_bytes(ssc), last_ins: None }
+        SecureChannel { keys: SessionKeys::from_tdes(keys), ssc: u64::from_be_bytes(ssc).into(), last_ins: None }
     }
 
-    /// The send sequence counter now.
-    pub fn ssc(&self) -> [u8; 8] {
-        self.ssc.to_be_bytes()
+    /// PACE and chip authentication: the SSC starts at zero (8 bytes for 3DES, 16 for AES).
+    pub fn from_session_keys(keys: SessionKeys) -> Self {
+        SecureChannel { keys, ssc: 0, last_ins: None }
     }
 
-    pub fn keys(&self) -> &SmKeys {
+    /// A session whose SSC is `ssc` (big-endian, `block_len()` bytes), e.g. to resume one.
+    pub fn with_ssc(keys: SessionKeys, ssc: &[u8]) -> Result<Self, SmError> {
+        let cipher = keys.cipher();
+        if ssc.len() != cipher.block_len() {
+            return Err(SmError::SscLength { cipher, len: ssc.len(), expected: cipher.block_len() });
+        }
+        let ssc = ssc.iter().fold(0u128, |acc, &b| (acc << 8) | u128::from(b));
+        Ok(SecureChannel { keys, ssc, last_ins: None })
+    }
+
+    pub fn cipher(&self) -> SmCipher {
+        self.keys.cipher()
+    }
+
+    /// The send sequence counter now, big-endian: 8 bytes for 3DES, 16 for AES.
+    pub fn ssc(&self) -> Vec<u8> {
+        self.ssc_block()[16 - self.cipher().block_len()..].to_vec()
+    }
+
+    pub fn keys(&self) -> &SessionKeys {
         &self.keys
     }
 
-    fn next_ssc(&mut self) -> [u8; 8] {
-        self.ssc = self.ssc.wrapping_add(1);
+    /// Largest plain Ne whose protected answer still fits a short response APDU (231 for 3DES,
+    /// 223 for AES); a larger Ne makes the protected command extended.
+    pub fn max_short_protected_le(&self) -> usize {
+        self.cipher().max_short_protected_le()
+    }
+
+    fn ssc_block(&self) -> [u8; 16] {
         self.ssc.to_be_bytes()
     }
 
-    fn mac(&self, ssc: &[u8; 8], parts: &[&[u8]]) -> [u8; 8] {
-        let mut m = Vec::with_capacity(8 + parts.iter().map(|p| p.len()).sum::<usize>());
+    /// Increment the SSC (within its width) and return it as a 16-byte big-endian block.
+    fn next_ssc(&mut self) -> [u8; 16] {
+        self.ssc = match self.cipher() {
+            SmCipher::Tdes => u128::from((self.ssc as u64).wrapping_add(1)),
+            _ => self.ssc.wrapping_add(1),
+        };
+        self.ssc_block()
+    }
+
+    fn block(&self) -> usize {
+        self.cipher().block_len()
+    }
+
+    /// The MAC of SSC || parts: the retail MAC for 3DES (which pads), AES-CMAC over the input
+    /// padded to 16 bytes for AES.
+    fn mac(&self, ssc: &[u8; 16], parts: &[&[u8]]) -> [u8; 8] {
+        let ssc = &ssc[16 - self.block()..];
+        let mut m = Vec::with_capacity(32 + parts.iter().map(|p| p.len()).sum::<usize>());
         m.extend_from_slice(ssc);
         for p in parts {
             m.extend_from_slice(p);
         }
-        retail_mac(&self.keys.k_mac, &m)
+        match self.keys.mac {
+            CipherKey::Tdes(_) => self.keys.mac.mac8(&m),
+            _ => self.keys.mac.mac8(&pad_block(&m, 16)),
+        }
     }
 
-    fn verify_mac(&self, ssc: &[u8; 8], parts: &[&[u8]], mac: &[u8]) -> Result<(), SmError> {
+    fn verify_mac(&self, ssc: &[u8; 16], parts: &[&[u8]], mac: &[u8]) -> Result<(), SmError> {
         if mac.len() != 8 {
             return Err(SmError::MacLength(mac.len()));
         }
@@ -214,17 +584,17 @@ impl SecureChannel {
         if bool::from(expected.ct_eq(mac)) {
             Ok(())
         } else {
-            Err(SmError::MacMismatch { ssc: u64::from_be_bytes(*ssc) })
+            Err(SmError::MacMismatch { ssc: u128::from_be_bytes(*ssc) })
         }
     }
 
     /// DO'87' (even INS: padding-content indicator 01 + cryptogram) or DO'85' (odd INS: cryptogram
     /// of BER-TLV data), empty when there is no data.
-    fn cryptogram_do(&self, data: &[u8], odd_ins: bool) -> Vec<u8> {
+    fn cryptogram_do(&self, ssc: &[u8; 16], data: &[u8], odd_ins: bool) -> Vec<u8> {
         if data.is_empty() {
             return Vec::new();
         }
-        let enc = encrypt_3des(&self.keys.k_enc, &pad(data));
+        let enc = self.keys.enc.cbc_encrypt_padded(&self.keys.enc.sm_iv(ssc), data);
         if odd_ins {
             tlv::encode(TAG_CRYPTOGRAM_TLV, &enc)
         } else {
@@ -235,21 +605,22 @@ impl SecureChannel {
         }
     }
 
-    fn decrypt_do(&self, tag: u32, value: &[u8]) -> Result<Vec<u8>, SmError> {
+    fn decrypt_do(&self, ssc: &[u8; 16], tag: u32, value: &[u8]) -> Result<Vec<u8>, SmError> {
+        let block = self.block();
         let cryptogram = if tag == TAG_CRYPTOGRAM_PI {
             match value.split_first() {
                 Some((0x01, rest)) => rest,
                 Some((pi, _)) => return Err(SmError::PaddingIndicator(*pi)),
-                None => return Err(SmError::CryptogramLength(0)),
+                None => return Err(SmError::CryptogramLength { len: 0, block }),
             }
         } else {
             value
         };
-        if cryptogram.is_empty() || cryptogram.len() % 8 != 0 {
-            return Err(SmError::CryptogramLength(cryptogram.len()));
+        if cryptogram.is_empty() || !cryptogram.len().is_multiple_of(block) {
+            return Err(SmError::CryptogramLength { len: cryptogram.len(), block });
         }
-        let plain = decrypt_3des(&self.keys.k_enc, cryptogram)?;
-        Ok(unpad(&plain)?.to_vec())
+        let plain = self.keys.enc.cbc_decrypt(&self.keys.enc.sm_iv(ssc), cryptogram)?;
+        Ok(unpad_block(&plain, block)?.to_vec())
     }
 
     // ---- host side ---------------------------------------------------------------------------
@@ -259,8 +630,8 @@ impl SecureChannel {
     pub fn protect_command(&mut self, cmd: &Command) -> Command {
         let ssc = self.next_ssc();
         let cla = cmd.cla | 0x0C;
-        let header = pad(&[cla, cmd.ins, cmd.p1, cmd.p2]);
-        let do87 = self.cryptogram_do(&cmd.data, cmd.ins & 1 == 1);
+        let header = pad_block(&[cla, cmd.ins, cmd.p1, cmd.p2], self.block());
+        let do87 = self.cryptogram_do(&ssc, &cmd.data, cmd.ins & 1 == 1);
         let do97 = match cmd.le {
             Some(le) if le <= SHORT_MAX_LE => tlv::encode(TAG_LE, &[(le % 256) as u8]),
             Some(le) => tlv::encode(TAG_LE, &((le % 65536) as u16).to_be_bytes()),
@@ -271,7 +642,7 @@ impl SecureChannel {
         body.extend_from_slice(&do97);
         let mac = self.mac(&ssc, &[&header, &body]);
         body.extend_from_slice(&tlv::encode(TAG_MAC, &mac));
-        let extended = cmd.le.is_some_and(|le| le > MAX_SHORT_PROTECTED_LE) || body.len() > SHORT_MAX_DATA;
+        let extended = cmd.le.is_some_and(|le| le > self.max_short_protected_le()) || body.len() > SHORT_MAX_DATA;
         Command { cla, ins: cmd.ins, p1: cmd.p1, p2: cmd.p2, data: body, le: Some(if extended { 65536 } else { 256 }) }
     }
 
@@ -308,7 +679,7 @@ impl SecureChannel {
             None => sw,
         };
         let data = match cryptogram {
-            Some((tag, value)) => self.decrypt_do(tag, value)?,
+            Some((tag, value)) => self.decrypt_do(&ssc, tag, value)?,
             None => Vec::new(),
         };
         Ok(Response { data, sw })
@@ -325,7 +696,7 @@ impl SecureChannel {
         }
         let ssc = self.next_ssc();
         self.last_ins = Some(cmd.ins);
-        let header = pad(&[cmd.cla, cmd.ins, cmd.p1, cmd.p2]);
+        let header = pad_block(&[cmd.cla, cmd.ins, cmd.p1, cmd.p2], self.block());
         let objs = parse_objects(&cmd.data)?;
         let mut cryptogram = None;
         let mut le = None;
@@ -348,7 +719,7 @@ impl SecureChannel {
             Some(v) => return Err(SmError::LeLength(v.len())),
         };
         let data = match cryptogram {
-            Some((tag, value)) => self.decrypt_do(tag, value)?,
+            Some((tag, value)) => self.decrypt_do(&ssc, tag, value)?,
             None => Vec::new(),
         };
         Ok(Command { cla: cmd.cla & !0x0C, ins: cmd.ins, p1: cmd.p1, p2: cmd.p2, data, le })
@@ -359,7 +730,7 @@ impl SecureChannel {
     pub fn protect_response(&mut self, resp: &Response) -> Vec<u8> {
         let ssc = self.next_ssc();
         let odd = self.last_ins.is_some_and(|ins| ins & 1 == 1);
-        let mut body = self.cryptogram_do(&resp.data, odd);
+        let mut body = self.cryptogram_do(&ssc, &resp.data, odd);
         body.extend_from_slice(&tlv::encode(TAG_STATUS, &resp.sw.to_bytes()));
         let mac = self.mac(&ssc, &[&body]);
         body.extend_from_slice(&tlv::encode(TAG_MAC, &mac));
@@ -402,6 +773,10 @@ fn parse_objects(body: &[u8]) -> Result<Objects<'_>, SmError> {
     }
     Err(SmError::MissingMac)
 }
+
+#[cfg(test)]
+#[path = "sm_aes_tests.rs"]
+mod aes_tests;
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
