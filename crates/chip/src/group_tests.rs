@@ -7,7 +7,7 @@
 use super::*;
 use crate::access::{FixedRandomness, SystemRandomness};
 
-fn h(s: &str) -> Vec<u8> {
+pub(crate) fn h(s: &str) -> Vec<u8> {
     let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
     hex::decode(s).unwrap()
 }
@@ -75,7 +75,7 @@ fn search_leading_zero_keys() {
 }
 
 /// Private key `01 00 .. 00 || counter` of `len` bytes (see `search_leading_zero_keys`).
-fn counter_key(len: usize, counter: u32) -> Vec<u8> {
+pub(crate) fn counter_key(len: usize, counter: u32) -> Vec<u8> {
     let mut d = vec![0u8; len];
     d[0] = 0x01;
     d[len - 4..].copy_from_slice(&counter.to_be_bytes());
@@ -88,8 +88,11 @@ fn counter_key(len: usize, counter: u32) -> Vec<u8> {
 // example" (parameter id 13, id-PACE-ECDH-GM-AES-CBC-CMAC-128). The same values are in gmrtd
 // (github.com/gmrtd/gmrtd, pace/pace_test.go: TestDoGenericMappingEC, TestDoPace_GM_ECDH) and in
 // other readers' tests copying the appendix; our results agree with all of them.
-mod g1 {
+pub(crate) mod g1 {
     pub const NONCE: &str = "3F00C4D39D153F2B2A214A078D899B22";
+    /// The session keys from K (AES-128).
+    pub const KS_ENC: &str = "F5F0E35C0D7161EE6724EE513A0D9A7F";
+    pub const KS_MAC: &str = "FE251C7858B356B24514B3BD5F4297D1";
     /// The nonce as a scalar of the curve's length.
     pub const NONCE_PADDED: &str = "000000000000000000000000000000003F00C4D39D153F2B2A214A078D899B22";
     pub const MAP_SK_IFD: &str = "7F4EF07B9EA82FD78AD689B38D0BC78CF21F249D953BC46F4C6E19259C010F99";
@@ -152,8 +155,11 @@ fn icao_g1_ecdh_generic_mapping_brainpool_p256r1() {
 // ICAO Doc 9303 Part 11 (Eighth Edition, 2021), Appendix G, G.2 "DH based example" (parameter id
 // 0, id-PACE-DH-GM-AES-CBC-CMAC-128). The same values are in the vcmrtd and dmrtd DH PACE tests
 // (test/dh_pace_test.dart: "Vectors from ICAO 9303 p11 Appendix G.2") and other readers' tests.
-mod g2 {
+pub(crate) mod g2 {
     pub const NONCE: &str = "FA5B7E3E49753A0DB9178B7B9BD898C8";
+    /// The session keys from K (AES-128).
+    pub const KS_ENC: &str = "2F7F46ADCC9E7E521B45D192FAFA9126";
+    pub const KS_MAC: &str = "805A1D27D45A5116F73C54469462B7D8";
     pub const MAP_SK_IFD: &str = "5265030F751F4AD18B08AC565FC7AC952E41618D";
     pub const MAP_PK_IFD: &str = "23FB3749EA030D2A25B278D2A562047ADE3F01B74F17A15402CB7352CA7D2B3E
                                   B71C343DB13D1DEBCE9A3666DBCFC920B49174A602CB47965CAA73DC702489A4
@@ -304,7 +310,7 @@ fn modp_groups_are_openssls() {
 
 /// Counters of `counter_key` found by `search_leading_zero_keys`: (domain, public X (DH: y) with a
 /// leading zero byte, public Y with one (0 for DH), shared secret with the key of counter 1 with one).
-const LEADING_ZERO_KEYS: [(StandardDomain, u32, u32, u32); 9] = [
+pub(crate) const LEADING_ZERO_KEYS: [(StandardDomain, u32, u32, u32); 9] = [
     (StandardDomain::Modp1024_160, 179, 0, 55),
     (StandardDomain::Modp2048_224, 78, 0, 11),
     (StandardDomain::Modp2048_256, 74, 0, 101),
@@ -562,7 +568,6 @@ fn map_generic_refuses_what_it_cannot_map() {
 /// TestChipAuthMY, TestChipAuthFR, "CA test extracted from actual session with .. passport"),
 /// with the host's ephemeral key of each session and the session keys it gave.
 pub(crate) mod gmrtd_ca {
-    #[allow(dead_code)] // the session keys are checked by chip_auth's tests
     pub struct Session {
         pub name: &'static str,
         pub dg14: &'static str,
