@@ -1030,4 +1030,4 @@ const MODP_2048_256: Modp = Modp {
 
 #[cfg(test)]
 #[path = "group_tests.rs"]
-mod tests;
+pub(crate) mod tests;
