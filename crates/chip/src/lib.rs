@@ -1,6 +1,8 @@
 //! The eMRTD chip protocol, host side (and the card-side halves the emulator shares): the byte
 //! transport seam ([`transport`]), ISO/IEC 7816-4 APDUs ([`apdu`]), 3DES secure messaging
-//! ([`sm`]), Basic Access Control ([`bac`]), and reading the chip image.
+//! ([`sm`]), Basic Access Control ([`bac`]), and reading the chip image; Active Authentication's
+//! computations ([`active_auth`]: the DG15 key, verifying and, for test chips, producing the
+//! answer to INTERNAL AUTHENTICATE).
 //! Layering, bottom up: `Transport` moves bytes; `apdu` encodes them; `sm` protects them; `bac`
 //! (beside it later PACE) establishes a `SecureChannel`. Nothing here maps a failure to a verdict
 //! cause: `verify::failures` does.
@@ -33,6 +35,7 @@ mod read_tests;
 mod testcard;
 
 pub use access::{AccessControl, FixedRandomness, Randomness, SystemRandomness};
+pub use active_auth::{AaError, AaPrivateKey, AaPublicKey, AaScheme};
 pub use apdu::{Command, Response, StatusWord};
 pub use bac::{BacKey, CardBac};
 pub use failure::{ReadFailure, ReadFailureKind, ReadStep};
