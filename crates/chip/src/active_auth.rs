@@ -26,7 +26,9 @@
 
 use std::fmt;
 
-use idcheck_core::pki::alg::{self, oid, Curve, DigestAlg, KeyKind, PublicKey, VerifyError};
+use idcheck_core::pki::alg::{self, oid, KeyKind, PublicKey, VerifyError};
+/// The curves and hashes named in this module's API.
+pub use idcheck_core::pki::alg::{Curve, DigestAlg};
 use idcheck_core::pki::der as pkider;
 use idcheck_core::pki::AlgorithmIdentifier;
 use idcheck_core::tlv;
@@ -408,8 +410,8 @@ pub fn parse_representative(f: &[u8]) -> Result<Recovered<'_>, AaError> {
     })
 }
 
-/// Build the representative `6A || M1 || H(M1 || m2) || trailer` (partial recovery, no padding)
-/// of `len` bytes; the caller's `m1` must be exactly the capacity ([`m1_capacity`]).
+/// Build the representative `6A || M1 || H(M1 || m2) || trailer` (partial recovery, no padding);
+/// for a representative of a key's full length, `m1` takes [`m1_capacity`] bytes.
 pub fn build_representative(m1: &[u8], m2: &[u8], hash: DigestAlg, explicit_trailer: bool) -> Vec<u8> {
     let mut m = m1.to_vec();
     m.extend_from_slice(m2);

@@ -373,6 +373,60 @@ fn ec_key_needs_a_known_hash_oid() {
     assert!(matches!(verify(&pk, Some(PLAIN_SHA256), &[1; 8], &der), Err(AaError::BadSignatureLength { expected: 64, .. })));
 }
 
+/// Known answers for plain ECDSA: the Wycheproof vectors under fixtures/wycheproof (IEEE P1363 =
+/// BSI TR-03111 plain r || s; see the README there for the commit) whose message is 8 bytes long,
+/// as a challenge is: tcId 104 (P-256, brainpoolP256r1), 77 (P-224, brainpoolP224r1), 62
+/// (P-384, brainpoolP320r1, brainpoolP384r1), 156 (P-521, brainpoolP512r1, and SHA-512 on the
+/// smaller curves), all "special case hash", all valid.
+#[test]
+fn wycheproof_plain_ecdsa_with_8_byte_messages() {
+    let dir = std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/wycheproof"));
+    let mut per_curve = std::collections::BTreeMap::<&str, usize>::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if !name.ends_with("_p1363_test.json") {
+            continue;
+        }
+        let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        for g in doc["testGroups"].as_array().unwrap() {
+            let curve = match g["publicKey"]["curve"].as_str().unwrap() {
+                "secp224r1" => Curve::P224,
+                "secp256r1" => Curve::P256,
+                "secp384r1" => Curve::P384,
+                "secp521r1" => Curve::P521,
+                other => curve_by_name(other).unwrap(),
+            };
+            let hash = hash_by_name(g["sha"].as_str().unwrap()).unwrap();
+            let key = AaPublicKey::ec(curve, &h(g["publicKey"]["uncompressed"].as_str().unwrap())).unwrap();
+            for t in g["tests"].as_array().unwrap() {
+                let msg = h(t["msg"].as_str().unwrap());
+                let Ok(c) = <[u8; 8]>::try_from(msg.as_slice()) else { continue };
+                let sig = h(t["sig"].as_str().unwrap());
+                let id = t["tcId"].as_u64().unwrap();
+                let got = verify(&key, Some(ecdsa_plain_oid(hash)), &c, &sig);
+                match t["result"].as_str().unwrap() {
+                    "valid" => {
+                        assert_eq!(got, Ok(AaScheme::Ecdsa { hash: hash.name() }), "{name} tcId {id}");
+                        let mut other = c;
+                        other[0] ^= 1;
+                        assert_eq!(
+                            verify(&key, Some(ecdsa_plain_oid(hash)), &other, &sig),
+                            Err(AaError::EcdsaInvalid { hash: hash.name(), curve: curve.name() }),
+                            "{name} tcId {id}"
+                        );
+                        *per_curve.entry(curve.name()).or_default() += 1;
+                    }
+                    "invalid" => assert!(got.is_err(), "{name} tcId {id}"),
+                    _ => {}
+                }
+            }
+        }
+    }
+    // Every curve has at least one such vector.
+    assert_eq!(per_curve.len(), 9, "{per_curve:?}");
+}
+
 // ---------------------------------------------------------------------------------------------
 // The other forms ISO/IEC 9796-2 allows.
 
