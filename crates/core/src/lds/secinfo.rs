@@ -547,25 +547,28 @@ pub struct Dg15 {
 // Parsing
 // ---------------------------------------------------------------------------------------------
 
-/// Parse EF.CardAccess: a bare `SET OF SecurityInfo` (tag 31) filling the file.
+/// Parse EF.CardAccess: a bare `SET OF SecurityInfo` (tag 31), optionally followed by padding
+/// (see [`outer`]).
 pub fn parse_card_access(bytes: &[u8]) -> Result<SecurityInfos, LdsError> {
     const F: FileId = FileId::CardAccess;
-    let set = tlv::parse_single(bytes, SET).map_err(tlv_err(F))?;
+    let set = outer(F, bytes, SET)?;
     parse_set(F, bytes, &set)
 }
 
-/// Parse DG14: tag 6E wrapping exactly the `SET OF SecurityInfo`.
+/// Parse DG14: tag 6E wrapping exactly the `SET OF SecurityInfo`, optionally followed by padding
+/// (see [`outer`]).
 pub fn parse_dg14(bytes: &[u8]) -> Result<SecurityInfos, LdsError> {
     const F: FileId = FileId::Dg14;
-    let top = tlv::parse_single(bytes, 0x6E).map_err(tlv_err(F))?;
+    let top = outer(F, bytes, 0x6E)?;
     let set = only_child(F, &top, SET, "SecurityInfos (31)")?;
     parse_set(F, bytes, &set)
 }
 
-/// Parse DG15: tag 6F wrapping exactly one SubjectPublicKeyInfo of an RSA or EC key.
+/// Parse DG15: tag 6F wrapping exactly one SubjectPublicKeyInfo of an RSA or EC key, optionally
+/// followed by padding (see [`outer`]).
 pub fn parse_dg15(bytes: &[u8]) -> Result<Dg15, LdsError> {
     const F: FileId = FileId::Dg15;
-    let top = tlv::parse_single(bytes, 0x6F).map_err(tlv_err(F))?;
+    let top = outer(F, bytes, 0x6F)?;
     let spki = only_child(F, &top, SEQUENCE, "SubjectPublicKeyInfo")?;
     let alg = check_spki(F, &spki, "SubjectPublicKeyInfo")?;
     let algorithm = match alg.as_str() {
@@ -581,6 +584,26 @@ pub fn parse_dg15(bytes: &[u8]) -> Result<Dg15, LdsError> {
         }
     };
     Ok(Dg15 { spki_der: spki.raw(bytes).to_vec(), algorithm })
+}
+
+/// The file's outer element, which must start the file. What follows it may only be padding: a
+/// run of 00 bytes or a run of FF bytes (ISO/IEC 7816-4 allows either around BER-TLV data
+/// objects). A file read to its allocated size carries it: the German ID card's EF.CardAccess is
+/// zero-padded. Anything else after the element is an error at its first byte.
+fn outer<'a>(file: FileId, bytes: &'a [u8], tag: u32) -> Result<Tlv<'a>, LdsError> {
+    let mut r = Reader::new(bytes);
+    let t = r.expect(tag).map_err(tlv_err(file))?;
+    let end = r.offset();
+    let rest = bytes.get(end..).unwrap_or_default();
+    if !(rest.iter().all(|&b| b == 0x00) || rest.iter().all(|&b| b == 0xFF)) {
+        return Err(field_err(
+            file,
+            "file",
+            Some(end),
+            format!("{} bytes after the {tag:X} element that are not 00 or FF padding", rest.len()),
+        ));
+    }
+    Ok(t)
 }
 
 /// The single child of `parent`, which must carry `tag` and fill the parent's value.
