@@ -17,7 +17,7 @@ use std::fmt;
 use super::{field_err, tlv_err, FileId, LdsError};
 use crate::pki::der::oid_content;
 use crate::pki::Oid;
-use crate::tlv::{self, Reader, Tlv};
+use crate::tlv::{self, Reader, Tlv, TlvError};
 
 /// Object identifiers (dotted) of the security infos and of the key algorithms of DG15.
 pub mod oid {
@@ -612,7 +612,7 @@ fn only_child<'a>(file: FileId, parent: &Tlv<'a>, tag: u32, field: &'static str)
     if r.is_empty() {
         return Err(field_err(file, field, Some(parent.value_offset), format!("missing (tag {:X} is empty)", parent.tag)));
     }
-    let child = r.expect(tag).map_err(tlv_err(file))?;
+    let child = r.expect(tag).map_err(tlv_field_err(file, field))?;
     if !r.is_empty() {
         return Err(field_err(file, field, Some(r.offset()), format!("unexpected data after the {field} inside tag {:X}", parent.tag)));
     }
@@ -623,7 +623,7 @@ fn parse_set(file: FileId, bytes: &[u8], set: &Tlv<'_>) -> Result<SecurityInfos,
     let mut r = set.children();
     let mut infos = Vec::new();
     while !r.is_empty() {
-        let t = r.next_tlv().map_err(tlv_err(file))?;
+        let t = r.next_tlv().map_err(tlv_field_err(file, "SecurityInfo"))?;
         infos.push(parse_info(file, bytes, &t)?);
     }
     Ok(SecurityInfos { infos })
@@ -640,18 +640,18 @@ impl<'a> Fields<'a> {
         if self.r.is_empty() {
             return Err(field_err(self.file, field, Some(self.r.offset()), "missing"));
         }
-        self.r.next_tlv().map_err(tlv_err(self.file))
+        self.r.next_tlv().map_err(tlv_field_err(self.file, field))
     }
 
-    fn peek_tag(&self) -> Result<Option<u32>, LdsError> {
+    fn peek_tag(&self, field: &'static str) -> Result<Option<u32>, LdsError> {
         if self.r.is_empty() {
             return Ok(None);
         }
-        self.r.clone().next_tlv().map(|t| Some(t.tag)).map_err(tlv_err(self.file))
+        self.r.clone().next_tlv().map(|t| Some(t.tag)).map_err(tlv_field_err(self.file, field))
     }
 
     fn optional_uint(&mut self, field: &'static str) -> Result<Option<u32>, LdsError> {
-        match self.peek_tag()? {
+        match self.peek_tag(field)? {
             None => Ok(None),
             Some(_) => {
                 let t = self.next(field)?;
@@ -667,6 +667,12 @@ impl<'a> Fields<'a> {
             Err(field_err(self.file, field, Some(self.r.offset()), "unexpected trailing element"))
         }
     }
+}
+
+/// A TLV error inside the file's element, reported as an error of the field being read (the
+/// TLV error says what is wrong, its offset is the error's).
+fn tlv_field_err(file: FileId, field: &'static str) -> impl Fn(TlvError) -> LdsError {
+    move |e| field_err(file, field, Some(super::tlv_offset(&e)), e.to_string())
 }
 
 /// A non-negative INTEGER that fits in a `u32` (leading zero bytes tolerated).
@@ -709,7 +715,7 @@ fn check_algorithm_identifier(file: FileId, t: &Tlv<'_>, field: &'static str) ->
     }
     let mut f = Fields { file, r: t.children() };
     let (oid, _) = object_id(file, &f.next(field)?, field)?;
-    if f.peek_tag()?.is_some() {
+    if f.peek_tag(field)?.is_some() {
         f.next(field)?;
     }
     f.finish(field)?;
@@ -776,7 +782,7 @@ fn parse_info(file: FileId, bytes: &[u8], t: &Tlv<'_>) -> Result<SecurityInfo, L
             // id-CA-DH / id-CA-ECDH alone name both a ChipAuthenticationInfo of an old DG14
             // (an INTEGER version follows) and a ChipAuthenticationDomainParameterInfo (an
             // AlgorithmIdentifier follows).
-            if cipher.is_none() && f.peek_tag()? == Some(SEQUENCE) {
+            if cipher.is_none() && f.peek_tag("ChipAuthenticationInfo.version")? == Some(SEQUENCE) {
                 let p = f.next("ChipAuthenticationDomainParameterInfo.domainParameter")?;
                 check_algorithm_identifier(file, &p, "ChipAuthenticationDomainParameterInfo.domainParameter")?;
                 let key_id = f.optional_uint("ChipAuthenticationDomainParameterInfo.keyId")?;

@@ -683,7 +683,13 @@ fn tlv_and_wrapper_errors() {
     assert_eq!((field_of(&e), e.offset()), ("SecurityInfos (31)", Some(24)));
     // An unknown SecurityInfo must still hold well-formed TLVs.
     let e = parse_card_access(&h("3108300606012A040300")).expect_err("bad TLV inside Other");
-    assert!(matches!(e, LdsError::Tlv { file: FileId::CardAccess, .. }), "{e:?}");
+    assert_eq!(e.to_string(), "card_access.bin: SecurityInfo at offset 7: value of tag 4 at offset 7 claims 3 bytes but only 1 remain");
+    // A bad TLV inside a known SecurityInfo names its field.
+    let e = parse_card_access(&h(concat!("31143012060A04007F00070202040202", "0205", "0202010D"))).expect_err("version overruns");
+    assert_eq!((field_of(&e), e.offset()), ("PACEInfo.version", Some(16)));
+    assert!(e.to_string().ends_with("value of tag 2 at offset 16 claims 5 bytes but only 4 remain"), "{e}");
+    let e = parse_card_access(&h("31043002060A")).expect_err("the OID overruns its SecurityInfo");
+    assert_eq!((field_of(&e), e.offset()), ("SecurityInfo.protocol", Some(4)));
     // The empty SET is well-formed.
     assert_eq!(parse_card_access(&h("3100")).expect("empty SET"), SecurityInfos::default());
     assert_eq!(encode_card_access(&SecurityInfos::default()), h("3100"));
