@@ -17,7 +17,7 @@ use std::fmt;
 use super::{field_err, tlv_err, FileId, LdsError};
 use crate::pki::der::oid_content;
 use crate::pki::Oid;
-use crate::tlv::{self, Reader, Tlv};
+use crate::tlv::{self, Reader, Tlv, TlvError};
 
 /// Object identifiers (dotted) of the security infos and of the key algorithms of DG15.
 pub mod oid {
@@ -547,25 +547,28 @@ pub struct Dg15 {
 // Parsing
 // ---------------------------------------------------------------------------------------------
 
-/// Parse EF.CardAccess: a bare `SET OF SecurityInfo` (tag 31) filling the file.
+/// Parse EF.CardAccess: a bare `SET OF SecurityInfo` (tag 31), optionally followed by padding
+/// (see [`outer`]).
 pub fn parse_card_access(bytes: &[u8]) -> Result<SecurityInfos, LdsError> {
     const F: FileId = FileId::CardAccess;
-    let set = tlv::parse_single(bytes, SET).map_err(tlv_err(F))?;
+    let set = outer(F, bytes, SET)?;
     parse_set(F, bytes, &set)
 }
 
-/// Parse DG14: tag 6E wrapping exactly the `SET OF SecurityInfo`.
+/// Parse DG14: tag 6E wrapping exactly the `SET OF SecurityInfo`, optionally followed by padding
+/// (see [`outer`]).
 pub fn parse_dg14(bytes: &[u8]) -> Result<SecurityInfos, LdsError> {
     const F: FileId = FileId::Dg14;
-    let top = tlv::parse_single(bytes, 0x6E).map_err(tlv_err(F))?;
+    let top = outer(F, bytes, 0x6E)?;
     let set = only_child(F, &top, SET, "SecurityInfos (31)")?;
     parse_set(F, bytes, &set)
 }
 
-/// Parse DG15: tag 6F wrapping exactly one SubjectPublicKeyInfo of an RSA or EC key.
+/// Parse DG15: tag 6F wrapping exactly one SubjectPublicKeyInfo of an RSA or EC key, optionally
+/// followed by padding (see [`outer`]).
 pub fn parse_dg15(bytes: &[u8]) -> Result<Dg15, LdsError> {
     const F: FileId = FileId::Dg15;
-    let top = tlv::parse_single(bytes, 0x6F).map_err(tlv_err(F))?;
+    let top = outer(F, bytes, 0x6F)?;
     let spki = only_child(F, &top, SEQUENCE, "SubjectPublicKeyInfo")?;
     let alg = check_spki(F, &spki, "SubjectPublicKeyInfo")?;
     let algorithm = match alg.as_str() {
@@ -583,13 +586,33 @@ pub fn parse_dg15(bytes: &[u8]) -> Result<Dg15, LdsError> {
     Ok(Dg15 { spki_der: spki.raw(bytes).to_vec(), algorithm })
 }
 
+/// The file's outer element, which must start the file. What follows it may only be padding: a
+/// run of 00 bytes or a run of FF bytes (ISO/IEC 7816-4 allows either around BER-TLV data
+/// objects). A file read to its allocated size carries it: the German ID card's EF.CardAccess is
+/// zero-padded. Anything else after the element is an error at its first byte.
+fn outer<'a>(file: FileId, bytes: &'a [u8], tag: u32) -> Result<Tlv<'a>, LdsError> {
+    let mut r = Reader::new(bytes);
+    let t = r.expect(tag).map_err(tlv_err(file))?;
+    let end = r.offset();
+    let rest = bytes.get(end..).unwrap_or_default();
+    if !(rest.iter().all(|&b| b == 0x00) || rest.iter().all(|&b| b == 0xFF)) {
+        return Err(field_err(
+            file,
+            "file",
+            Some(end),
+            format!("{} bytes after the {tag:X} element that are not 00 or FF padding", rest.len()),
+        ));
+    }
+    Ok(t)
+}
+
 /// The single child of `parent`, which must carry `tag` and fill the parent's value.
 fn only_child<'a>(file: FileId, parent: &Tlv<'a>, tag: u32, field: &'static str) -> Result<Tlv<'a>, LdsError> {
     let mut r = parent.children();
     if r.is_empty() {
         return Err(field_err(file, field, Some(parent.value_offset), format!("missing (tag {:X} is empty)", parent.tag)));
     }
-    let child = r.expect(tag).map_err(tlv_err(file))?;
+    let child = r.expect(tag).map_err(tlv_field_err(file, field))?;
     if !r.is_empty() {
         return Err(field_err(file, field, Some(r.offset()), format!("unexpected data after the {field} inside tag {:X}", parent.tag)));
     }
@@ -600,7 +623,7 @@ fn parse_set(file: FileId, bytes: &[u8], set: &Tlv<'_>) -> Result<SecurityInfos,
     let mut r = set.children();
     let mut infos = Vec::new();
     while !r.is_empty() {
-        let t = r.next_tlv().map_err(tlv_err(file))?;
+        let t = r.next_tlv().map_err(tlv_field_err(file, "SecurityInfo"))?;
         infos.push(parse_info(file, bytes, &t)?);
     }
     Ok(SecurityInfos { infos })
@@ -617,18 +640,18 @@ impl<'a> Fields<'a> {
         if self.r.is_empty() {
             return Err(field_err(self.file, field, Some(self.r.offset()), "missing"));
         }
-        self.r.next_tlv().map_err(tlv_err(self.file))
+        self.r.next_tlv().map_err(tlv_field_err(self.file, field))
     }
 
-    fn peek_tag(&self) -> Result<Option<u32>, LdsError> {
+    fn peek_tag(&self, field: &'static str) -> Result<Option<u32>, LdsError> {
         if self.r.is_empty() {
             return Ok(None);
         }
-        self.r.clone().next_tlv().map(|t| Some(t.tag)).map_err(tlv_err(self.file))
+        self.r.clone().next_tlv().map(|t| Some(t.tag)).map_err(tlv_field_err(self.file, field))
     }
 
     fn optional_uint(&mut self, field: &'static str) -> Result<Option<u32>, LdsError> {
-        match self.peek_tag()? {
+        match self.peek_tag(field)? {
             None => Ok(None),
             Some(_) => {
                 let t = self.next(field)?;
@@ -644,6 +667,12 @@ impl<'a> Fields<'a> {
             Err(field_err(self.file, field, Some(self.r.offset()), "unexpected trailing element"))
         }
     }
+}
+
+/// A TLV error inside the file's element, reported as an error of the field being read (the
+/// TLV error says what is wrong, its offset is the error's).
+fn tlv_field_err(file: FileId, field: &'static str) -> impl Fn(TlvError) -> LdsError {
+    move |e| field_err(file, field, Some(super::tlv_offset(&e)), e.to_string())
 }
 
 /// A non-negative INTEGER that fits in a `u32` (leading zero bytes tolerated).
@@ -686,7 +715,7 @@ fn check_algorithm_identifier(file: FileId, t: &Tlv<'_>, field: &'static str) ->
     }
     let mut f = Fields { file, r: t.children() };
     let (oid, _) = object_id(file, &f.next(field)?, field)?;
-    if f.peek_tag()?.is_some() {
+    if f.peek_tag(field)?.is_some() {
         f.next(field)?;
     }
     f.finish(field)?;
@@ -753,7 +782,7 @@ fn parse_info(file: FileId, bytes: &[u8], t: &Tlv<'_>) -> Result<SecurityInfo, L
             // id-CA-DH / id-CA-ECDH alone name both a ChipAuthenticationInfo of an old DG14
             // (an INTEGER version follows) and a ChipAuthenticationDomainParameterInfo (an
             // AlgorithmIdentifier follows).
-            if cipher.is_none() && f.peek_tag()? == Some(SEQUENCE) {
+            if cipher.is_none() && f.peek_tag("ChipAuthenticationInfo.version")? == Some(SEQUENCE) {
                 let p = f.next("ChipAuthenticationDomainParameterInfo.domainParameter")?;
                 check_algorithm_identifier(file, &p, "ChipAuthenticationDomainParameterInfo.domainParameter")?;
                 let key_id = f.optional_uint("ChipAuthenticationDomainParameterInfo.keyId")?;
