@@ -23,6 +23,9 @@ use super::pace_link::sm_cipher;
 use super::session::{Secured, Session};
 use super::sm::{SecureChannel, SmCipher};
 
+/// Ne of the Chip Authentication General Authenticate (its answer is 7C 00 for version 1).
+const CA_ANSWER_LE: usize = 64;
+
 /// What one of the two chip-genuineness protocols found.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum AuthRun {
@@ -77,7 +80,9 @@ pub fn chip_authenticate(
             return Err(refused(r, "mse:set at for chip authentication"));
         }
         let ga = tlv::encode(0x7C, &tlv::encode(0x80, &pk_ifd));
-        let r = s.send(step, &Command::general_authenticate(&ga, false))?;
+        // The answer is 7C 00 (version 1) or a few dozen bytes: a short Le keeps the protected
+        // command short on chips without extended length.
+        let r = s.send(step, &Command::general_authenticate(&ga, false).with_le(CA_ANSWER_LE))?;
         if !r.is_success() {
             return Err(refused(r, "general authenticate for chip authentication"));
         }

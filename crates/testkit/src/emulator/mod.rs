@@ -17,6 +17,9 @@ pub mod vpcd;
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
+mod eac_tests;
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod read_interop;
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
