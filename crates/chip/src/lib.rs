@@ -14,6 +14,7 @@
 pub mod access;
 pub mod apdu;
 pub mod bac;
+pub mod group;
 pub mod failure;
 pub mod link;
 pub mod options;
