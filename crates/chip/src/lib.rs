@@ -1,8 +1,8 @@
 //! The eMRTD chip protocol, host side (and the card-side halves the emulator shares): the byte
 //! transport seam ([`transport`]), ISO/IEC 7816-4 APDUs ([`apdu`]), 3DES and AES secure messaging
-//! ([`sm`]), Basic Access Control ([`bac`]), and reading the chip image.
-//! Layering, bottom up: `Transport` moves bytes; `apdu` encodes them; `sm` protects them; `bac`
-//! (beside it later PACE) establishes a `SecureChannel`. Nothing here maps a failure to a verdict
+//! ([`sm`]), Basic Access Control ([`bac`]), PACE with the generic mapping ([`pace`]), and reading
+//! the chip image. Layering, bottom up: `Transport` moves bytes; `apdu` encodes them; `sm`
+//! protects them; `bac` and `pace` (over `group`) establish a `SecureChannel`. Nothing here maps a failure to a verdict
 //! cause: `verify::failures` does.
 //!
 //! idcheck-chip must never: name PC/SC (it has no `pcsc` dependency; `idcheck-pcsc` implements
@@ -18,6 +18,7 @@ pub mod group;
 pub mod failure;
 pub mod link;
 pub mod options;
+pub mod pace;
 pub mod read;
 pub mod session;
 pub mod sm;
