@@ -160,8 +160,10 @@ fn exchange(link: &mut Link<'_>, step: ReadStep, data: &[u8], chained: bool) -> 
 /// A failure of the host-side computation on the chip's answer.
 fn pace_failure(step: ReadStep, e: PaceError) -> ReadFailure {
     match e {
-        PaceError::Randomness(_) => ReadFailure::new(step, ReadFailureKind::HostFault).with_detail(e.to_string()),
-        PaceError::Malformed { .. } => ReadFailure::malformed(step, e.to_string()),
+        PaceError::Randomness { .. } | PaceError::Setup(_) | PaceError::OutOfOrder { .. } | PaceError::Over { .. } => {
+            ReadFailure::new(step, ReadFailureKind::HostFault).with_detail(e.to_string())
+        }
+        PaceError::Malformed { .. } | PaceError::NonceLength { .. } => ReadFailure::malformed(step, e.to_string()),
         _ => ReadFailure::new(step, ReadFailureKind::AuthenticationInvalid).with_detail(e.to_string()),
     }
 }
