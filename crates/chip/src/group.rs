@@ -472,6 +472,17 @@ impl Domain {
         }
     }
 
+    /// The public key data object of `public` under a protocol OID (its content octets):
+    /// `7F49 { 06 oid, 86 point }` (EC) or `7F49 { 06 oid, 84 y }` (DH), BSI TR-03110-3 D.3, the
+    /// input of the PACE authentication token. The key must have this domain's length.
+    pub fn encode_public(&self, protocol_oid: &[u8], public: &[u8]) -> Result<Vec<u8>, GroupError> {
+        if public.len() != self.public_len() {
+            return Err(GroupError::InvalidPublicKey(format!("public key of {} bytes, expected {}", public.len(), self.public_len())));
+        }
+        let tag = if self.is_ec() { 0x86 } else { 0x84 };
+        Ok(tlv::encode_seq(0x7F49, &[tlv::encode(TAG_OID, protocol_oid), tlv::encode(tag, public)]))
+    }
+
     /// A SubjectPublicKeyInfo for `public` on this domain, as a DG14 carries it:
     /// id-ecPublicKey with the named curve OID (EC; a mapped domain has no name and is refused),
     /// dhpublicnumber with DomainParameters `{p, g, q}` (DH; dhKeyAgreement with `{p, g}` without

@@ -791,3 +791,25 @@ fn from_spki_refuses_what_it_does_not_support() {
     off[64] ^= 1;
     assert!(matches!(Domain::from_spki(&spki_of(&[ec, named], &off)), Err(GroupError::InvalidPublicKey(_))));
 }
+
+/// The public key data objects of the G.1 ephemeral keys under id-PACE-ECDH-GM-AES-CBC-CMAC-128,
+/// as gmrtd writes them (github.com/gmrtd/gmrtd, pace/pace_test.go: TestBuild7F49), and the DH form.
+#[test]
+fn encode_public_writes_the_public_key_data_object() {
+    let oid = h("04007F00070202040202");
+    let ec = Domain::standard(StandardDomain::BrainpoolP256r1);
+    assert_eq!(
+        ec.encode_public(&oid, &h(g1::PK_IC)).unwrap(),
+        h("7F494F060A04007F000702020402028641049E880F842905B8B3181F7AF7CAA9F0EFB743847F44A306D2D28C1D9EC65DF6DB7764B22277A2EDDC3C265A9F018F9CB852E111B768B326904B59A0193776F094")
+    );
+    assert_eq!(
+        ec.encode_public(&oid, &h(g1::PK_IFD)).unwrap(),
+        h("7F494F060A04007F000702020402028641042DB7A64C0355044EC9DF190514C625CBA2CEA48754887122F3A5EF0D5EDD301C3556F3B3B186DF10B857B58F6A7EB80F20BA5DC7BE1D43D9BF850149FBB36462")
+    );
+    assert!(ec.encode_public(&oid, &h(g1::PK_IC)[1..]).is_err());
+    let dh = Domain::standard(StandardDomain::Modp1024_160);
+    let dh_oid = h("04007F00070202040102");
+    let encoded = dh.encode_public(&dh_oid, &h(g2::PK_IC)).unwrap();
+    assert_eq!(encoded[..19], h("7F49818F 060A04007F00070202040102 848180"));
+    assert_eq!(&encoded[19..], h(g2::PK_IC));
+}
