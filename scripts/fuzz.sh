@@ -14,7 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-ALL=(tlv lds jp2 sod crl master_list iso19794_2 apdu chip_read photo records active_auth)
+ALL=(tlv lds jp2 sod crl master_list iso19794_2 apdu chip_read general_authenticate photo records active_auth)
 SECS=${1:-60}
 [ $# -gt 0 ] && shift
 TARGETS=("$@")
@@ -118,6 +118,16 @@ make_seeds() {
         seed_hex chip_read "honest-$t" "${t}000000000000000000000000000000"
     done
     seed_hex chip_read hostile-data 028000000000000000000080109000
+    # general_authenticate: selector bit 7 card mode; bits 0-1 the domain (brainpoolP256r1,
+    # P-256, MODP-1024, brainpoolP384r1), bits 2-3 the cipher (3DES, AES-128/192/256). Host mode
+    # takes one action byte per step (0 honest, 1 a byte changed, 2 cut, 3 bytes appended, 4 raw).
+    seed_hex general_authenticate honest-bp256-aes128 0400000000
+    seed_hex general_authenticate honest-p256-aes256 0d00000000
+    seed_hex general_authenticate honest-dh1024-3des 0200000000
+    seed_hex general_authenticate changed-token 040000000104ff
+    # Card mode: a length byte and the MSE:Set AT data, then length-prefixed GA data fields.
+    seed_hex general_authenticate card-steps 8400027c00
+    seed_hex general_authenticate card-mse 840f800a04007f00070202040202830102027c00
     # photo: bit 0 fixes PNG CRCs, bits 1.. pick the dpi of the printed-photo path (0: 100 dpi).
     seed photo acceptance-jpg 00 $ACC/photo.jpg
     seed photo case-jpg 00 fixtures/cases/pass-kiosk/acceptance/410105202507030001/photo.jpg
