@@ -31,7 +31,7 @@ pub mod oid {
     pub const ID_CA: &str = "0.4.0.127.0.7.2.2.3";
     /// id-PACE: PACEInfo (`.{1 DH-GM, 2 ECDH-GM, 3 DH-IM, 4 ECDH-IM, 6 ECDH-CAM}.{cipher}`).
     pub const ID_PACE: &str = "0.4.0.127.0.7.2.2.4";
-    /// id-AA: ActiveAuthenticationInfo (ICAO 9303-11 9.2.8).
+    /// id-AA: ActiveAuthenticationInfo (ICAO 9303-11 9.2).
     pub const ID_AA: &str = "2.23.136.1.1.5";
     /// rsaEncryption (PKCS #1), an RSA Active Authentication key in DG15.
     pub const RSA_ENCRYPTION: &str = "1.2.840.113549.1.1.1";
@@ -90,7 +90,7 @@ impl fmt::Display for KeyAgreement {
     }
 }
 
-/// The nonce mapping of PACE (ICAO 9303-11 4.4.3.3).
+/// The nonce mapping of PACE (ICAO 9303-11 4.4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Mapping {
     /// Generic Mapping (GM).
@@ -193,7 +193,7 @@ fn dotted(arcs: &[u64]) -> String {
     parts.join(".")
 }
 
-/// A PACE protocol: the OID of a PACEInfo (ICAO 9303-11 9.2.1, TR-03110-3 A.1.1.1).
+/// A PACE protocol: the OID of a PACEInfo (ICAO 9303-11 9.2, TR-03110-3 A.1.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct PaceProtocol {
     pub agreement: KeyAgreement,
@@ -249,19 +249,19 @@ fn parse_dotted(s: &str) -> Option<Vec<u64>> {
 // ---------------------------------------------------------------------------------------------
 
 /// PACEInfo ::= SEQUENCE { protocol OBJECT IDENTIFIER, version INTEGER, parameterId INTEGER
-/// OPTIONAL } (ICAO 9303-11 9.2.1).
+/// OPTIONAL } (ICAO 9303-11 9.2).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PaceInfo {
     pub protocol: PaceProtocol,
     /// 2 for every PACE of ICAO 9303 (version 1 is the withdrawn PACE v1).
     pub version: u32,
-    /// The domain parameters: 0..=31 standardized (ICAO 9303-11 table 6), above proprietary (a
+    /// The domain parameters: 0..=31 the standardized ones of ICAO 9303-11, above proprietary (a
     /// [`PaceDomainParameterInfo`] with the same id).
     pub parameter_id: Option<u32>,
 }
 
 /// PACEDomainParameterInfo ::= SEQUENCE { protocol OBJECT IDENTIFIER, domainParameter
-/// AlgorithmIdentifier, parameterId INTEGER OPTIONAL } (ICAO 9303-11 9.2.2): proprietary PACE
+/// AlgorithmIdentifier, parameterId INTEGER OPTIONAL } (ICAO 9303-11 9.2): proprietary PACE
 /// domain parameters. The protocol is id-PACE-DH-GM, -ECDH-GM, -DH-IM, -ECDH-IM or -ECDH-CAM,
 /// without the cipher arc.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -284,7 +284,7 @@ impl PaceDomainParameterInfo {
 }
 
 /// ChipAuthenticationInfo ::= SEQUENCE { protocol OBJECT IDENTIFIER, version INTEGER, keyId
-/// INTEGER OPTIONAL } (ICAO 9303-11 9.2.5, TR-03110-3 A.1.1.2).
+/// INTEGER OPTIONAL } (ICAO 9303-11 9.2, TR-03110-3 A.1.1).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChipAuthenticationInfo {
     pub agreement: KeyAgreement,
@@ -323,7 +323,7 @@ impl fmt::Display for ChipAuthenticationInfo {
 }
 
 /// ChipAuthenticationDomainParameterInfo ::= SEQUENCE { protocol id-CA-DH | id-CA-ECDH,
-/// domainParameter AlgorithmIdentifier, keyId INTEGER OPTIONAL } (TR-03110-3 A.1.1.2): found in
+/// domainParameter AlgorithmIdentifier, keyId INTEGER OPTIONAL } (TR-03110-3 A.1.1): found in
 /// EF.CardAccess of TR-03110 cards.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChipAuthenticationDomainParameterInfo {
@@ -344,7 +344,7 @@ impl ChipAuthenticationDomainParameterInfo {
 
 /// ChipAuthenticationPublicKeyInfo ::= SEQUENCE { protocol id-PK-DH | id-PK-ECDH,
 /// chipAuthenticationPublicKey SubjectPublicKeyInfo, keyId INTEGER OPTIONAL } (ICAO 9303-11
-/// 9.2.6).
+/// 9.2).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChipAuthenticationPublicKeyInfo {
     pub agreement: KeyAgreement,
@@ -363,7 +363,7 @@ impl ChipAuthenticationPublicKeyInfo {
 }
 
 /// ActiveAuthenticationInfo ::= SEQUENCE { protocol id-AA, version INTEGER, signatureAlgorithm
-/// OBJECT IDENTIFIER } (ICAO 9303-11 9.2.8): the ECDSA signature algorithm of Active
+/// OBJECT IDENTIFIER } (ICAO 9303-11 9.2): the ECDSA signature algorithm of Active
 /// Authentication.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ActiveAuthenticationInfo {
@@ -421,7 +421,7 @@ impl SecurityInfos {
     /// The proprietary PACE domain parameters a PACEInfo's `parameter_id` names: the
     /// PACEDomainParameterInfo with that parameterId; failing that, the only one there is when
     /// either side has no parameterId (it is mandatory only when there are several, ICAO
-    /// 9303-11 9.2.2).
+    /// 9303-11 9.2).
     pub fn pace_domain_parameters(&self, parameter_id: Option<u32>) -> Option<&PaceDomainParameterInfo> {
         let all: Vec<&PaceDomainParameterInfo> = self
             .infos
@@ -477,10 +477,10 @@ impl SecurityInfos {
     }
 
     /// CA pairs: each ChipAuthenticationInfo with its public key, in the order of the infos.
-    /// A key pairs with an info of the same key agreement: the one with the same keyId; when
-    /// the info has no keyId (or no key has its keyId), the only key of that agreement without
-    /// one (keyId is mandatory only when there are several keys, ICAO 9303-11 9.2.5). An info
-    /// no key fits is left out. When the file has public keys but no ChipAuthenticationInfo at
+    /// A key pairs with an info of the same key agreement: the key with the info's keyId; when
+    /// the info has none, the only key of that agreement; when no key has the info's keyId, the
+    /// only key of that agreement without a keyId (keyId is mandatory only when there are
+    /// several keys, ICAO 9303-11 9.2). An info no key fits, or several fit, is left out. When the file has public keys but no ChipAuthenticationInfo at
     /// all (a DG14 of CA version 1 written before ChipAuthenticationInfo was required), each
     /// key comes with an implied info: CA version 1, no cipher arc (3DES), the key's keyId.
     pub fn chip_authentication(&self) -> Vec<(ChipAuthenticationInfo, ChipAuthenticationPublicKeyInfo)> {
@@ -547,16 +547,16 @@ pub struct Dg15 {
 // Parsing
 // ---------------------------------------------------------------------------------------------
 
-/// Parse EF.CardAccess: a bare `SET OF SecurityInfo` (tag 31), optionally followed by padding
-/// (see [`outer`]).
+/// Parse EF.CardAccess: a bare `SET OF SecurityInfo` (tag 31), optionally followed by 00 or FF
+/// padding (ISO/IEC 7816-4 allows it around data objects).
 pub fn parse_card_access(bytes: &[u8]) -> Result<SecurityInfos, LdsError> {
     const F: FileId = FileId::CardAccess;
     let set = outer(F, bytes, SET)?;
     parse_set(F, bytes, &set)
 }
 
-/// Parse DG14: tag 6E wrapping exactly the `SET OF SecurityInfo`, optionally followed by padding
-/// (see [`outer`]).
+/// Parse DG14: tag 6E wrapping exactly the `SET OF SecurityInfo`, optionally followed by 00 or FF
+/// padding (ISO/IEC 7816-4 allows it around data objects).
 pub fn parse_dg14(bytes: &[u8]) -> Result<SecurityInfos, LdsError> {
     const F: FileId = FileId::Dg14;
     let top = outer(F, bytes, 0x6E)?;
@@ -565,7 +565,7 @@ pub fn parse_dg14(bytes: &[u8]) -> Result<SecurityInfos, LdsError> {
 }
 
 /// Parse DG15: tag 6F wrapping exactly one SubjectPublicKeyInfo of an RSA or EC key, optionally
-/// followed by padding (see [`outer`]).
+/// followed by 00 or FF padding.
 pub fn parse_dg15(bytes: &[u8]) -> Result<Dg15, LdsError> {
     const F: FileId = FileId::Dg15;
     let top = outer(F, bytes, 0x6F)?;

@@ -206,7 +206,7 @@ fn pace_protocol_oids_and_names() {
     assert_eq!(p, PaceProtocol { agreement: KeyAgreement::Ecdh, mapping: Mapping::Generic, cipher: Cipher::Aes128 });
     assert_eq!(p.to_string(), "id-PACE-ECDH-GM-AES-CBC-CMAC-128");
     assert_eq!(p.oid(), "0.4.0.127.0.7.2.2.4.2.2");
-    // ICAO 9303-11 9.2.1 / TR-03110-3 A.1.1.1: every assigned PACE OID, by name.
+    // ICAO 9303-11 9.2 / TR-03110-3 A.1.1: every assigned PACE OID, by name.
     let table = [
         ("1.1", "id-PACE-DH-GM-3DES-CBC-CBC"),
         ("1.2", "id-PACE-DH-GM-AES-CBC-CMAC-128"),
