@@ -122,10 +122,13 @@ impl fmt::Debug for CardPace {
     }
 }
 
+/// One PACE protocol a chip offers: the PACEInfo's OID, its cipher and its domain.
+pub type CardProtocol = (String, SmCipher, StandardDomain);
+
 impl CardPace {
     /// A chip offering these (OID, cipher, domain) triples, in order of preference, and knowing
     /// these passwords (one per reference; the first of a reference counts).
-    pub fn new(supported: Vec<(String, SmCipher, StandardDomain)>, passwords: Vec<PacePassword>) -> Self {
+    pub fn new(supported: Vec<CardProtocol>, passwords: Vec<PacePassword>) -> Self {
         CardPace { supported, passwords, selection: None, state: CardState::Idle }
     }
 

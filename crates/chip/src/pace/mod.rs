@@ -27,7 +27,7 @@ use std::fmt;
 
 use sha1::{Digest, Sha1};
 
-pub use card::{CardPace, CardPaceError};
+pub use card::{CardPace, CardPaceError, CardProtocol};
 pub use data::{oid_to_der, DadError};
 pub use host::{HostPace, PaceResult};
 

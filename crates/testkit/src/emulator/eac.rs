@@ -15,7 +15,7 @@ use idcheck_chip::access::{Randomness, RandomnessError};
 use idcheck_chip::active_auth::AaPrivateKey;
 use idcheck_chip::chip_auth;
 use idcheck_chip::group::{Domain, KeyPair};
-use idcheck_chip::pace::{CardPace, CardPaceError, PacePassword};
+use idcheck_chip::pace::{CardPace, CardPaceError, CardProtocol, PacePassword};
 use idcheck_chip::pace_link::sm_cipher;
 use idcheck_chip::sm::{SessionKeys, SmCipher};
 use idcheck_core::lds::{self, ChipImage, FileId};
@@ -78,7 +78,7 @@ pub enum AccessMode {
 /// The protocols of one card, built once from its image and secrets.
 pub struct Protocols {
     /// PACE protocols of EF.CardAccess and the passwords (MRZ and CAN).
-    pace: Option<(Vec<(String, SmCipher, idcheck_chip::group::StandardDomain)>, Vec<PacePassword>)>,
+    pace: Option<(Vec<CardProtocol>, Vec<PacePassword>)>,
     /// The DG14 key: its domain, the chip's key pair, the cipher and OID of the protocol.
     ca: Option<(Domain, KeyPair, SmCipher, String)>,
     aa: Option<AaPrivateKey>,
