@@ -61,8 +61,15 @@ fn setup(sel: u8) -> PaceSetup {
     PaceSetup { oid: PaceAlgorithm::generic(agreement, cipher).oid(), cipher, domain, password: PacePassword::Can("123456".to_string()) }
 }
 
-/// The answer the host gets at one step: (bytes, whether they are the honest answer).
+/// The answer the host gets at one step: (bytes, whether they are the honest answer). An edit
+/// that changes nothing (bytes appended when the input has none left) is honest.
 fn answer(input: &mut Input<'_>, honest: &[u8]) -> (Vec<u8>, bool) {
+    let a = edit(input, honest);
+    let same = a == honest;
+    (a, same)
+}
+
+fn edit(input: &mut Input<'_>, honest: &[u8]) -> Vec<u8> {
     match input.byte().unwrap_or(0) % 5 {
         1 => {
             let mut a = honest.to_vec();
@@ -71,26 +78,24 @@ fn answer(input: &mut Input<'_>, honest: &[u8]) -> (Vec<u8>, bool) {
             if let Some(b) = a.get_mut(pos) {
                 *b ^= x;
             }
-            (a, false)
+            a
         }
         2 => {
             let mut a = honest.to_vec();
             a.truncate(usize::from(input.byte().unwrap_or(0)) % a.len().max(1));
-            (a, false)
+            a
         }
         3 => {
             let mut a = honest.to_vec();
             let n = usize::from(input.byte().unwrap_or(1));
             a.extend(input.take(n.max(1)));
-            (a, false)
+            a
         }
         4 => {
             let n = usize::from(input.byte().unwrap_or(0));
-            let a = input.take(n);
-            let same = a == honest;
-            (a, same)
+            input.take(n)
         }
-        _ => (honest.to_vec(), true),
+        _ => honest.to_vec(),
     }
 }
 
