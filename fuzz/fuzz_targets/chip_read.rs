@@ -16,6 +16,8 @@ use idcheck_testkit::emulator::{capdu, CardConfig, Faults, VirtualCard};
 use idcheck_core::lds;
 use libfuzzer_sys::fuzz_target;
 
+#[path = "common/cursor.rs"]
+mod cursor;
 #[path = "common/sample.rs"]
 mod sample;
 use sample::{sample_chip, SAMPLE};
@@ -28,8 +30,7 @@ const BUDGET: u32 = 600;
 struct Hostile<'a> {
     card: VirtualCard,
     key: BacKey,
-    input: &'a [u8],
-    pos: usize,
+    input: cursor::Cursor<'a>,
     /// The card's secure messaging session as the card holds it (same keys and SSC).
     mirror: Option<SecureChannel>,
     sent: u32,
@@ -38,16 +39,11 @@ struct Hostile<'a> {
 
 impl Hostile<'_> {
     fn byte(&mut self) -> Option<u8> {
-        let b = self.input.get(self.pos).copied();
-        self.pos += usize::from(b.is_some());
-        b
+        self.input.byte()
     }
 
     fn take(&mut self, n: usize) -> Vec<u8> {
-        let end = (self.pos + n).min(self.input.len());
-        let out = self.input[self.pos..end].to_vec();
-        self.pos = end;
-        out
+        self.input.take(n)
     }
 
     /// Learn the session keys from a successful MUTUAL AUTHENTICATE: decrypt S = RND.IFD ||
@@ -147,7 +143,7 @@ fuzz_target!(|data: &[u8]| {
     let key = BacKey::from_mrz(&mrz).expect("sample BAC key");
     let config = CardConfig { extended_length: sel & 1 == 1, rng_seed: Some(7), ..CardConfig::default() };
     let card = VirtualCard::with_config(image.clone(), Faults::default(), config).expect("sample card");
-    let mut t = Hostile { card, key: key.clone(), input, pos: 0, mirror: None, sent: 0, hostile: false };
+    let mut t = Hostile { card, key: key.clone(), input: cursor::Cursor::new(input), mirror: None, sent: 0, hostile: false };
     let mut opts = ReadOptions::default();
     opts.use_sfi = sel & 2 == 2;
     let rng = FixedRandomness::new((0..4096u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect::<Vec<u8>>());

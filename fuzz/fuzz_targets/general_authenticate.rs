@@ -14,6 +14,10 @@ use idcheck_chip::pace::{mse_set_at_data, CardPace, HostPace, KeyAgreement, Pace
 use idcheck_chip::sm::SmCipher;
 use libfuzzer_sys::fuzz_target;
 
+#[path = "common/cursor.rs"]
+mod cursor;
+use cursor::Cursor;
+
 /// A deterministic generator (xorshift64*) so every input replays exactly.
 struct Xorshift(u64);
 
@@ -33,26 +37,6 @@ impl Randomness for Xorshift {
 const DOMAINS: [u32; 4] = [13, 12, 0, 15];
 const CIPHERS: [SmCipher; 4] = [SmCipher::Tdes, SmCipher::Aes128, SmCipher::Aes192, SmCipher::Aes256];
 
-struct Input<'a> {
-    bytes: &'a [u8],
-    pos: usize,
-}
-
-impl Input<'_> {
-    fn byte(&mut self) -> Option<u8> {
-        let b = self.bytes.get(self.pos).copied();
-        self.pos += usize::from(b.is_some());
-        b
-    }
-
-    fn take(&mut self, n: usize) -> Vec<u8> {
-        let end = (self.pos + n).min(self.bytes.len());
-        let out = self.bytes[self.pos..end].to_vec();
-        self.pos = end;
-        out
-    }
-}
-
 fn setup(sel: u8) -> PaceSetup {
     let id = DOMAINS[usize::from(sel & 3)];
     let cipher = CIPHERS[usize::from((sel >> 2) & 3)];
@@ -63,13 +47,13 @@ fn setup(sel: u8) -> PaceSetup {
 
 /// The answer the host gets at one step: (bytes, whether they are the honest answer). An edit
 /// that changes nothing (bytes appended when the input has none left) is honest.
-fn answer(input: &mut Input<'_>, honest: &[u8]) -> (Vec<u8>, bool) {
+fn answer(input: &mut Cursor<'_>, honest: &[u8]) -> (Vec<u8>, bool) {
     let a = edit(input, honest);
     let same = a == honest;
     (a, same)
 }
 
-fn edit(input: &mut Input<'_>, honest: &[u8]) -> Vec<u8> {
+fn edit(input: &mut Cursor<'_>, honest: &[u8]) -> Vec<u8> {
     match input.byte().unwrap_or(0) % 5 {
         1 => {
             let mut a = honest.to_vec();
@@ -99,7 +83,7 @@ fn edit(input: &mut Input<'_>, honest: &[u8]) -> Vec<u8> {
     }
 }
 
-fn host_mode(sel: u8, input: &mut Input<'_>) {
+fn host_mode(sel: u8, input: &mut Cursor<'_>) {
     let s = setup(sel);
     let mut card = CardPace::new(vec![(s.oid.clone(), s.cipher, s.domain)], vec![s.password.clone()]);
     card.mse_set_at(&mse_set_at_data(&s, true)).expect("the honest mse:set at");
@@ -147,7 +131,7 @@ fn host_mode(sel: u8, input: &mut Input<'_>) {
     }
 }
 
-fn card_mode(sel: u8, input: &mut Input<'_>) {
+fn card_mode(sel: u8, input: &mut Cursor<'_>) {
     let s = setup(sel);
     let mut card = CardPace::new(vec![(s.oid.clone(), s.cipher, s.domain)], vec![s.password.clone()]);
     let mut rng = Xorshift(0x5555_AAAA_1234_4321);
@@ -170,7 +154,7 @@ fn card_mode(sel: u8, input: &mut Input<'_>) {
 
 fuzz_target!(|data: &[u8]| {
     let Some((&sel, rest)) = data.split_first() else { return };
-    let mut input = Input { bytes: rest, pos: 0 };
+    let mut input = Cursor::new(rest);
     if sel & 0x80 == 0 {
         host_mode(sel, &mut input);
     } else {
